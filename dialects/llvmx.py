@@ -1,0 +1,91 @@
+"""The ``llvmx`` dialect: the few LLVM instructions xDSL 0.74's ``llvm`` dialect lacks.
+
+They print like their ``llvm`` cousins and are translated to LLVM IR by
+``ember.lowering.llvm_ir``::
+
+    %i = llvmx.fptosi %x : f32 to i64
+    %u = llvmx.fptoui %x : f64 to i32
+    %f = llvmx.uitofp %n : i64 to f32
+    %t = llvmx.intrinsic "llvm.tanh.f32"(%x) {fastmath = #llvm.fastmath<fast>} : (f32) -> f32
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import StringAttr
+from xdsl.dialects.llvm import FastMathAttr
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    opt_result_def,
+    prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.traits import Pure
+
+
+class _CastOp(IRDLOperation):
+    arg = operand_def()
+    result = result_def()
+    traits = traits_def(Pure())
+    assembly_format = "$arg attr-dict `:` type($arg) `to` type($result)"
+
+    def __init__(self, arg: SSAValue | Operation, result_type: Attribute):
+        super().__init__(operands=[arg], result_types=[result_type])
+
+
+@irdl_op_definition
+class FPToSIOp(_CastOp):
+    """Float to signed integer, rounding toward zero: ``%i = llvmx.fptosi %x : f32 to i64``."""
+
+    name = "llvmx.fptosi"
+
+
+@irdl_op_definition
+class FPToUIOp(_CastOp):
+    """Float to unsigned integer, rounding toward zero: ``%u = llvmx.fptoui %x : f64 to i32``."""
+
+    name = "llvmx.fptoui"
+
+
+@irdl_op_definition
+class UIToFPOp(_CastOp):
+    """Unsigned integer to float: ``%f = llvmx.uitofp %n : i64 to f32``."""
+
+    name = "llvmx.uitofp"
+
+
+@irdl_op_definition
+class IntrinsicOp(IRDLOperation):
+    """A call of an LLVM intrinsic by its mangled name, keeping fast-math flags.
+
+    (``llvm.call_intrinsic`` rejects fast-math flags and the ``llvm.intr.*`` ops drop them.)
+
+        %t = llvmx.intrinsic "llvm.tanh.f32"(%x) {fastmath = #llvm.fastmath<fast>} : (f32) -> f32
+        %m = llvmx.intrinsic "llvm.smax.i64"(%a, %b) : (i64, i64) -> i64
+    """
+
+    name = "llvmx.intrinsic"
+    intrin = prop_def(StringAttr)
+    fastmath = prop_def(FastMathAttr, default_value=FastMathAttr(None))
+    args = var_operand_def()
+    res = opt_result_def()
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$intrin `(` $args `)` attr-dict `:` functional-type($args, results)"
+
+    def __init__(self, intrin: str, args: Sequence[SSAValue], result_type: Attribute | None,
+                 fastmath: FastMathAttr | None = None):
+        super().__init__(operands=[list(args)],
+                         result_types=[[] if result_type is None else [result_type]],
+                         properties={"intrin": StringAttr(intrin),
+                                     "fastmath": fastmath or FastMathAttr(None)})
+
+
+LLVMX = Dialect("llvmx", [FPToSIOp, FPToUIOp, UIToFPOp, IntrinsicOp], [])
