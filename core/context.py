@@ -18,13 +18,18 @@ def _builtin_dialects() -> dict[str, Callable[[], Dialect]]:
     return {
         "builtin": lambda: builtin.Builtin,
         "func": lambda: func.Func,
-        "arith": lambda: arith.Arith,
+        "arith": _arith,
         "math": lambda: math.Math,
         "scf": lambda: scf.Scf,
         "cf": lambda: cf.Cf,
         "memref": lambda: memref.MemRef,
         "llvm": lambda: llvm.LLVM,
     }
+
+
+def _arith() -> Dialect:
+    from ember.dialects.arith_ext import extended_arith
+    return extended_arith()
 
 
 def _ember_dialects() -> dict[str, Callable[[], Dialect]]:

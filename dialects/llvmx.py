@@ -7,6 +7,7 @@ They print like their ``llvm`` cousins and are translated to LLVM IR by
     %u = llvmx.fptoui %x : f64 to i32
     %f = llvmx.uitofp %n : i64 to f32
     %t = llvmx.intrinsic "llvm.tanh.f32"(%x) {fastmath = #llvm.fastmath<fast>} : (f32) -> f32
+    %p = llvmx.call_indirect %callback(%k, %sizes) : (i64, !llvm.ptr) -> !llvm.ptr
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import StringAttr
-from xdsl.dialects.llvm import FastMathAttr
+from xdsl.dialects.llvm import FastMathAttr, LLVMPointerType
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
@@ -88,4 +89,22 @@ class IntrinsicOp(IRDLOperation):
                                      "fastmath": fastmath or FastMathAttr(None)})
 
 
-LLVMX = Dialect("llvmx", [FPToSIOp, FPToUIOp, UIToFPOp, IntrinsicOp], [])
+@irdl_op_definition
+class CallIndirectOp(IRDLOperation):
+    """A call through a function pointer (``llvm.call`` only translates direct calls).
+
+        %p = llvmx.call_indirect %callback(%k, %sizes) : (i64, !llvm.ptr) -> !llvm.ptr
+    """
+
+    name = "llvmx.call_indirect"
+    callee = operand_def(LLVMPointerType())
+    args = var_operand_def()
+    res = opt_result_def()
+    assembly_format = "$callee `(` $args `)` attr-dict `:` functional-type($args, results)"
+
+    def __init__(self, callee: SSAValue, args: Sequence[SSAValue], result_type: Attribute | None):
+        super().__init__(operands=[callee, list(args)],
+                         result_types=[[] if result_type is None else [result_type]])
+
+
+LLVMX = Dialect("llvmx", [FPToSIOp, FPToUIOp, UIToFPOp, IntrinsicOp, CallIndirectOp], [])

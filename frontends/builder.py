@@ -1,0 +1,286 @@
+"""The typed IR builder shared by both frontends: NumPy 2 rules made explicit.
+
+Every value the frontends handle is a :class:`TValue`, a tensor SSA value (scalars are
+0-d tensors) plus a *weak* flag: Python scalars are weak under NEP 50, so
+``f32_array * 2.0`` stays ``f32`` while ``f32_array * np.float64(2)`` does not. The builder
+inserts the ``etensor.cast`` ops that promotion implies and checks shapes with the same
+functions the verifiers use, so what it builds always verifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.builder import Builder
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    f64,
+    i1,
+    i64,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+
+from ember.dialects import etensor as T
+from ember.dialects import shapes as S
+
+PY_ELEMENT = {bool: i1, int: i64, float: f64}
+PY_RANK = {bool: 0, int: 1, float: 2}
+
+
+@dataclass(frozen=True)
+class TValue:
+    """A tensor value; ``weak`` is the Python scalar type it came from, if any."""
+
+    ssa: SSAValue
+    weak: type | None = None
+
+    @property
+    def shape(self) -> S.Shape:
+        return S.shape_of(self.ssa.type)
+
+    @property
+    def element(self) -> Attribute:
+        return self.ssa.type.element_type
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A run-time size (``x.shape[k]``) or a static one."""
+
+    ssa: SSAValue
+    static: int = S.DYN
+
+
+class BuildError(Exception):
+    """A user mistake found while building (bad shapes, dtypes, arguments)."""
+
+
+class TensorBuilder:
+    def __init__(self, builder: Builder):
+        self.b = builder
+        self.location = None
+
+    def emit(self, op: Operation) -> Operation:
+        if self.location is not None:
+            op.location = self.location
+        self.b.insert(op)
+        return op
+
+    # -- scalars and constants ---------------------------------------------------------
+
+    def index_const(self, v: int) -> SSAValue:
+        return self.emit(arith.ConstantOp(IntegerAttr(v, IndexType()))).results[0]
+
+    def scalar_const(self, v: bool | int | float, element: Attribute) -> SSAValue:
+        if S.is_float(element):
+            attr = FloatAttr(float(v), element)
+        else:
+            width = element.width.data
+            v = int(v)
+            if width == 1:
+                v = -1 if v else 0
+            attr = IntegerAttr(v, element)
+        return self.emit(arith.ConstantOp(attr)).results[0]
+
+    def literal(self, v: bool | int | float) -> TValue:
+        kind = type(v)
+        if kind not in PY_ELEMENT:
+            raise BuildError(f"unsupported constant {v!r}")
+        if kind is int and not -2**63 <= v < 2**63:
+            raise BuildError(f"integer {v} does not fit in int64")
+        return self.from_scalar(self.scalar_const(v, PY_ELEMENT[kind]), weak=kind)
+
+    def from_scalar(self, s: SSAValue, weak: type | None = None) -> TValue:
+        return TValue(self.emit(T.FillOp(s, [], [])).results[0], weak)
+
+    def array_constant(self, a: np.ndarray) -> TValue:
+        element = S.NUMPY_TO_ELEMENT.get(a.dtype)
+        if element is None:
+            raise BuildError(f"unsupported constant array dtype {a.dtype}")
+        ttype = S.tensor_type(a.shape, element)
+        values = a.astype(np.int64 if a.dtype == np.bool_ else a.dtype).ravel().tolist()
+        attr = DenseIntOrFPElementsAttr.from_list(ttype, values)
+        return TValue(self.emit(T.ConstantOp(attr)).results[0])
+
+    # -- dtype handling ----------------------------------------------------------------
+
+    def cast(self, x: TValue, element: Attribute) -> TValue:
+        if x.element == element:
+            return x
+        return TValue(self.emit(T.CastOp(x.ssa, element)).results[0], x.weak)
+
+    def result_element(self, a: TValue, b: TValue) -> Attribute:
+        if a.weak and b.weak:
+            return PY_ELEMENT[max(a.weak, b.weak, key=PY_RANK.__getitem__)]
+        if a.weak:
+            return S.promote_with_python_scalar(b.element, a.weak)
+        if b.weak:
+            return S.promote_with_python_scalar(a.element, b.weak)
+        return S.promote(a.element, b.element)
+
+    @staticmethod
+    def joint_weak(*xs: TValue) -> type | None:
+        if all(x.weak for x in xs):
+            return max((x.weak for x in xs), key=PY_RANK.__getitem__)
+        return None
+
+    # -- elementwise -------------------------------------------------------------------
+
+    def binary(self, kind: str, a: TValue, b: TValue) -> TValue:
+        element = self.result_element(a, b)
+        weak = self.joint_weak(a, b)
+        if kind == "div" and not S.is_float(element):
+            element, weak = f64, (float if weak else None)
+        if S.is_bool(element):
+            kind = {"add": "or", "mul": "and"}.get(kind, kind)
+            if kind in ("sub", "div", "floordiv", "mod", "pow"):
+                raise BuildError(f"numpy boolean {kind} is not supported; use logical operators")
+        if kind in T.INT_OR_BOOL_ONLY and S.is_float(element):
+            raise BuildError(f"bitwise '{kind}' is not supported for float operands")
+        try:
+            S.broadcast_shapes(a.shape, b.shape)
+        except S.ShapeError as e:
+            raise BuildError(str(e)) from None
+        a, b = self.cast(a, element), self.cast(b, element)
+        op = self.emit(T.ELEMENTWISE[kind](a.ssa, b.ssa))
+        return TValue(op.results[0], None if kind in T.COMPARE else weak)
+
+    def unary(self, kind: str, x: TValue) -> TValue:
+        if kind in T.FLOAT_ONLY and not S.is_float(x.element):
+            if S.is_bool(x.element):
+                raise BuildError(f"np.{kind} of a bool array gives float16, which ember does not support")
+            x = self.cast(x, f64)
+        if kind == "neg" and S.is_bool(x.element):
+            raise BuildError("the numpy boolean negative, the `-` operator, is not supported, "
+                             "use the `~` operator or the logical_not function instead")
+        if kind == "not" and S.is_float(x.element):
+            raise BuildError("'~' (invert) is not supported for float operands")
+        return TValue(self.emit(T.ELEMENTWISE[kind](x.ssa)).results[0], x.weak)
+
+    def where(self, c: TValue, a: TValue, b: TValue) -> TValue:
+        c = self.truth(c)
+        element = self.result_element(a, b)
+        try:
+            S.broadcast_shapes(c.shape, a.shape, b.shape)
+        except S.ShapeError as e:
+            raise BuildError(str(e)) from None
+        a, b = self.cast(a, element), self.cast(b, element)
+        return TValue(self.emit(T.WhereOp(c.ssa, a.ssa, b.ssa)).results[0])
+
+    def truth(self, x: TValue) -> TValue:
+        if S.is_bool(x.element):
+            return x
+        zero = self.cast(self.literal(0), x.element)
+        return self.binary("ne", x, zero)
+
+    # -- reductions, linear algebra, shapes --------------------------------------------
+
+    def reduce(self, kind: str, x: TValue, axis=None, keepdims: bool = False) -> TValue:
+        try:
+            axes = S.normalize_axes(axis, x.rank)
+        except S.ShapeError as e:
+            raise BuildError(str(e)) from None
+        if kind == "mean" and not S.is_float(x.element):
+            x = self.cast(x, f64)
+        op = self.emit(T.REDUCE[kind](x.ssa, axes, keepdims))
+        return TValue(op.results[0], x.weak if x.rank == 0 else None)
+
+    def matmul(self, a: TValue, b: TValue) -> TValue:
+        if a.rank == 0 or b.rank == 0:
+            raise BuildError("matmul: Input operand does not have enough dimensions")
+        element = self.result_element(a, b)
+        a, b = self.cast(a, element), self.cast(b, element)
+        squeeze = []
+        if a.rank == 1:
+            a = self.reshape(a, [1, self.dim(a, 0)])
+            squeeze.append(-2)
+        if b.rank == 1:
+            b = self.reshape(b, [self.dim(b, 0), 1])
+            squeeze.append(-1)
+        try:
+            op = self.emit(T.MatmulOp(a.ssa, b.ssa))
+        except S.ShapeError as e:
+            raise BuildError(f"matmul: {e}") from None
+        r = TValue(op.results[0])
+        if squeeze:
+            keep = [k for k in range(r.rank) if k - r.rank not in squeeze]
+            r = self.reshape(r, [self.dim(r, k) for k in keep])
+        return r
+
+    def transpose(self, x: TValue, perm: Sequence[int] | None = None) -> TValue:
+        if perm is None:
+            perm = list(reversed(range(x.rank)))
+        perm = [p % x.rank if -x.rank <= p < x.rank else p for p in perm]
+        try:
+            return TValue(self.emit(T.TransposeOp(x.ssa, perm)).results[0])
+        except S.ShapeError as e:
+            raise BuildError(str(e)) from None
+
+    def dim(self, x: TValue, k: int) -> Dim:
+        if not -x.rank <= k < x.rank:
+            raise BuildError(f"tuple index {k} out of range for a tensor of rank {x.rank}")
+        k %= x.rank
+        static = x.shape[k]
+        if static != S.DYN:
+            return Dim(self.index_const(static), static)
+        return Dim(self.emit(T.DimOp(x.ssa, k)).results[0])
+
+    def as_dim(self, v: int | Dim) -> Dim:
+        if isinstance(v, Dim):
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise BuildError(f"sizes must be non-negative integers or x.shape[k], got {v!r}")
+        return Dim(self.index_const(v), v)
+
+    def reshape(self, x: TValue, sizes: Sequence[int | Dim]) -> TValue:
+        minus = [k for k, s in enumerate(sizes) if isinstance(s, int) and s == -1]
+        if len(minus) > 1:
+            raise BuildError("can only specify one unknown dimension")
+        dims = [None if k in minus else self.as_dim(s) for k, s in enumerate(sizes)]
+        if minus:
+            total = self.numel(x)
+            known = self.index_const(1)
+            for d in dims:
+                if d is not None:
+                    known = self.emit(arith.MuliOp(known, d.ssa)).results[0]
+            safe = self.emit(arith.MaxUIOp(known, self.index_const(1))).results[0]
+            dims[minus[0]] = Dim(self.emit(arith.DivUIOp(total, safe)).results[0])
+        shape = [d.static for d in dims]
+        return TValue(self.emit(T.ReshapeOp(x.ssa, [d.ssa for d in dims], shape)).results[0])
+
+    def numel(self, x: TValue) -> SSAValue:
+        total = self.index_const(1)
+        for k in range(x.rank):
+            total = self.emit(arith.MuliOp(total, self.dim(x, k).ssa)).results[0]
+        return total
+
+    def broadcast_to(self, x: TValue, sizes: Sequence[int | Dim]) -> TValue:
+        dims = [self.as_dim(s) for s in sizes]
+        shape = [d.static for d in dims]
+        try:
+            if S.broadcast_shapes(x.shape, tuple(shape)) != tuple(shape) or x.rank > len(shape):
+                raise S.ShapeError(f"cannot broadcast {S.format_shape(x.shape)} to {S.format_shape(shape)}")
+        except S.ShapeError as e:
+            raise BuildError(str(e)) from None
+        return TValue(self.emit(T.BroadcastOp(x.ssa, [d.ssa for d in dims], shape)).results[0])
+
+    def full(self, sizes: Sequence[int | Dim], value: TValue, element: Attribute) -> TValue:
+        dims = [self.as_dim(s) for s in sizes]
+        scalar = self.cast(value, element)
+        shape = [d.static for d in dims]
+        if not dims:
+            return scalar
+        return self.broadcast_to(scalar, dims) if shape else scalar
+
+    def iota(self, n: int | Dim, element: Attribute) -> TValue:
+        return TValue(self.emit(T.IotaOp(self.as_dim(n).ssa, element)).results[0])

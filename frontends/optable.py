@@ -1,0 +1,218 @@
+"""The op table: which Python callables ember compiles, and how.
+
+Both frontends look calls up here, so adding ``np.tanh`` is one row. Keys are the Python
+objects themselves (``np.exp``, ``operator.add``), methods are looked up by name in
+:data:`METHODS`. A handler receives the builder, the positional arguments (``TValue``,
+``Dim``, Python literals, dtypes) and the keyword arguments.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from collections.abc import Callable
+
+import numpy as np
+from xdsl.ir import Attribute
+
+from ember.dialects import shapes as S
+from ember.frontends.builder import BuildError, Dim, TensorBuilder, TValue
+
+Handler = Callable[..., object]
+
+BINARY_UFUNCS = {
+    np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "div",
+    np.floor_divide: "floordiv", np.remainder: "mod", np.power: "pow",
+    np.maximum: "maximum", np.minimum: "minimum",
+    np.equal: "eq", np.not_equal: "ne", np.less: "lt", np.less_equal: "le",
+    np.greater: "gt", np.greater_equal: "ge",
+    np.bitwise_and: "and", np.bitwise_or: "or", np.bitwise_xor: "xor",
+    np.logical_and: "and", np.logical_or: "or", np.logical_xor: "xor",
+}
+PY_BINARY = {
+    operator.add: "add", operator.sub: "sub", operator.mul: "mul", operator.truediv: "div",
+    operator.floordiv: "floordiv", operator.mod: "mod", operator.pow: "pow",
+    operator.eq: "eq", operator.ne: "ne", operator.lt: "lt", operator.le: "le",
+    operator.gt: "gt", operator.ge: "ge",
+    operator.and_: "and", operator.or_: "or", operator.xor: "xor",
+}
+UNARY_UFUNCS = {
+    np.negative: "neg", np.exp: "exp", np.log: "log", np.sqrt: "sqrt", np.tanh: "tanh",
+    np.sin: "sin", np.cos: "cos", np.absolute: "abs", np.invert: "not", np.logical_not: "not",
+    operator.neg: "neg", operator.invert: "not", builtins.abs: "abs",
+    math.exp: "exp", math.log: "log", math.sqrt: "sqrt", math.tanh: "tanh", math.sin: "sin",
+    math.cos: "cos",
+}
+REDUCTIONS = {np.sum: "sum", np.prod: "prod", np.max: "max", np.amax: "max", np.min: "min",
+              np.amin: "min", np.mean: "mean"}
+
+DTYPES: dict[object, np.dtype] = {
+    np.float32: np.dtype(np.float32), np.float64: np.dtype(np.float64),
+    np.int32: np.dtype(np.int32), np.int64: np.dtype(np.int64), np.bool_: np.dtype(np.bool_),
+    float: np.dtype(np.float64), int: np.dtype(np.int64), bool: np.dtype(np.bool_),
+}
+
+
+def element_of(dtype: object) -> Attribute:
+    """The element type for a dtype given as ``np.float32``, ``"float32"``, ``float``…"""
+    try:
+        dt = DTYPES[dtype] if dtype in DTYPES else np.dtype(dtype)
+    except (TypeError, KeyError):
+        raise BuildError(f"unsupported dtype {dtype!r}") from None
+    if dt not in S.NUMPY_TO_ELEMENT:
+        raise BuildError(f"unsupported dtype {dt}; ember supports float32, float64, int32, int64, bool")
+    return S.NUMPY_TO_ELEMENT[dt]
+
+
+def _tensor(tb: TensorBuilder, v: object) -> TValue:
+    if isinstance(v, TValue):
+        return v
+    if isinstance(v, Dim):
+        return tb.cast(tb.from_scalar(tb.emit(_index_to_i64(v.ssa)).results[0], weak=int), S.i64)
+    if isinstance(v, bool | int | float):
+        return tb.literal(v)
+    if isinstance(v, np.ndarray):
+        return tb.array_constant(v)
+    if isinstance(v, np.generic):
+        return tb.array_constant(np.asarray(v))
+    raise BuildError(f"expected an array or a number, got {type(v).__name__}")
+
+
+def _index_to_i64(v):
+    from xdsl.dialects import arith
+    return arith.IndexCastOp(v, S.i64)
+
+
+def _sizes(v: object) -> list:
+    if isinstance(v, tuple | list):
+        return list(v)
+    return [v]
+
+
+def _no_extra(name: str, kwargs: dict, allowed: tuple[str, ...] = ()):
+    extra = set(kwargs) - set(allowed)
+    if extra:
+        raise BuildError(f"{name}() got unsupported keyword argument(s): {', '.join(sorted(extra))}")
+
+
+def _binary(kind: str) -> Handler:
+    def h(tb: TensorBuilder, a, b, **kw):
+        _no_extra(kind, kw)
+        return tb.binary(kind, _tensor(tb, a), _tensor(tb, b))
+    return h
+
+
+def _unary(kind: str) -> Handler:
+    def h(tb: TensorBuilder, a, **kw):
+        _no_extra(kind, kw)
+        return tb.unary(kind, _tensor(tb, a))
+    return h
+
+
+def _reduction(kind: str) -> Handler:
+    def h(tb: TensorBuilder, a, axis=None, keepdims=False, **kw):
+        _no_extra(kind, kw)
+        return tb.reduce(kind, _tensor(tb, a), axis, bool(keepdims))
+    return h
+
+
+def _creation(fill: object | None) -> Handler:
+    def h(tb: TensorBuilder, shape, dtype=float, **kw):
+        _no_extra("zeros/ones/empty", kw)
+        element = element_of(dtype)
+        value = tb.literal(0 if fill is None else fill)
+        return tb.full(_sizes(shape), value, element)
+    return h
+
+
+def _full(tb: TensorBuilder, shape, fill_value, dtype=None, **kw):
+    _no_extra("full", kw)
+    v = _tensor(tb, fill_value)
+    element = element_of(dtype) if dtype is not None else (
+        S.PY_ELEMENT[v.weak] if v.weak else v.element)
+    return tb.full(_sizes(shape), v, element)
+
+
+def _like(fill: object | None) -> Handler:
+    def h(tb: TensorBuilder, a, dtype=None, **kw):
+        _no_extra("*_like", kw)
+        a = _tensor(tb, a)
+        element = element_of(dtype) if dtype is not None else a.element
+        sizes = [tb.dim(a, k) for k in range(a.rank)]
+        return tb.full(sizes, tb.literal(0 if fill is None else fill), element)
+    return h
+
+
+def _arange(tb: TensorBuilder, *args, dtype=None, **kw):
+    _no_extra("arange", kw)
+    if len(args) != 1 or not isinstance(args[0], int | Dim):
+        raise BuildError("only arange(n) with an integer n is supported")
+    element = element_of(dtype) if dtype is not None else S.i64
+    return tb.iota(args[0], element)
+
+
+def _where(tb: TensorBuilder, c, a, b, **kw):
+    _no_extra("where", kw)
+    return tb.where(_tensor(tb, c), _tensor(tb, a), _tensor(tb, b))
+
+
+def _matmul(tb: TensorBuilder, a, b, **kw):
+    _no_extra("matmul", kw)
+    return tb.matmul(_tensor(tb, a), _tensor(tb, b))
+
+
+def _transpose(tb: TensorBuilder, a, axes=None, **kw):
+    _no_extra("transpose", kw)
+    return tb.transpose(_tensor(tb, a), None if axes is None else list(axes))
+
+
+def _reshape(tb: TensorBuilder, a, shape, **kw):
+    _no_extra("reshape", kw)
+    return tb.reshape(_tensor(tb, a), _sizes(shape))
+
+
+def _broadcast_to(tb: TensorBuilder, a, shape, **kw):
+    _no_extra("broadcast_to", kw)
+    return tb.broadcast_to(_tensor(tb, a), _sizes(shape))
+
+
+def _astype(tb: TensorBuilder, a, dtype, **kw):
+    _no_extra("astype", kw)
+    return TValue(tb.cast(_tensor(tb, a), element_of(dtype)).ssa)
+
+
+def _copy(tb: TensorBuilder, a, **kw):
+    _no_extra("copy", kw)
+    return _tensor(tb, a)
+
+
+FUNCTIONS: dict[object, Handler] = {
+    **{f: _binary(k) for f, k in {**BINARY_UFUNCS, **PY_BINARY}.items()},
+    **{f: _unary(k) for f, k in UNARY_UFUNCS.items()},
+    **{f: _reduction(k) for f, k in REDUCTIONS.items()},
+    np.matmul: _matmul, operator.matmul: _matmul, np.dot: _matmul,
+    np.transpose: _transpose, np.reshape: _reshape, np.where: _where,
+    np.broadcast_to: _broadcast_to,
+    np.zeros: _creation(0), np.ones: _creation(1), np.empty: _creation(None), np.full: _full,
+    np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
+    np.arange: _arange, np.copy: _copy, np.asarray: _copy, np.array: _copy,
+    builtins.max: _binary("maximum"), builtins.min: _binary("minimum"),
+}
+
+
+METHODS: dict[str, Handler] = {
+    **{k: _reduction(k) for k in ("sum", "prod", "max", "min", "mean")},
+    "reshape": lambda tb, a, *shape, **kw: _reshape(tb, a, shape[0] if len(shape) == 1 else shape, **kw),
+    "transpose": lambda tb, a, *axes, **kw: _transpose(
+        tb, a, (axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes) or None, **kw),
+    "astype": _astype,
+    "copy": _copy,
+}
+
+
+def lookup(fn: object) -> Handler | None:
+    try:
+        return FUNCTIONS.get(fn)
+    except TypeError:  # unhashable callables
+        return None

@@ -1,0 +1,405 @@
+"""``ember.script``'s frontend: a Python function's AST to tensor-stage IR.
+
+An ``ast.NodeVisitor`` walks the function body with an environment of names to values
+(``TValue`` tensors, ``Dim`` sizes, Python constants, tuples, modules and callables
+resolved from the function's globals and closure). Calls are resolved through the one
+op table (:mod:`ember.frontends.optable`). Every op carries the source location of the
+expression that produced it. Anything outside the supported subset raises
+:class:`ember.ScriptError` pointing at the construct.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.builder import Builder
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    DictionaryAttr,
+    FileLineColLoc,
+    IntAttr,
+    ModuleOp,
+    StringAttr,
+    UnitAttr,
+)
+from xdsl.ir import Block, Region
+from xdsl.rewriter import InsertPoint
+
+from ember.dialects import shapes as S
+from ember.errors import ScriptError
+from ember.frontends import optable
+from ember.frontends.builder import PY_ELEMENT, BuildError, Dim, TensorBuilder, TValue
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """How one array argument is specialised: dtype, rank, size-1 dims, layout."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]  # 1 where the argument's size is 1, DYN elsewhere
+    contiguous: bool
+
+    def describe(self) -> str:
+        dims = ",".join("1" if d == 1 else "?" for d in self.shape)
+        return f"{self.dtype}[{dims}]{'' if self.contiguous else ' strided'}"
+
+
+@dataclass(frozen=True)
+class ScalarSpec:
+    pytype: type  # bool, int or float
+
+    def describe(self) -> str:
+        return self.pytype.__name__
+
+
+ArgSpec = ArraySpec | ScalarSpec
+
+
+class _Source:
+    def __init__(self, fn):
+        self.filename = inspect.getsourcefile(fn) or "<unknown>"
+        lines, self.first_line = inspect.getsourcelines(fn)
+        self.text = textwrap.dedent("".join(lines))
+        self.lines = self.text.splitlines()
+        self.indent = len(lines[0]) - len(lines[0].lstrip())
+
+    def error(self, node: ast.AST, message: str, construct: str = "", hint: str = "") -> ScriptError:
+        lineno = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        line = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        return ScriptError(message, filename=self.filename, lineno=lineno + self.first_line - 1,
+                           col_offset=col + self.indent, construct=construct,
+                           source_line=" " * self.indent + line, hint=hint)
+
+    def location(self, node: ast.AST) -> FileLineColLoc:
+        return FileLineColLoc(StringAttr(self.filename), IntAttr(node.lineno + self.first_line - 1),
+                              IntAttr(node.col_offset + self.indent + 1))
+
+
+UNSUPPORTED_STATEMENTS = {
+    ast.If: ("if statement", "control flow comes with the full script subset; use np.where for "
+                             "elementwise choices"),
+    ast.For: ("for loop", ""), ast.While: ("while loop", ""),
+    ast.Try: ("try/except", "move error handling out of the scripted function"),
+    ast.With: ("with statement", ""), ast.Global: ("global statement", ""),
+    ast.Nonlocal: ("nonlocal statement", ""), ast.ClassDef: ("class definition", ""),
+    ast.FunctionDef: ("nested function definition", "define it at module level and call it"),
+    ast.Delete: ("del statement", ""), ast.Raise: ("raise statement", ""),
+    ast.Assert: ("assert statement", ""), ast.Import: ("import statement", "import at module level"),
+    ast.ImportFrom: ("import statement", "import at module level"),
+}
+UNSUPPORTED_EXPRESSIONS = {
+    ast.Lambda: ("lambda", ""), ast.ListComp: ("list comprehension", ""),
+    ast.GeneratorExp: ("generator expression", ""), ast.DictComp: ("dict comprehension", ""),
+    ast.SetComp: ("set comprehension", ""), ast.Dict: ("dict", ""), ast.Set: ("set", ""),
+    ast.Yield: ("yield", ""), ast.YieldFrom: ("yield", ""), ast.Await: ("await", ""),
+    ast.JoinedStr: ("f-string", ""), ast.NamedExpr: ("assignment expression", ""),
+    ast.IfExp: ("conditional expression", "use np.where for elementwise choices"),
+    ast.Starred: ("starred expression", ""),
+}
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
+          ast.Mod: "mod", ast.Pow: "pow", ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor"}
+CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+UNOPS = {ast.USub: "neg", ast.Invert: "not"}
+
+
+def build_function(py_func, specs: list[ArgSpec], name: str | None = None):
+    """Build a module holding ``py_func`` specialised for ``specs``.
+
+    Returns the module, per result whether it is a weak Python scalar, and whether
+    the function returns a tuple.
+    """
+    return _FunctionBuilder(py_func, specs, name).build()
+
+
+class _FunctionBuilder(ast.NodeVisitor):
+    def __init__(self, py_func, specs: list[ArgSpec], name: str | None):
+        self.py_func = py_func
+        self.specs = specs
+        self.name = name or py_func.__name__
+        self.src = _Source(py_func)
+        self.globals = dict(py_func.__globals__)
+        if py_func.__closure__:
+            for var, cell in zip(py_func.__code__.co_freevars, py_func.__closure__):
+                self.globals[var] = cell.cell_contents
+        self.env: dict[str, object] = {}
+
+    def fail(self, node, message, construct="", hint=""):
+        raise self.src.error(node, message, construct, hint)
+
+    def build(self):
+        tree = ast.parse(self.src.text)
+        fdef = tree.body[0]
+        if not isinstance(fdef, ast.FunctionDef):
+            self.fail(fdef, "ember.script needs a function defined with 'def'", "function")
+        self._check_signature(fdef)
+        arg_types = []
+        for spec in self.specs:
+            if isinstance(spec, ArraySpec):
+                arg_types.append(S.tensor_type(spec.shape, S.NUMPY_TO_ELEMENT[spec.dtype]))
+            else:
+                arg_types.append(PY_ELEMENT[spec.pytype])
+        block = Block(arg_types=arg_types)
+        self.tb = TensorBuilder(Builder(InsertPoint.at_end(block)))
+        for arg, spec, ssa in zip(fdef.args.args, self.specs, block.args):
+            ssa.name_hint = arg.arg
+            if isinstance(spec, ArraySpec):
+                self.env[arg.arg] = TValue(ssa)
+            else:
+                self.env[arg.arg] = ("scalar", ssa, spec.pytype)
+        results = self._body(fdef.body)
+        flat = results if isinstance(results, tuple) else (results,)
+        weak = [v.weak is not None for v in flat]
+        self.tb.emit(func.ReturnOp(*(v.ssa for v in flat)))
+        ftype = func.FunctionType.from_lists(arg_types, [v.ssa.type for v in flat])
+        fop = func.FuncOp(self.name, ftype, Region(block))
+        fop.attributes["ember.entry"] = UnitAttr()
+        fop.arg_attrs = _arg_attrs(self.specs)
+        fop.location = self.src.location(fdef)
+        return ModuleOp([fop]), weak, isinstance(results, tuple)
+
+    def _check_signature(self, fdef: ast.FunctionDef):
+        a = fdef.args
+        if a.vararg or a.kwarg:
+            node = a.vararg or a.kwarg
+            self.fail(node, "*args and **kwargs are not supported", "variadic arguments",
+                      "list the parameters explicitly")
+        if a.kwonlyargs or a.posonlyargs:
+            self.fail(fdef, "keyword-only and positional-only parameters are not supported", "parameters")
+        if len(a.args) != len(self.specs):
+            raise TypeError(f"{self.name}() takes {len(a.args)} arguments but {len(self.specs)} were given")
+
+    # -- statements ------------------------------------------------------------------
+
+    def _body(self, stmts: list[ast.stmt]):
+        for stmt in stmts:
+            if isinstance(stmt, ast.Return):
+                if stmt.value is None:
+                    self.fail(stmt, "a scripted function must return a value", "return")
+                return self._result(stmt.value)
+            self._stmt(stmt)
+        self.fail(stmts[-1] if stmts else None, "a scripted function must end with a return", "return")
+
+    def _result(self, node: ast.expr):
+        value = self.expr(node)
+        if isinstance(value, tuple):
+            return tuple(self._as_tensor(v, node) for v in value)
+        return self._as_tensor(value, node)
+
+    def _stmt(self, stmt: ast.stmt):
+        if type(stmt) in UNSUPPORTED_STATEMENTS:
+            construct, hint = UNSUPPORTED_STATEMENTS[type(stmt)]
+            self.fail(stmt, f"{construct} is not supported in ember.script", construct, hint)
+        if isinstance(stmt, ast.Assign):
+            value = self.expr(stmt.value)
+            for target in stmt.targets:
+                self._assign(target, value)
+        elif isinstance(stmt, ast.AugAssign):
+            if not isinstance(stmt.target, ast.Name):
+                self.fail(stmt.target, "augmented assignment only to a name", "augmented assignment")
+            current = self._name(stmt.target)
+            self.env[stmt.target.id] = self._binop(stmt, stmt.op, current, self.expr(stmt.value))
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self._assign(stmt.target, self.expr(stmt.value))
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            pass  # docstring
+        elif isinstance(stmt, ast.Pass):
+            pass
+        else:
+            name = type(stmt).__name__.lower()
+            self.fail(stmt, f"statement '{name}' is not supported in ember.script", name)
+
+    def _assign(self, target: ast.expr, value):
+        if isinstance(target, ast.Name):
+            self.env[target.id] = value
+        elif isinstance(target, ast.Tuple | ast.List):
+            if not isinstance(value, tuple) or len(value) != len(target.elts):
+                self.fail(target, "cannot unpack: the value is not a tuple of the same length",
+                          "tuple unpacking")
+            for t, v in zip(target.elts, value):
+                self._assign(t, v)
+        else:
+            self.fail(target, "only assignment to names and tuples of names is supported here",
+                      "assignment target", "element writes come with the full script subset")
+
+    # -- expressions -----------------------------------------------------------------
+
+    def expr(self, node: ast.expr):
+        if type(node) in UNSUPPORTED_EXPRESSIONS:
+            construct, hint = UNSUPPORTED_EXPRESSIONS[type(node)]
+            self.fail(node, f"{construct} is not supported in ember.script", construct, hint)
+        self.tb.location = self.src.location(node)
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            name = type(node).__name__
+            self.fail(node, f"expression '{name}' is not supported in ember.script", name)
+        try:
+            return method(node)
+        except BuildError as e:
+            self.fail(node, str(e), "operation")
+
+    def expr_Constant(self, node: ast.Constant):
+        if isinstance(node.value, bool | int | float):
+            return node.value
+        if node.value is None:
+            return None
+        kind = "string" if isinstance(node.value, str) else type(node.value).__name__
+        self.fail(node, f"{kind} constants are not supported in ember.script", kind)
+
+    def _name(self, node: ast.Name):
+        if node.id in self.env:
+            value = self.env[node.id]
+            if isinstance(value, tuple) and len(value) == 3 and value[0] == "scalar":
+                value = self.tb.from_scalar(value[1], weak=value[2])
+                self.env[node.id] = value
+            return value
+        if node.id in self.globals:
+            return self.globals[node.id]
+        import builtins
+        if hasattr(builtins, node.id):
+            return getattr(builtins, node.id)
+        self.fail(node, f"name '{node.id}' is not defined", "name")
+
+    expr_Name = _name
+
+    def expr_Tuple(self, node: ast.Tuple):
+        return tuple(self.expr(e) for e in node.elts)
+
+    expr_List = expr_Tuple
+
+    def expr_Attribute(self, node: ast.Attribute):
+        base = self.expr(node.value)
+        if isinstance(base, TValue):
+            return self._tensor_attribute(node, base)
+        try:
+            return getattr(base, node.attr)
+        except AttributeError:
+            self.fail(node, f"'{getattr(base, '__name__', type(base).__name__)}' has no attribute "
+                            f"'{node.attr}'", "attribute")
+
+    def _tensor_attribute(self, node: ast.Attribute, x: TValue):
+        if node.attr == "T":
+            return self.tb.transpose(x)
+        if node.attr == "shape":
+            return tuple(self.tb.dim(x, k) for k in range(x.rank))
+        if node.attr == "ndim":
+            return x.rank
+        if node.attr == "dtype":
+            return S.to_numpy_dtype(x.element)
+        if node.attr in optable.METHODS:
+            return ("method", node.attr, x)
+        self.fail(node, f"tensors have no supported attribute '{node.attr}'", "attribute")
+
+    def expr_Subscript(self, node: ast.Subscript):
+        base = self.expr(node.value)
+        if isinstance(base, tuple):
+            index = self.expr(node.slice)
+            if not isinstance(index, int):
+                self.fail(node.slice, "tuples can only be indexed with integer constants", "subscript")
+            try:
+                return base[index]
+            except IndexError:
+                self.fail(node.slice, f"tuple index {index} out of range", "subscript")
+        self.fail(node, "indexing tensors comes with the full script subset", "subscript")
+
+    def expr_BinOp(self, node: ast.BinOp):
+        return self._binop(node, node.op, self.expr(node.left), self.expr(node.right))
+
+    def _binop(self, node, op: ast.operator, a, b):
+        if isinstance(op, ast.MatMult):
+            return self._call_handler(node, optable.FUNCTIONS[np.matmul], [a, b], {})
+        kind = BINOPS.get(type(op))
+        if kind is None:
+            self.fail(node, f"operator {type(op).__name__} is not supported", "operator")
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            self.fail(node, f"unsupported operand types for {kind}: tuple", "tuple arithmetic",
+                      "tuples can only be built, unpacked and returned")
+        if _is_number(a) and _is_number(b):
+            return _python_binop(kind, a, b)
+        return self._call_handler(node, optable.FUNCTIONS[_PY_BY_KIND[kind]], [a, b], {})
+
+    def expr_UnaryOp(self, node: ast.UnaryOp):
+        v = self.expr(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return v
+        if isinstance(node.op, ast.Not):
+            self.fail(node, "'not' on tensors is ambiguous", "not", "use ~x or np.logical_not(x)")
+        if _is_number(v):
+            return -v if isinstance(node.op, ast.USub) else ~v
+        return self.tb.unary(UNOPS[type(node.op)], optable._tensor(self.tb, v))
+
+    def expr_Compare(self, node: ast.Compare):
+        if len(node.ops) != 1:
+            self.fail(node, "chained comparisons are not supported", "comparison",
+                      "write (a < b) & (b < c)")
+        kind = CMPOPS.get(type(node.ops[0]))
+        if kind is None:
+            self.fail(node, f"comparison {type(node.ops[0]).__name__} is not supported", "comparison")
+        a, b = self.expr(node.left), self.expr(node.comparators[0])
+        return self.tb.binary(kind, optable._tensor(self.tb, a), optable._tensor(self.tb, b))
+
+    def expr_BoolOp(self, node: ast.BoolOp):
+        self.fail(node, "'and'/'or' on tensors are ambiguous", "boolean operator",
+                  "use & and | (or np.logical_and / np.logical_or)")
+
+    def expr_Call(self, node: ast.Call):
+        fn = self.expr(node.func)
+        args = [self.expr(a) for a in node.args]
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                self.fail(kw, "**kwargs in calls are not supported", "keyword unpacking")
+            kwargs[kw.arg] = self.expr(kw.value)
+        if isinstance(fn, tuple) and len(fn) == 3 and fn[0] == "method":
+            return self._call_handler(node, optable.METHODS[fn[1]], [fn[2], *args], kwargs)
+        handler = optable.lookup(fn)
+        if handler is None:
+            name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+            module = getattr(fn, "__module__", None)
+            full = f"{module}.{name}" if module and module not in ("builtins",) else name
+            self.fail(node, f"call to unsupported function '{full}'", "call",
+                      "ember.script compiles NumPy operations from its op table; see docs/python-subset.md")
+        return self._call_handler(node, handler, args, kwargs)
+
+    def _call_handler(self, node, handler, args, kwargs):
+        try:
+            return handler(self.tb, *args, **kwargs)
+        except BuildError as e:
+            self.fail(node, str(e), "call")
+        except TypeError as e:
+            self.fail(node, f"bad arguments: {e}", "call")
+
+    def _as_tensor(self, v, node) -> TValue:
+        if isinstance(v, TValue):
+            return v
+        try:
+            return optable._tensor(self.tb, v)
+        except BuildError:
+            self.fail(node, f"cannot return a value of type {type(v).__name__}", "return")
+
+
+_PY_BY_KIND = {v: k for k, v in optable.PY_BINARY.items()}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, bool | int | float) and not isinstance(v, np.generic)
+
+
+def _python_binop(kind: str, a, b):
+    import operator
+    return _PY_BY_KIND[kind](a, b) if kind in _PY_BY_KIND else getattr(operator, kind)(a, b)
+
+
+def _arg_attrs(specs: list[ArgSpec]):
+    from xdsl.dialects.builtin import ArrayAttr
+    attrs = []
+    for spec in specs:
+        d = {}
+        if isinstance(spec, ArraySpec) and not spec.contiguous:
+            d["ember.strided"] = UnitAttr()
+        attrs.append(DictionaryAttr(d))
+    return ArrayAttr(attrs)

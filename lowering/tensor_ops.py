@@ -1,0 +1,400 @@
+"""Per-op emitters for ``tensor-to-loop``: one function per etensor op, in a table.
+
+Each emitter receives the ``FunctionLowering`` (its builder ``fl.b``, buffers and helpers)
+and the op, and records the op's result buffer in ``fl.bufs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith, memref
+from xdsl.dialects.builtin import IndexType, TensorType, f64, i64
+from xdsl.ir import Attribute, Block, SSAValue
+from xdsl.rewriter import InsertPoint
+
+from ember.dialects import etensor as T
+from ember.dialects import shapes as S
+from ember.dialects.loop import ForOp, ParallelOp, YieldOp
+from ember.lowering import scalar_ops as X
+
+
+def parallel(fl, sizes: Sequence[SSAValue], body: Callable[[Builder, list[SSAValue]], None]):
+    """Emit ``loop.parallel`` over ``sizes`` (inline the body when there are none)."""
+    if not sizes:
+        body(fl.b, [])
+        return
+    block = Block(arg_types=[IndexType()] * len(sizes))
+    inner = Builder(InsertPoint.at_end(block))
+    body(inner, list(block.args))
+    inner.insert(YieldOp())
+    zeros, ones = [fl.index(0)] * len(sizes), [fl.index(1)] * len(sizes)
+    fl.b.insert(ParallelOp(zeros, list(sizes), ones, block))
+
+
+def reduce_loop(fl, b: Builder, sizes, init: SSAValue, kind: str,
+                step: Callable[[Builder, list[SSAValue], SSAValue], SSAValue]) -> SSAValue:
+    """A reducing ``loop.parallel`` over ``sizes`` built with ``b``; returns the result."""
+    if not sizes:
+        return step(b, [], init)
+    block = Block(arg_types=[IndexType()] * len(sizes) + [init.type])
+    inner = Builder(InsertPoint.at_end(block))
+    inner.insert(YieldOp(step(inner, list(block.args[:-1]), block.args[-1])))
+    zeros, ones = [fl.index(0)] * len(sizes), [fl.index(1)] * len(sizes)
+    return b.insert(ParallelOp(zeros, list(sizes), ones, block, [init], [kind])).res[0]
+
+
+def load(b: Builder, buf, ivs: Sequence[SSAValue], zero: SSAValue, shape) -> SSAValue:
+    """Load ``buf`` at the broadcast position of ``ivs`` (aligned from the right)."""
+    if buf.scalar is not None:
+        return buf.scalar
+    offset = len(ivs) - len(shape)
+    idx = [zero if d == 1 else ivs[offset + k] for k, d in enumerate(shape)]
+    return b.insert(memref.LoadOp.get(buf.ref, idx)).res
+
+
+def store(b: Builder, v: SSAValue, buf, ivs: Sequence[SSAValue]):
+    b.insert(memref.StoreOp.get(v, buf.ref, list(ivs)))
+
+
+def broadcast_sizes(fl, values: Sequence[SSAValue], out_shape) -> list[SSAValue]:
+    """The result sizes of broadcasting ``values``; asserts run-time sizes agree."""
+    sizes = []
+    rank = len(out_shape)
+    for k, d in enumerate(out_shape):
+        if d != S.DYN and d == 1:
+            sizes.append(fl.index(1))
+            continue
+        chosen = None
+        for v in values:
+            shape = S.shape_of(v.type)
+            j = k - (rank - len(shape))
+            if j < 0 or shape[j] == 1:
+                continue
+            size = fl.buffer(v).sizes[j]
+            if chosen is None:
+                chosen = size
+            else:
+                fl.check_equal(chosen, size, "operands could not be broadcast together")
+        sizes.append(chosen if chosen is not None else fl.index(d))
+    return sizes
+
+
+def _elementwise(fl, op, operands: Sequence[SSAValue],
+                 compute: Callable[[Builder, list[SSAValue]], SSAValue]):
+    out_t: TensorType = op.results[0].type
+    shape = S.shape_of(out_t)
+    sizes = broadcast_sizes(fl, operands, shape)
+    bufs = [fl.buffer(v) for v in operands]
+    if not shape and all(buf.scalar is not None for buf in bufs):
+        scalar = compute(fl.b, [buf.scalar for buf in bufs])
+        fl.bufs[op.results[0]] = splat(fl, scalar, out_t)
+        return
+    out = fl.alloc(shape, sizes, out_t.element_type)
+    zero = fl.index(0)
+
+    def body(b: Builder, ivs):
+        vals = [load(b, buf, ivs, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)]
+        store(b, compute(b, vals), out, ivs)
+
+    parallel(fl, sizes, body)
+    fl.bufs[op.results[0]] = out
+
+
+def splat(fl, scalar: SSAValue, t: TensorType):
+    """A 0-d tensor known to hold ``scalar``: materialised lazily (only if returned)."""
+    from ember.lowering.tensor_to_loop import Buffer
+
+    return Buffer(None, [], None, scalar)
+
+
+def binary(fl, op):
+    t = op.lhs.type.element_type
+    _elementwise(fl, op, [op.lhs, op.rhs], lambda b, v: X.emit_binary(b, op.KIND, v[0], v[1], t))
+
+
+def unary(fl, op):
+    t = op.input.type.element_type
+    _elementwise(fl, op, [op.input], lambda b, v: X.emit_unary(b, op.KIND, v[0], t))
+
+
+def cast(fl, op: T.CastOp):
+    src, dst = op.input.type.element_type, op.result.type.element_type
+    _elementwise(fl, op, [op.input], lambda b, v: X.cast(b, v[0], src, dst))
+
+
+def where(fl, op: T.WhereOp):
+    _elementwise(fl, op, [op.cond, op.lhs, op.rhs], lambda b, v: X.select(b, v[0], v[1], v[2]))
+
+
+def fill(fl, op: T.FillOp):
+    value = fl.value(op.value)
+    if not op.sizes:
+        fl.bufs[op.result] = splat(fl, value, op.result.type)
+        return
+    shape = S.shape_of(op.result.type)
+    sizes = [fl.value(s) for s in op.sizes]
+    out = fl.alloc(shape, sizes, op.result.type.element_type)
+    parallel(fl, sizes, lambda b, ivs: store(b, value, out, ivs))
+    fl.bufs[op.result] = out
+
+
+def broadcast(fl, op: T.BroadcastOp):
+    shape = S.shape_of(op.result.type)
+    sizes = [fl.value(s) for s in op.sizes]
+    src = fl.buffer(op.input)
+    src_shape = S.shape_of(op.input.type)
+    off = len(shape) - len(src_shape)
+    for j, d in enumerate(src_shape):
+        if d != 1:
+            fl.check_equal(src.sizes[j], sizes[off + j], "input operand has a shape that cannot be broadcast")
+    out = fl.alloc(shape, sizes, op.result.type.element_type)
+    zero = fl.index(0)
+    parallel(fl, sizes, lambda b, ivs: store(b, load(b, src, ivs, zero, src_shape), out, ivs))
+    fl.bufs[op.result] = out
+
+
+def copy_to_new(fl, buf, t: TensorType):
+    shape = S.shape_of(t)
+    out = fl.alloc(shape, buf.sizes, t.element_type)
+    if buf.scalar is not None:
+        store(fl.b, buf.scalar, out, [])
+        return out
+    zero = fl.index(0)
+    parallel(fl, buf.sizes, lambda b, ivs: store(b, load(b, buf, ivs, zero, [S.DYN] * len(shape)), out, ivs))
+    return out
+
+
+def iota(fl, op: T.IotaOp):
+    n = fl.value(op.sizes[0])
+    t = op.result.type.element_type
+    out = fl.alloc([S.DYN], [n], t)
+
+    def body(b, ivs):
+        v = b.insert(arith.IndexCastOp(ivs[0], i64)).result
+        store(b, X.cast(b, v, i64, t), out, ivs)
+
+    parallel(fl, [n], body)
+    fl.bufs[op.result] = out
+
+
+def constant(fl, op: T.ConstantOp):
+    t = op.result.type
+    shape = S.shape_of(t)
+    values = op.value.get_values()
+    out = fl.alloc(shape, [fl.index(d) for d in shape], t.element_type)
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
+    for flat, v in enumerate(values):
+        idx = [fl.index((flat // s) % d) for s, d in zip(strides, shape)]
+        store(fl.b, X.const(fl.b, v, t.element_type), out, idx)
+    fl.bufs[op.result] = out
+
+
+def dim(fl, op: T.DimOp):
+    fl.values[op.result] = fl.buffer(op.input).sizes[op.index.data]
+
+
+# -- reductions ------------------------------------------------------------------------
+
+_COMBINE = {"sum": "add", "mean": "add", "prod": "mul", "max": "max", "min": "min"}
+
+
+def _accumulator_type(kind: str, src: Attribute, dst: Attribute) -> Attribute:
+    if S.is_float(dst) and kind in ("sum", "mean", "prod"):
+        return f64  # f32 sums accumulate in f64: NumPy's pairwise sum is this accurate
+    return dst
+
+
+def _identity(kind: str, t: Attribute):
+    if kind in ("sum", "mean"):
+        return 0
+    if kind == "prod":
+        return 1
+    big = kind == "min"
+    if S.is_float(t):
+        return float("inf") if big else float("-inf")
+    if S.is_bool(t):
+        return 1 if big else 0
+    w = t.width.data
+    return (1 << (w - 1)) - 1 if big else -(1 << (w - 1))
+
+
+def reduction(fl, op):
+    kind = op.KIND
+    src_t, dst_t = op.input.type.element_type, op.result.type.element_type
+    acc_t = _accumulator_type(kind, src_t, dst_t)
+    in_shape = S.shape_of(op.input.type)
+    axes = set(op.axes_tuple)
+    keep = op.keepdims is not None
+    src = fl.buffer(op.input)
+    kept = [k for k in range(len(in_shape)) if k not in axes]
+    red = [k for k in sorted(axes)]
+    out_shape = S.shape_of(op.result.type)
+    out_sizes = [fl.index(1) if k in axes else src.sizes[k] for k in range(len(in_shape))] if keep \
+        else [src.sizes[k] for k in kept]
+    red_sizes = [src.sizes[k] for k in red]
+    if kind in ("max", "min"):
+        count = fl.index(1)
+        for s in red_sizes:
+            count = fl.b.insert(arith.MuliOp(count, s)).result
+        name = "maximum" if kind == "max" else "minimum"
+        fl.check(fl.b.insert(arith.CmpiOp(count, fl.index(0), "ne")).result,
+                 f"zero-size array to reduction operation {name} which has no identity")
+    out = fl.alloc(out_shape, out_sizes, dst_t)
+    combine = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum", "min": "minimum"}[kind]
+
+    def body(b: Builder, ivs):
+        init = X.const(b, _identity(kind, acc_t), acc_t)
+
+        def step(ib: Builder, rivs, acc):
+            full = [None] * len(in_shape)
+            for k, iv in zip(kept, ivs if not keep else [ivs[k] for k in kept]):
+                full[k] = iv
+            for k, iv in zip(red, rivs):
+                full[k] = iv
+            zero = fl.index(0)
+            idx = [zero if in_shape[k] == 1 else full[k] for k in range(len(in_shape))]
+            v = src.scalar if src.scalar is not None else ib.insert(memref.LoadOp.get(src.ref, idx)).res
+            return X.emit_binary(ib, combine, acc, X.cast(ib, v, src_t, acc_t), acc_t)
+
+        r = reduce_loop(fl, b, red_sizes, init, _COMBINE[kind], step)
+        if kind == "mean":
+            n = fl.index(1)
+            for s in red_sizes:
+                n = b.insert(arith.MuliOp(n, s)).result
+            n = X.cast(b, b.insert(arith.IndexCastOp(n, i64)).result, i64, acc_t)
+            r = b.insert(arith.DivfOp(r, n)).result
+        store(b, X.cast(b, r, acc_t, dst_t), out, ivs)
+
+    parallel(fl, out_sizes, body)
+    fl.bufs[op.result] = out
+
+
+# -- shape ops and matmul --------------------------------------------------------------
+
+def transpose(fl, op: T.TransposeOp):
+    perm = list(op.perm.get_values())
+    src = fl.buffer(op.input)
+    shape = S.shape_of(op.result.type)
+    sizes = [src.sizes[p] for p in perm]
+    out = fl.alloc(shape, sizes, op.result.type.element_type)
+    in_shape = S.shape_of(op.input.type)
+    zero = fl.index(0)
+
+    def body(b, ivs):
+        idx = [None] * len(perm)
+        for k, p in enumerate(perm):
+            idx[p] = ivs[k]
+        idx = [zero if in_shape[j] == 1 else idx[j] for j in range(len(idx))]
+        store(b, b.insert(memref.LoadOp.get(src.ref, idx)).res, out, ivs)
+
+    if src.scalar is not None:
+        fl.bufs[op.result] = src
+        return
+    parallel(fl, sizes, body)
+    fl.bufs[op.result] = out
+
+
+def reshape(fl, op: T.ReshapeOp):
+    """Copy in C order through a flat index (no views yet: simple and always correct)."""
+    src = fl.buffer(op.input)
+    in_shape = S.shape_of(op.input.type)
+    shape = S.shape_of(op.result.type)
+    sizes = [fl.value(s) for s in op.sizes]
+    total_in, total_out = fl.index(1), fl.index(1)
+    for s in src.sizes:
+        total_in = fl.b.insert(arith.MuliOp(total_in, s)).result
+    for s in sizes:
+        total_out = fl.b.insert(arith.MuliOp(total_out, s)).result
+    fl.check_equal(total_in, total_out, "cannot reshape array: the number of elements differs")
+    out = fl.alloc(shape, sizes, op.result.type.element_type)
+    if src.scalar is not None:
+        parallel(fl, sizes, lambda b, ivs: store(b, src.scalar, out, ivs))
+        fl.bufs[op.result] = out
+        return
+
+    def body(b: Builder, ivs):
+        flat = fl.index(0)
+        for iv, s in zip(ivs, sizes):
+            flat = b.insert(arith.AddiOp(b.insert(arith.MuliOp(flat, s)).result, iv)).result
+        idx = [None] * len(in_shape)
+        for k in range(len(in_shape) - 1, -1, -1):
+            idx[k] = b.insert(arith.RemUIOp(flat, src.sizes[k])).result
+            flat = b.insert(arith.DivUIOp(flat, src.sizes[k])).result
+        store(b, b.insert(memref.LoadOp.get(src.ref, idx)).res, out, ivs)
+
+    parallel(fl, sizes, body)
+    fl.bufs[op.result] = out
+
+
+def matmul(fl, op: T.MatmulOp):
+    """``C[..., i, j] = sum_k A[..., i, k] * B[..., k, j]`` in i-k-j order (vectorises over j)."""
+    a, bb = fl.buffer(op.lhs), fl.buffer(op.rhs)
+    a_shape, b_shape = S.shape_of(op.lhs.type), S.shape_of(op.rhs.type)
+    shape = S.shape_of(op.result.type)
+    t = op.result.type.element_type
+    fl.check_equal(a.sizes[-1], bb.sizes[-2],
+                   "matmul: Input operand 1 has a mismatch in its core dimension 0")
+    batch = broadcast_sizes(fl, [op.lhs, op.rhs], shape[:-2] + (1, 1))[:-2] if len(shape) > 2 else []
+    m, n, kk = a.sizes[-2], bb.sizes[-1], a.sizes[-1]
+    out = fl.alloc(shape, [*batch, m, n], t)
+    zero = fl.index(0)
+    add = "or" if S.is_bool(t) else "add"
+    mul = "and" if S.is_bool(t) else "mul"
+
+    def row(b: Builder, ivs):
+        *bivs, i = ivs
+        zc = X.const(b, 0, t)
+        parallel_in(b, [n], lambda ib, jv: store(ib, zc, out, [*bivs, i, jv[0]]))
+
+        def kbody(kb: Builder, k):
+            av = kb.insert(memref.LoadOp.get(a.ref, _bidx(a_shape, bivs, i, k, zero))).res
+
+            def jbody(jb: Builder, jv):
+                j = jv[0]
+                bv = jb.insert(memref.LoadOp.get(bb.ref, _bidx(b_shape, bivs, k, j, zero))).res
+                cv = jb.insert(memref.LoadOp.get(out.ref, [*bivs, i, j])).res
+                prod = X.emit_binary(jb, mul, av, bv, t)
+                store(jb, X.emit_binary(jb, add, cv, prod, t), out, [*bivs, i, j])
+
+            parallel_in(kb, [n], jbody)
+
+        for_in(fl, b, kk, kbody)
+
+    def parallel_in(b: Builder, sizes, body):
+        block = Block(arg_types=[IndexType()] * len(sizes))
+        inner = Builder(InsertPoint.at_end(block))
+        body(inner, list(block.args))
+        inner.insert(YieldOp())
+        b.insert(ParallelOp([zero] * len(sizes), list(sizes), [fl.index(1)] * len(sizes), block))
+
+    parallel(fl, [*batch, m], row)
+    fl.bufs[op.result] = out
+
+
+def _bidx(src_shape, bivs, r, c, zero):
+    nb = len(src_shape) - 2
+    mine = bivs[len(bivs) - nb:] if nb else []
+    idx = [zero if d == 1 else v for d, v in zip(src_shape[:nb], mine)]
+    return [*idx, zero if src_shape[-2] == 1 else r, zero if src_shape[-1] == 1 else c]
+
+
+def for_in(fl, b: Builder, n: SSAValue, body: Callable[[Builder, SSAValue], None]):
+    block = Block(arg_types=[IndexType()])
+    inner = Builder(InsertPoint.at_end(block))
+    body(inner, block.args[0])
+    inner.insert(YieldOp())
+    b.insert(ForOp(fl.index(0), n, fl.index(1), [], block))
+
+
+EMITTERS: dict[type, Callable] = {
+    **{cls: binary for cls in T.BINARY_OPS + T.COMPARE_OPS},
+    **{cls: unary for cls in T.UNARY_OPS},
+    **{cls: reduction for cls in T.REDUCTION_OPS},
+    T.CastOp: cast, T.WhereOp: where, T.FillOp: fill, T.BroadcastOp: broadcast,
+    T.IotaOp: iota, T.ConstantOp: constant, T.DimOp: dim, T.TransposeOp: transpose,
+    T.ReshapeOp: reshape, T.MatmulOp: matmul,
+}

@@ -1,0 +1,191 @@
+"""``tensor-to-loop``: bufferize the tensor stage into loop nests over memref buffers.
+
+Each tensor value gets a buffer (``memref.alloc``) and its sizes as ``index`` values; each
+etensor op becomes a loop nest that reads its operands' buffers and writes its own.
+Broadcasting is resolved here: a static size-1 operand dimension reads index 0, and two
+run-time sizes that must agree get a ``cf.assert``. Temporaries are freed before the
+function returns; returned buffers are allocated with ``{ember.result = k}`` so the
+runtime hands them to NumPy. The postcondition is checked: no etensor op survives.
+
+    %r = etensor.exp %x : tensor<?xf32>
+becomes
+    %n = memref.dim %x, %c0 : memref<?xf32>
+    %r = memref.alloc(%n) : memref<?xf32>
+    loop.parallel (%i) = (%c0) to (%n) step (%c1) {
+      %v = memref.load %x[%i] : memref<?xf32>
+      %e = math.exp %v : f32
+      memref.store %e, %r[%i] : memref<?xf32>
+    }
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.builder import Builder
+from xdsl.context import Context
+from xdsl.dialects import arith, cf, func, memref
+from xdsl.dialects.builtin import (
+    IndexType,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    NoneAttr,
+    StridedLayoutAttr,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint
+
+from ember.dialects import etensor as T
+from ember.dialects import shapes as S
+from ember.errors import CompilerError
+from ember.lowering import tensor_ops
+
+
+@dataclass
+class Buffer:
+    """A tensor's storage: the memref, its sizes, and the allocation it lives in."""
+
+    ref: SSAValue
+    sizes: list[SSAValue]
+    root: SSAValue | None  # the memref.alloc this aliases; None for arguments
+    scalar: SSAValue | None = None  # set when the tensor is a 0-d splat of this scalar
+
+
+def memref_type(t: TensorType, strided: bool = False) -> MemRefType:
+    shape = S.shape_of(t)
+    element = t.element_type
+    if strided:
+        return MemRefType(element, shape, StridedLayoutAttr([None] * len(shape), 0))
+    return MemRefType(element, shape)
+
+
+class FunctionLowering:
+    """Lowers one func.func; ``self.b`` builds into the new body."""
+
+    def __init__(self, fop: func.FuncOp):
+        self.fop = fop
+        self.entry = "ember.entry" in fop.attributes
+        self.bufs: dict[SSAValue, Buffer] = {}
+        self.values: dict[SSAValue, SSAValue] = {}
+        self.temps: list[SSAValue] = []
+        self._consts: dict[int, SSAValue] = {}
+
+    # -- helpers used by tensor_ops ----------------------------------------------------
+
+    def index(self, v: int) -> SSAValue:
+        if v not in self._consts:
+            self._consts[v] = self.b.insert(arith.ConstantOp(IntegerAttr(v, IndexType()))).result
+        return self._consts[v]
+
+    def alloc(self, shape, sizes: list[SSAValue], element: Attribute) -> Buffer:
+        dyn = [s for d, s in zip(shape, sizes) if d == S.DYN]
+        op = self.b.insert(memref.AllocOp(dyn, [], MemRefType(element, shape)))
+        buf = Buffer(op.memref, list(sizes), op.memref)
+        self.temps.append(op.memref)
+        return buf
+
+    def check(self, cond: SSAValue, message: str):
+        self.b.insert(cf.AssertOp(cond, message))
+
+    def check_equal(self, a: SSAValue, b: SSAValue, message: str):
+        if a is b:
+            return
+        self.check(self.b.insert(arith.CmpiOp(a, b, "eq")).result, message)
+
+    def buffer(self, v: SSAValue) -> Buffer:
+        return self.bufs[v]
+
+    def value(self, v: SSAValue) -> SSAValue:
+        return self.values.get(v, v)
+
+    # -- the function ------------------------------------------------------------------
+
+    def run(self) -> func.FuncOp:
+        old = self.fop
+        arg_types = []
+        for k, a in enumerate(old.args):
+            strided = bool(old.arg_attrs and "ember.strided" in old.arg_attrs.data[k].data)
+            arg_types.append(memref_type(a.type, strided) if isinstance(a.type, TensorType) else a.type)
+        block = Block(arg_types=arg_types)
+        self.b = Builder(InsertPoint.at_end(block))
+        for a, new in zip(old.args, block.args):
+            new.name_hint = a.name_hint
+            if isinstance(a.type, TensorType):
+                self.bufs[a] = Buffer(new, self._arg_sizes(new, a.type), None)
+            else:
+                self.values[a] = new
+        for op in list(old.body.block.ops):
+            self.lower_op(op)
+        fop = func.FuncOp(old.sym_name.data, func.FunctionType.from_lists(arg_types, self.result_types),
+                          Region(block))
+        fop.attributes.update({k: v for k, v in old.attributes.items()
+                               if k not in ("sym_name", "function_type")})
+        fop.arg_attrs = old.arg_attrs
+        fop.location = old.location
+        return fop
+
+    def _arg_sizes(self, ref: SSAValue, t: TensorType) -> list[SSAValue]:
+        sizes = []
+        for k, d in enumerate(S.shape_of(t)):
+            if d == S.DYN:
+                sizes.append(self.b.insert(memref.DimOp.from_source_and_index(ref, self.index(k))).result)
+            else:
+                sizes.append(self.index(d))
+        return sizes
+
+    def lower_op(self, op: Operation):
+        if isinstance(op, func.ReturnOp):
+            return self._return(op)
+        emitter = tensor_ops.EMITTERS.get(type(op))
+        if emitter is not None:
+            emitter(self, op)
+            return
+        if any(isinstance(r.type, TensorType) for r in (*op.operands, *op.results)):
+            raise CompilerError(f"tensor-to-loop: no lowering for {op.name} at {op.location}")
+        new = op.clone(value_mapper={k: self.value(k) for k in op.operands})
+        self.b.insert(new)
+        for old_r, new_r in zip(op.results, new.results):
+            self.values[old_r] = new_r
+
+    def _return(self, op: func.ReturnOp):
+        results, types = [], []
+        claimed: set[SSAValue] = set()
+        for k, v in enumerate(op.operands):
+            buf = self.bufs[v]
+            t = MemRefType(v.type.element_type, S.shape_of(v.type))
+            fresh = (buf.root is not None and buf.ref is buf.root and buf.root not in claimed
+                     and buf.scalar is None)
+            if not fresh:
+                buf = tensor_ops.copy_to_new(self, buf, v.type)
+            claimed.add(buf.root)
+            if self.entry:
+                buf.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
+            results.append(buf.ref)
+            types.append(t)
+        for root in self.temps:
+            if root not in claimed:
+                self.b.insert(memref.DeallocOp.get(root))
+        self.b.insert(func.ReturnOp(*results))
+        self.result_types = types
+
+
+@dataclass(frozen=True)
+class TensorToLoopPass(ModulePass):
+    """Bufferize every function: etensor ops become loop nests over memrefs."""
+
+    name = "tensor-to-loop"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for fop in list(op.ops):
+            if isinstance(fop, func.FuncOp) and fop.body.blocks:
+                new = FunctionLowering(fop).run()
+                op.body.block.insert_op_before(new, fop)
+                op.body.block.erase_op(fop)
+        for inner in op.walk():
+            if inner.dialect_name() == "etensor" or any(
+                    isinstance(v.type, TensorType) for v in (*inner.operands, *inner.results)):
+                raise CompilerError(f"tensor-to-loop left {inner.name} at {inner.location}")
