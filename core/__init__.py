@@ -1,1 +1,14 @@
-"""ember: an MLIR-style compiler for tensor programs, in Python, on xDSL and llvmlite."""
+"""ember: an MLIR-style compiler for tensor programs, in Python, on xDSL and llvmlite.
+
+    import numpy as np, ember
+
+    @ember.script
+    def f(x, y, a: float):
+        return np.tanh(x * a + y) * 0.5 + x.sum(axis=1, keepdims=True)
+"""
+
+from ember.api import ScriptFunction, script
+from ember.errors import CompilerError, ScriptError
+
+__version__ = "0.1.0"
+__all__ = ["script", "ScriptFunction", "ScriptError", "CompilerError", "__version__"]

@@ -1,0 +1,185 @@
+"""``ember.script``: lazily compiled, per-signature specialised functions.
+
+    @ember.script
+    def f(x, y, a: float):
+        return np.tanh(x * a + y) * 0.5 + x.sum(axis=1, keepdims=True)
+
+    f(x, y, 2.0)            # compiles for (float32[?,?], float32[?], float), then runs
+    f.ir(stage="loop")      # MLIR text of the last specialisation at a stage
+    f.llvm_ir()             # its LLVM IR
+    f.cache_info()          # hits, misses, why each compile happened, time per stage
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ember.frontends.script import ArraySpec, ScalarSpec, build_function
+
+_SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
+
+
+@dataclass
+class Specialization:
+    """One compiled signature: its entry point and its IR at every stage."""
+
+    specs: tuple
+    call: object
+    weak: list[bool]
+    returns_tuple: bool
+    messages: list[str]
+    ir: dict[str, str]
+    llvm_ir: str
+    optimized_llvm_ir: str
+    timings: dict[str, float]
+
+
+@dataclass
+class CompileRecord:
+    signature: str
+    reason: str
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _spec_of(value, position: int):
+    """The specialisation key of one argument; raises TypeError for unsupported values."""
+    kind = type(value)
+    if kind is np.ndarray:
+        from ember.dialects.shapes import DYN, NUMPY_TO_ELEMENT
+
+        if value.dtype not in NUMPY_TO_ELEMENT:
+            raise TypeError(f"argument {position}: unsupported dtype {value.dtype}; ember supports "
+                            "float32, float64, int32, int64 and bool arrays")
+        if not value.flags.aligned or any(s % value.itemsize for s in value.strides):
+            raise TypeError(f"argument {position}: unaligned arrays are not supported")
+        shape = tuple(1 if d == 1 else DYN for d in value.shape)
+        return ArraySpec(value.dtype, shape, bool(value.flags.c_contiguous))
+    if kind in (float, int, bool):
+        return ScalarSpec(kind)
+    if isinstance(value, np.generic):
+        return None  # converted to a 0-d array by the caller
+    if isinstance(value, list | tuple):
+        raise TypeError(f"argument {position}: got a {kind.__name__}; pass a numpy array "
+                        "(np.asarray(...)) instead")
+    if value is None:
+        raise TypeError(f"argument {position}: got None; expected a numpy array or a number")
+    raise TypeError(f"argument {position}: unsupported type {kind.__name__}; expected a numpy "
+                    "array, float, int or bool")
+
+
+class ScriptFunction:
+    """A Python function compiled by ember on first call for each argument signature."""
+
+    def __init__(self, py_func):
+        functools.update_wrapper(self, py_func)
+        self.py_func = py_func
+        self._cache: dict[tuple, Specialization] = {}
+        self._last: Specialization | None = None
+        self._hits = 0
+        self._records: list[CompileRecord] = []
+
+    # -- calling -------------------------------------------------------------------------
+
+    def __call__(self, *args):
+        if os.environ.get("EMBER_DISABLE_JIT") == "1":
+            return self.py_func(*args)
+        args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
+        key = tuple(_spec_of(a, k) for k, a in enumerate(args))
+        spec = self._cache.get(key)
+        if spec is None:
+            spec = self._compile(key)
+        else:
+            self._hits += 1
+        self._last = spec
+        try:
+            results = spec.call(*args)
+        except RuntimeError as e:
+            status = getattr(e, "status", 0)
+            if 0 < status <= len(spec.messages):
+                raise ValueError(spec.messages[status - 1]) from None
+            raise
+        out = tuple(_to_python(r, weak) for r, weak in zip(results, spec.weak))
+        return out if spec.returns_tuple else out[0]
+
+    @property
+    def signatures(self) -> list[str]:
+        return [", ".join(s.describe() for s in key) for key in self._cache]
+
+    def cache_info(self) -> dict:
+        return {"hits": self._hits, "misses": len(self._records),
+                "compiles": [r.__dict__ for r in self._records]}
+
+    def ir(self, stage: str = "tensor") -> str:
+        spec = self._require_compiled()
+        if stage not in spec.ir:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(spec.ir)}")
+        return spec.ir[stage]
+
+    def llvm_ir(self, optimized: bool = False) -> str:
+        spec = self._require_compiled()
+        return spec.optimized_llvm_ir if optimized else spec.llvm_ir
+
+    def _require_compiled(self) -> Specialization:
+        if self._last is None:
+            raise RuntimeError(f"{self.__name__} has not been compiled yet: call it first")
+        return self._last
+
+    # -- compiling -----------------------------------------------------------------------
+
+    def _reason(self, key: tuple) -> str:
+        if not self._cache:
+            return "first call"
+        for old in self._cache:
+            if len(old) != len(key):
+                continue
+            diffs = []
+            for k, (a, b) in enumerate(zip(old, key)):
+                if a == b:
+                    continue
+                if isinstance(a, ArraySpec) and isinstance(b, ArraySpec):
+                    if a.dtype != b.dtype:
+                        diffs.append(f"argument {k}: new dtype {b.dtype}")
+                    elif len(a.shape) != len(b.shape):
+                        diffs.append(f"argument {k}: new rank {len(b.shape)}")
+                    elif a.shape != b.shape:
+                        diffs.append(f"argument {k}: new size-1 dimensions")
+                    else:
+                        diffs.append(f"argument {k}: new layout")
+                else:
+                    diffs.append(f"argument {k}: new type {b.describe()}")
+            return "; ".join(diffs)
+        return "new signature"
+
+    def _compile(self, key: tuple) -> Specialization:
+        from ember.compiler import compile_module
+
+        t0 = time.perf_counter()
+        module, weak, returns_tuple = build_function(self.py_func, list(key))
+        build_time = time.perf_counter() - t0
+        kinds = ["array" if isinstance(s, ArraySpec) else _SCALAR_KINDS[s.pytype] for s in key]
+        spec = compile_module(module, self.py_func.__name__, kinds, weak, returns_tuple, key)
+        spec.timings = {"frontend": build_time, **spec.timings}
+        total = time.perf_counter() - t0
+        self._records.append(CompileRecord(", ".join(s.describe() for s in key),
+                                           self._reason(key), total, spec.timings))
+        self._cache[key] = spec
+        return spec
+
+
+def _to_python(r: np.ndarray, weak: bool):
+    if r.ndim == 0:
+        return r.item() if weak else r[()]
+    return r
+
+
+def script(fn=None):
+    """Compile ``fn`` with ember (as a decorator: ``@ember.script``)."""
+    if fn is None:
+        return script
+    return ScriptFunction(fn)

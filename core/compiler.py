@@ -1,0 +1,76 @@
+"""The compile driver: tensor-stage module -> every stage -> native entry point."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from xdsl.dialects import cf, func
+from xdsl.dialects.builtin import ModuleOp
+
+from ember.context import make_context
+from ember.dialects.shapes import to_numpy_dtype
+from ember.errors import CompilerError
+from ember.pipeline import STAGES
+
+
+def _dump(stage: str, text: str):
+    wanted = os.environ.get("EMBER_DUMP_IR", "")
+    if stage in wanted.split(",") or wanted == "all":
+        print(f"// -----// ember IR at stage '{stage}' //----- //\n{text}")
+
+
+def _repro(module: ModuleOp, pass_name: str) -> str:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="ember-repro-", suffix=".mlir")
+    with os.fdopen(fd, "w") as f:
+        f.write(str(module))
+    return f"reproduce with: ember-opt {path} -p {pass_name}"
+
+
+def _assert_messages(texts_module: ModuleOp, name: str) -> list[str]:
+    for op in texts_module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == name:
+            return [a.msg.data for a in op.walk() if isinstance(a, cf.AssertOp)]
+    return []
+
+
+def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bool],
+                   returns_tuple: bool, key: tuple):
+    """Compile a tensor-stage module whose entry function is ``name``."""
+    from ember.api import Specialization
+    from ember.lowering.abi import make_entry
+    from ember.lowering.jit import Engine
+    from ember.lowering.llvm_ir import to_llvm_ir
+
+    timings: dict[str, float] = {}
+    fop = next(op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == name)
+    results = [(to_numpy_dtype(t.element_type), len(t.get_shape())) for t in fop.function_type.outputs]
+    messages: list[str] = []
+
+    ctx = make_context()
+    texts: dict[str, str] = {}
+    for stage in STAGES:
+        for p in stage.passes():
+            t0 = time.perf_counter()
+            try:
+                p.apply(ctx, module)
+                module.verify()
+            except Exception as e:
+                raise CompilerError(f"pass '{p.name}' failed: {e}\n{_repro(module, p.name)}") from e
+            timings[p.name] = timings.get(p.name, 0.0) + time.perf_counter() - t0
+        texts[stage.name] = str(module)
+        _dump(stage.name, texts[stage.name])
+        if stage.name == "loop":
+            messages = _assert_messages(module, name)
+    t0 = time.perf_counter()
+    llvm_text = to_llvm_ir(module)
+    timings["to-llvm-ir"] = time.perf_counter() - t0
+    _dump("llvm-ir", llvm_text)
+    t0 = time.perf_counter()
+    engine = Engine(llvm_text)
+    timings["llvm-O3+codegen"] = time.perf_counter() - t0
+    call = make_entry(engine, name, kinds, results)
+    return Specialization(key, call, weak, returns_tuple, messages, texts, llvm_text,
+                          engine.optimized_ir, timings)
