@@ -132,7 +132,7 @@ class FunctionLowering:
         sizes = []
         for k, d in enumerate(S.shape_of(t)):
             if d == S.DYN:
-                sizes.append(self.b.insert(memref.DimOp.from_source_and_index(ref, self.index(k))).result)
+                sizes.append(self.b.insert(memref.DimOp(ref, self.index(k))).result)
             else:
                 sizes.append(self.index(d))
         return sizes

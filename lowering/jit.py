@@ -1,0 +1,76 @@
+"""Compile LLVM IR text to native code in-process with llvmlite's MCJIT.
+
+    engine = Engine(ir_text)           # parse, verify, O3 (loop + SLP vectorisers), codegen
+    engine.optimized_ir                # the IR after optimisation, before codegen
+    addr = engine.address("f")         # raises if the symbol is missing
+
+Each engine owns a fresh ``TargetMachine`` (MCJIT takes ownership of it; sharing one
+between engines crashes when the first is collected).  External symbols (``malloc``,
+``free``, libm's ``expf``/``tanhf``...) resolve against the running process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+import llvmlite.binding as llb
+
+#: Symbols compiled code may call; ``check_symbols`` verifies that the process has them.
+RUNTIME_SYMBOLS = ("malloc", "free", "expf", "exp", "logf", "log", "tanhf", "tanh", "powf",
+                   "sinf", "cosf", "erff", "erf", "log1pf", "expm1f")
+
+
+@functools.cache
+def _init_llvm() -> None:
+    llb.initialize_native_target()
+    llb.initialize_native_asmprinter()
+    libm = ctypes.util.find_library("m")
+    if libm is not None:  # make libm's symbols visible to MCJIT's process-symbol lookup
+        llb.load_library_permanently(libm)
+    check_symbols()
+
+
+def check_symbols(names: tuple[str, ...] = RUNTIME_SYMBOLS) -> None:
+    """Raise ``RuntimeError`` naming any runtime symbol the JIT could not resolve."""
+    missing = [n for n in names if not llb.address_of_symbol(n)]
+    if missing:
+        raise RuntimeError(f"JIT cannot resolve runtime symbols: {', '.join(missing)}")
+
+
+def _target_machine() -> llb.TargetMachine:
+    target = llb.Target.from_triple(llb.get_process_triple())
+    return target.create_target_machine(cpu=llb.get_host_cpu_name(),
+                                        features=llb.get_host_cpu_features().flatten(),
+                                        opt=3, jit=True)
+
+
+class Engine:
+    """One compiled LLVM module; keeps the MCJIT engine (and so the code) alive."""
+
+    def __init__(self, ir_text: str, opt_level: int = 3):
+        _init_llvm()
+        tm = _target_machine()
+        module = llb.parse_assembly(ir_text)
+        module.verify()
+        module.triple = tm.triple
+        module.data_layout = str(tm.target_data)
+        if opt_level > 0:
+            pto = llb.create_pipeline_tuning_options(speed_level=opt_level)
+            pto.loop_vectorization = True
+            pto.slp_vectorization = True
+            pb = llb.create_pass_builder(tm, pto)
+            pb.getModulePassManager().run(module, pb)
+        #: Optimised IR, captured before codegen mutates the module.
+        self.optimized_ir: str = str(module)
+        self._engine = llb.create_mcjit_compiler(module, tm)  # owns tm and module
+        self._engine.finalize_object()
+        self._engine.run_static_constructors()
+
+    def address(self, name: str) -> int:
+        """The native address of function ``name``."""
+        addr = self._engine.get_function_address(name)
+        if not addr:
+            raise KeyError(f"no function '{name}' in the compiled module")
+        return addr

@@ -1,0 +1,218 @@
+"""Shared pieces of the ``*-to-llvm`` passes: type mapping, casts at the seams, an op emitter.
+
+Type conversion is cheap and non-recursive: a pattern converts only the op it matched.
+Where a converted value meets an unconverted user (or the reverse), the pattern inserts a
+``builtin.unrealized_conversion_cast``; ``reconcile-unrealized-casts`` removes the pairs::
+
+    %a = arith.addi %i, %j : index        %0 = builtin.unrealized_conversion_cast %i : index to i64
+                                     ->   %1 = builtin.unrealized_conversion_cast %j : index to i64
+                                          %2 = llvm.add %0, %1 : i64
+                                          %a = builtin.unrealized_conversion_cast %2 : i64 to index
+
+Memrefs become descriptors ``!llvm.struct<(ptr, array<N x i64>, array<N x i64>)>`` =
+(pointer to element [0, ..., 0], sizes, strides in elements).  Identity-layout memrefs are
+C-contiguous and their stride field is unused (undef); strided-layout memrefs fill it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    MemRefType,
+    StridedLayoutAttr,
+    UnrealizedConversionCastOp,
+    i8,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter
+from xdsl.rewriter import InsertPoint
+
+PTR = llvm.LLVMPointerType()
+_DESCRIPTORS: dict[int, llvm.LLVMStructType] = {}
+
+
+def descriptor_type(rank: int) -> llvm.LLVMStructType:
+    """``!llvm.struct<(ptr, array<rank x i64>, array<rank x i64>)>``, cached by rank."""
+    if rank not in _DESCRIPTORS:
+        arr = llvm.LLVMArrayType(rank, i64)
+        _DESCRIPTORS[rank] = llvm.LLVMStructType.from_type_list([PTR, arr, arr])
+    return _DESCRIPTORS[rank]
+
+
+def llvm_type(t: Attribute) -> Attribute:
+    """The LLVM-dialect type of a value of type ``t`` (index -> i64, memref -> descriptor)."""
+    if isinstance(t, IndexType):
+        return i64
+    if isinstance(t, MemRefType):
+        return descriptor_type(len(t.shape))
+    return t
+
+
+def storage_type(t: Attribute) -> Attribute:
+    """How an element of type ``t`` sits in memory: i1 as an i8 byte, index as i64."""
+    if isinstance(t, IntegerType) and t.width.data == 1:
+        return i8
+    return llvm_type(t)
+
+
+_FLOAT_BYTES = {Float16Type: 2, Float32Type: 4, Float64Type: 8}
+
+
+def element_bytes(t: Attribute) -> int:
+    """Size in bytes of a stored element of type ``t``."""
+    st = storage_type(t)
+    if isinstance(st, IntegerType):
+        return st.width.data // 8
+    return _FLOAT_BYTES[type(st)]
+
+
+def intrinsic_suffix(t: Attribute) -> str:
+    """The type suffix of an overloaded intrinsic name: ``f32``, ``f64``, ``i64``..."""
+    if isinstance(t, IntegerType):
+        return f"i{t.width.data}"
+    return {Float16Type: "f16", Float32Type: "f32", Float64Type: "f64"}[type(t)]
+
+
+def is_strided(t: MemRefType) -> bool:
+    return isinstance(t.layout, StridedLayoutAttr)
+
+
+def cast_to(rewriter: PatternRewriter, before: Operation, value: SSAValue, t: Attribute) -> SSAValue:
+    """``value`` as type ``t``, looking through an existing cast before making a new one."""
+    if value.type == t:
+        return value
+    owner = value.owner
+    if isinstance(owner, UnrealizedConversionCastOp) and owner.inputs[0].type == t:
+        return owner.inputs[0]
+    cast = UnrealizedConversionCastOp.get([value], [t])
+    rewriter.insert(cast, InsertPoint.before(before))
+    return cast.results[0]
+
+
+def llvm_operands(rewriter: PatternRewriter, op: Operation) -> list[SSAValue]:
+    """The operands of ``op`` converted to their LLVM types (casting where needed)."""
+    return [cast_to(rewriter, op, v, llvm_type(v.type)) for v in op.operands]
+
+
+def replace(rewriter: PatternRewriter, op: Operation, new_ops: Sequence[Operation],
+            new_results: Sequence[SSAValue]) -> None:
+    """Replace ``op``, casting each new result back to the old result's type if it differs."""
+    ops = list(new_ops)
+    results = []
+    for old, new in zip(op.results, new_results, strict=True):
+        if old.type != new.type:
+            cast = UnrealizedConversionCastOp.get([new], [old.type])
+            ops.append(cast)
+            new = cast.results[0]
+        results.append(new)
+    hints = [r.name_hint for r in op.results]
+    rewriter.replace(op, ops, results)
+    for new_op in ops:  # xDSL gives every new result the old name; keep it on the result only
+        for r in new_op.results:
+            r.name_hint = None
+    new_ops_set = set(ops)
+    for r, hint in zip(results, hints):
+        if r.owner in new_ops_set:
+            r.name_hint = hint
+
+
+def constant_int(value: SSAValue) -> int | None:
+    """The integer value of ``value`` if it is an (arith or llvm) constant, seen through casts."""
+    owner = value.owner
+    while isinstance(owner, UnrealizedConversionCastOp):
+        owner = owner.inputs[0].owner
+    attr = getattr(owner, "value", None) if owner is not None and owner.name in (
+        "arith.constant", "llvm.mlir.constant") else None
+    return attr.value.data if isinstance(attr, IntegerAttr) else None
+
+
+Int = int | SSAValue
+
+
+class Emitter:
+    """Collects new llvm ops for one rewrite; folds i64 arithmetic on Python ints.
+
+    Values are ``int | SSAValue``: ``e.add(e.mul(i, 4), 1)`` emits one ``llvm.mul`` and
+    one ``llvm.add`` when ``i`` is an SSA value, and no op at all when it is an int.
+    """
+
+    def __init__(self):
+        self.ops: list[Operation] = []
+
+    def emit(self, op: Operation) -> SSAValue:
+        self.ops.append(op)
+        return op.results[0] if op.results else None  # type: ignore[return-value]
+
+    def value(self, x: Int, t: Attribute = i64) -> SSAValue:
+        if isinstance(x, int):
+            return self.emit(llvm.ConstantOp(IntegerAttr(x, t), t))
+        return x
+
+    def add(self, a: Int, b: Int) -> Int:
+        if isinstance(a, int) and isinstance(b, int):
+            return a + b
+        if a == 0 or b == 0:
+            return b if a == 0 else a
+        return self.emit(llvm.AddOp(self.value(a), self.value(b)))
+
+    def mul(self, a: Int, b: Int) -> Int:
+        if isinstance(a, int) and isinstance(b, int):
+            return a * b
+        if a == 1 or b == 1:
+            return b if a == 1 else a
+        if a == 0 or b == 0:
+            return 0
+        return self.emit(llvm.MulOp(self.value(a), self.value(b)))
+
+    def gep(self, ptr: SSAValue, index: Int, elem: Attribute) -> SSAValue:
+        """``getelementptr inbounds elem, ptr, index``."""
+        if index == 0:
+            return ptr
+        if isinstance(index, int):
+            return self.emit(llvm.GEPOp(ptr, [index], elem, inbounds=True))
+        return self.emit(llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], elem, [index], inbounds=True))
+
+    def load(self, ptr: SSAValue, t: Attribute) -> SSAValue:
+        return self.emit(llvm.LoadOp(ptr, t))
+
+    def extract(self, struct: SSAValue, pos: Sequence[int], t: Attribute) -> SSAValue:
+        return self.emit(llvm.ExtractValueOp(DenseArrayBase.from_list(i64, pos), struct, t))
+
+    def insert(self, struct: SSAValue, value: Int, pos: Sequence[int]) -> SSAValue:
+        return self.emit(llvm.InsertValueOp(DenseArrayBase.from_list(i64, pos), struct,
+                                            self.value(value)))
+
+    def call(self, callee: str, args: Sequence[SSAValue], ret: Attribute | None) -> SSAValue:
+        return self.emit(llvm.CallOp(callee, *args, return_type=ret))
+
+
+def declare(module: Operation, name: str, inputs: Sequence[Attribute], output: Attribute) -> None:
+    """Add ``llvm.func @name(inputs) -> output`` (external) to ``module`` unless present."""
+    for op in module.regions[0].block.ops:
+        if isinstance(op, llvm.FuncOp) and op.sym_name.data == name:
+            return
+    fn = llvm.FuncOp(name, llvm.LLVMFunctionType(list(inputs), output),
+                     linkage=llvm.LinkageAttr("external"))
+    module.regions[0].block.add_op(fn)
+
+
+def module_of(op: Operation) -> Operation:
+    while (parent := op.parent_op()) is not None:
+        op = parent
+    return op
+
+
+__all__ = ["PTR", "i32", "i64", "Emitter", "declare", "descriptor_type", "llvm_type",
+           "storage_type", "element_bytes", "intrinsic_suffix", "is_strided", "cast_to", "llvm_operands",
+           "replace", "constant_int", "module_of"]

@@ -1,0 +1,132 @@
+"""LLVM-dialect module -> LLVM IR text.
+
+Reuses ``xdsl.backend.llvm.convert`` (types, declarations, globals, and every ``llvm`` op)
+and adds what it lacks:
+
+* the ``llvmx`` ops (``fptosi``, ``fptoui``, ``uitofp``, intrinsic calls with fast-math);
+* linkage: an ``llvm.func internal`` with a body becomes ``define internal``.
+
+    llvm.func @f(%x: f32) -> i64 {           define i64 @"f"(float %".1") {
+      %i = llvmx.fptosi %x : f32 to i64  ->    %".3" = fptosi float %".1" to i64
+      llvm.return %i : i64                     ret i64 %".3"
+    }                                        }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import llvmlite.ir as ir
+from xdsl.backend.llvm import convert as xconvert
+from xdsl.backend.llvm.convert_op import convert_op
+from xdsl.backend.llvm.convert_type import convert_type
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation, SSAValue
+
+from ember.dialects import llvmx
+
+ValMap = dict[SSAValue, ir.Value]
+
+
+def _cast(opname: str) -> Callable[[Operation, ir.IRBuilder, ValMap], ir.Value]:
+    def emit(op: Operation, b: ir.IRBuilder, vals: ValMap) -> ir.Value:
+        return getattr(b, opname)(vals[op.operands[0]], convert_type(op.results[0].type))
+    return emit
+
+
+def _intrinsic(op: llvmx.IntrinsicOp, b: ir.IRBuilder, vals: ValMap) -> ir.Value:
+    args = [vals[a] for a in op.args]
+    ret = convert_type(op.res.type) if op.res is not None else ir.VoidType()
+    name = op.intrin.data
+    fn = b.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(b.module, ir.FunctionType(ret, [a.type for a in args]), name=name)
+    flags = [f.value for f in op.fastmath.data]
+    return b.call(fn, args, fastmath=flags)
+
+
+class _IndirectCall(ir.instructions.Instruction):
+    """``call <ret> %fnptr(args)``: llvmlite's ``call`` needs a typed function pointer."""
+
+    def __init__(self, parent: ir.Block, ret: ir.Type, callee: ir.Value, args: list[ir.Value]):
+        super().__init__(parent, ret, "call", [callee, *args])
+
+    def descr(self, buf: list[str]) -> None:
+        callee, *args = self.operands
+        arg_text = ", ".join(f"{a.type} {a.get_reference()}" for a in args)
+        buf.append(f"call {self.type} {callee.get_reference()}({arg_text})\n")
+
+
+def _call_indirect(op: llvmx.CallIndirectOp, b: ir.IRBuilder, vals: ValMap) -> ir.Value:
+    ret = convert_type(op.res.type) if op.res is not None else ir.VoidType()
+    instr = _IndirectCall(b.block, ret, vals[op.callee], [vals[a] for a in op.args])
+    b._insert(instr)  # noqa: SLF001 (llvmlite's own builders do the same)
+    return instr
+
+
+_LLVMX: dict[type[Operation], Callable[[Operation, ir.IRBuilder, ValMap], ir.Value]] = {
+    llvmx.FPToSIOp: _cast("fptosi"),
+    llvmx.FPToUIOp: _cast("fptoui"),
+    llvmx.UIToFPOp: _cast("uitofp"),
+    llvmx.IntrinsicOp: _intrinsic,
+    llvmx.CallIndirectOp: _call_indirect,
+}
+
+
+def _convert_op(op: Operation, b: ir.IRBuilder, vals: ValMap, blocks: dict[Block, ir.Block]):
+    emit = _LLVMX.get(type(op))
+    if emit is None:
+        convert_op(op, b, vals, blocks)
+        return
+    result = emit(op, b, vals)
+    if op.results:
+        vals[op.results[0]] = result
+
+
+def _convert_func(op: llvm.FuncOp, module: ir.Module) -> None:
+    """Like ``xconvert._convert_func`` but dispatching through ``_convert_op``."""
+    fn = module.get_global(op.sym_name.data)
+    if op.linkage.linkage.data == "internal":
+        fn.linkage = "internal"
+    blocks = {block: fn.append_basic_block(name=block.name_hint or "") for block in op.body.blocks}
+    vals: ValMap = dict(zip(op.body.blocks.first.args, fn.args))
+    for block in list(op.body.blocks)[1:]:
+        builder = ir.IRBuilder(blocks[block])
+        for arg in block.args:
+            vals[arg] = builder.phi(convert_type(arg.type))
+    for block in op.body.blocks:
+        builder = ir.IRBuilder(blocks[block])
+        for inner in block.ops:
+            _convert_op(inner, builder, vals, blocks)
+
+
+def to_llvm_module(module: ModuleOp, triple: str | None = None, data_layout: str = "") -> ir.Module:
+    """Translate a module of ``llvm.func``/``llvm.mlir.global`` ops to an llvmlite module."""
+    out = ir.Module()
+    if triple is None:
+        import llvmlite.binding as llb
+        triple = llb.get_process_triple()
+    out.triple = triple
+    if data_layout:
+        out.data_layout = data_layout
+    funcs = []
+    for op in module.ops:
+        if isinstance(op, llvm.GlobalOp):
+            xconvert._convert_global(op, out)  # noqa: SLF001 (reused, not vendored)
+        elif isinstance(op, llvm.FuncOp):
+            funcs.append(op)
+        else:
+            raise NotImplementedError(f"cannot translate '{op.name}' to LLVM IR "
+                                      "(expected only llvm.func and llvm.mlir.global)")
+    for op in funcs:
+        xconvert._declare_func(op, out)  # noqa: SLF001
+    for op in funcs:
+        if op.body.blocks:
+            _convert_func(op, out)
+    return out
+
+
+def to_llvm_ir(module: ModuleOp, triple: str | None = None) -> str:
+    """LLVM IR text of an llvm-dialect module (the ``-t llvm`` output, plus llvmx and linkage)."""
+    return str(to_llvm_module(module, triple))

@@ -1,0 +1,253 @@
+"""``memref-to-llvm``: memref ops on descriptors ``(ptr, sizes[N], strides[N])``.
+
+Addresses are one ``getelementptr`` on the element type.  Identity layouts are
+C-contiguous: the linear index is built from the sizes with an implicit innermost stride 1
+(so LLVM sees unit-stride accesses and vectorises); strided layouts use their strides,
+static ones as constants::
+
+    %v = memref.load %m[%i, %j] : memref<?x?xf32>
+  ->
+    %p = llvm.extractvalue %d[0]; %n1 = llvm.extractvalue %d[1, 1]
+    %l = llvm.mul %i, %n1; %l2 = llvm.add %l, %j
+    %a = llvm.getelementptr inbounds %p[%l2] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+    %v = llvm.load %a : !llvm.ptr -> f32
+
+``memref.alloc`` calls ``malloc`` (at least one byte), ``memref.dealloc`` calls ``free``.
+Inside an ``ember.entry`` function (already lowered by ``func-to-llvm``), an alloc marked
+``ember.result = k`` instead asks the caller for the buffer: it stores the sizes in an
+entry-block ``alloca`` and calls the function's trailing ``%alloc_result(k, sizes)``.
+``reinterpret_cast``/``subview`` fold their offset into the pointer, relative to the
+source's element [0, ..., 0]; ``memref.copy`` is expected to be expanded earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func, llvm, memref
+from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr, IntegerType, MemRefType, ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
+
+from ember.dialects import llvmx
+from ember.lowering.llvm_common import (PTR, Emitter, Int, constant_int, declare, descriptor_type,
+                                        element_bytes, i64, is_strided, llvm_operands, module_of,
+                                        replace, storage_type)
+
+
+class Descriptor:
+    """Reads a lowered memref: static facts from its type, the rest from the struct."""
+
+    def __init__(self, e: Emitter, value: SSAValue, t: MemRefType):
+        self.e, self.value, self.type = e, value, t
+        self.shape = t.get_shape()
+        self._ptr: SSAValue | None = None
+
+    def ptr(self) -> SSAValue:
+        if self._ptr is None:
+            self._ptr = self.e.extract(self.value, [0], PTR)
+        return self._ptr
+
+    def size(self, d: int) -> Int:
+        n = self.shape[d]
+        return self.e.extract(self.value, [1, d], i64) if n == DYNAMIC_INDEX else n
+
+    def strides(self) -> list[Int]:
+        if is_strided(self.type):
+            return [self.e.extract(self.value, [2, d], i64) if s is None else s
+                    for d, s in enumerate(self.type.layout.get_strides())]
+        strides: list[Int] = [1] * len(self.shape)
+        for d in reversed(range(len(self.shape) - 1)):
+            strides[d] = self.e.mul(strides[d + 1], self.size(d + 1))
+        return strides
+
+    def element_ptr(self, indices: Sequence[SSAValue]) -> SSAValue:
+        e = self.e
+        if is_strided(self.type):
+            linear: Int = 0
+            for i, s in zip(indices, self.strides()):
+                linear = e.add(linear, e.mul(i, s))
+        else:  # Horner over the sizes: ((i0 * n1 + i1) * n2 + i2) ...
+            linear = indices[0] if indices else 0
+            for d in range(1, len(indices)):
+                linear = e.add(e.mul(linear, self.size(d)), indices[d])
+        return e.gep(self.ptr(), linear, storage_type(self.type.element_type))
+
+
+def build_descriptor(e: Emitter, t: MemRefType, ptr: SSAValue, sizes: Sequence[Int],
+                     strides: Sequence[Int] | None = None) -> SSAValue:
+    """``insertvalue`` the pointer, sizes and (strided layouts only) strides into an undef."""
+    d = e.insert(e.emit(llvm.UndefOp(descriptor_type(len(sizes)))), ptr, [0])
+    for i, n in enumerate(sizes):
+        d = e.insert(d, n, [1, i])
+    if is_strided(t):
+        for i, s in enumerate(strides if strides is not None else _contiguous(e, sizes)):
+            d = e.insert(d, s, [2, i])
+    return d
+
+
+def _contiguous(e: Emitter, sizes: Sequence[Int]) -> list[Int]:
+    strides: list[Int] = [1] * len(sizes)
+    for d in reversed(range(len(sizes) - 1)):
+        strides[d] = e.mul(strides[d + 1], sizes[d + 1])
+    return strides
+
+
+def _mixed(static: Sequence[int], dynamic: Sequence[SSAValue]) -> list[Int]:
+    """Static values with ``DYNAMIC_INDEX`` holes filled from ``dynamic``, in order."""
+    it = iter(dynamic)
+    return [next(it) if s == DYNAMIC_INDEX else s for s in static]
+
+
+def _load(op: memref.LoadOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    et = op.res.type
+    v = e.load(Descriptor(e, a[0], op.memref.type).element_ptr(a[1:]), storage_type(et))
+    return e.emit(llvm.TruncOp(v, et)) if storage_type(et) != et and isinstance(et, IntegerType) else v
+
+
+def _store(op: memref.StoreOp, a: list[SSAValue], e: Emitter) -> None:
+    et = op.value.type
+    v = a[0]
+    if storage_type(et) != et and isinstance(et, IntegerType):
+        v = e.emit(llvm.ZExtOp(v, storage_type(et)))
+    e.emit(llvm.StoreOp(v, Descriptor(e, a[1], op.memref.type).element_ptr(a[2:])))
+
+
+def _alloc_sizes(op: memref.AllocOp, a: list[SSAValue]) -> list[Int]:
+    return _mixed(op.memref.type.get_shape(), a)
+
+
+def _alloc(op: memref.AllocOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    t = op.memref.type
+    sizes = _alloc_sizes(op, a)
+    entry = _entry_function(op)
+    if entry is not None and "ember.result" in op.attributes:
+        ptr = _alloc_result(op, entry, sizes, e)
+    else:
+        declare(module_of(op), "malloc", [i64], PTR)
+        ptr = e.call("malloc", [_nbytes(e, t, sizes)], PTR)
+    return build_descriptor(e, t, ptr, sizes)
+
+
+def _nbytes(e: Emitter, t: MemRefType, sizes: list[Int]) -> SSAValue:
+    """``max(product(sizes) * element size, 1)``: malloc(0) may return NULL."""
+    n: Int = element_bytes(t.element_type)
+    for size in sizes:
+        n = e.mul(n, size)
+    if isinstance(n, int):
+        return e.value(max(n, 1))
+    is_zero = e.emit(llvm.ICmpOp(n, e.value(0), _EQ))
+    return e.emit(llvm.SelectOp(is_zero, e.value(1), n))
+
+
+def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitter) -> SSAValue:
+    """``%alloc_result(k, sizes)``; the sizes array is an alloca in the entry block."""
+    block = entry.body.blocks.first
+    count = llvm.ConstantOp(IntegerAttr(max(len(sizes), 1), i64), i64)
+    array = llvm.AllocaOp(count, i64, alignment=8)
+    block.insert_ops_before([count, array], block.first_op)
+    for d, n in enumerate(sizes):
+        e.emit(llvm.StoreOp(e.value(n), e.gep(array.res, d, i64)))
+    k = e.value(op.attributes["ember.result"].value.data)
+    return e.emit(llvmx.CallIndirectOp(block.args[-1], [k, array.res], PTR))
+
+
+def _entry_function(op: Operation) -> llvm.FuncOp | None:
+    parent = op.parent_op()
+    while parent is not None and not isinstance(parent, (llvm.FuncOp, func.FuncOp)):
+        parent = parent.parent_op()
+    if parent is None or "ember.entry" not in parent.attributes:
+        return None
+    if isinstance(parent, func.FuncOp):
+        raise ValueError("memref-to-llvm: run func-to-llvm first (entry results need the ABI)")
+    return parent
+
+
+def _alloca(op: memref.AllocaOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    t = op.memref.type
+    sizes = _alloc_sizes(op, a)
+    count: Int = 1
+    for n in sizes:
+        count = e.mul(count, n)
+    ptr = e.emit(llvm.AllocaOp(e.value(count), storage_type(t.element_type), alignment=16))
+    return build_descriptor(e, t, ptr, sizes)
+
+
+def _dealloc(op: memref.DeallocOp, a: list[SSAValue], e: Emitter) -> None:
+    declare(module_of(op), "free", [PTR], llvm.LLVMVoidType())
+    e.call("free", [Descriptor(e, a[0], op.memref.type).ptr()], None)
+
+
+def _dim(op: memref.DimOp, a: list[SSAValue], e: Emitter) -> Int:
+    d = constant_int(op.index)
+    if d is None:
+        raise ValueError(f"memref-to-llvm: memref.dim needs a constant index ({op.index})")
+    return Descriptor(e, a[0], op.source.type).size(d)
+
+
+def _cast(op: memref.CastOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    src, dst = op.source.type, op.dest.type
+    if is_strided(dst) and not is_strided(src):
+        desc = Descriptor(e, a[0], src)
+        d = a[0]
+        for i, s in enumerate(desc.strides()):
+            d = e.insert(d, s, [2, i])
+        return d
+    return a[0]
+
+
+def _view(op: memref.ReinterpretCastOp | memref.SubviewOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    """A view: new pointer (offset folded in), sizes and strides."""
+    dyn = dict(zip(op.operands, a))
+    offsets = _mixed(op.static_offsets.get_values(), [dyn[v] for v in op.offsets])
+    sizes = _mixed(op.static_sizes.get_values(), [dyn[v] for v in op.sizes])
+    strides = _mixed(op.static_strides.get_values(), [dyn[v] for v in op.strides])
+    src = Descriptor(e, a[0], op.source.type)
+    et = storage_type(op.source.type.element_type)
+    if isinstance(op, memref.ReinterpretCastOp):
+        return build_descriptor(e, op.result.type, e.gep(src.ptr(), offsets[0], et), sizes, strides)
+    src_strides = src.strides()
+    offset: Int = 0
+    for o, s in zip(offsets, src_strides):
+        offset = e.add(offset, e.mul(o, s))
+    strides = [e.mul(s, step) for s, step in zip(src_strides, strides)]
+    if len(sizes) != len(op.result.type.shape):
+        raise ValueError("memref-to-llvm: rank-reducing memref.subview is not supported")
+    return build_descriptor(e, op.result.type, e.gep(src.ptr(), offset, et), sizes, strides)
+
+
+_EQ = IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64)
+
+_RULES: dict[type[Operation], Callable[[Operation, list[SSAValue], Emitter], SSAValue | None]] = {
+    memref.LoadOp: _load, memref.StoreOp: _store, memref.AllocOp: _alloc,
+    memref.AllocaOp: _alloca, memref.DeallocOp: _dealloc, memref.DimOp: _dim,
+    memref.CastOp: _cast, memref.ReinterpretCastOp: _view, memref.SubviewOp: _view,
+}
+
+
+class MemrefLowering(RewritePattern):
+    """Rewrite one memref op by its rule in ``_RULES``."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        rule = _RULES.get(type(op))
+        if rule is None:
+            return
+        e = Emitter()
+        result = rule(op, llvm_operands(rewriter, op), e)
+        if isinstance(result, int):
+            result = e.value(result)
+        replace(rewriter, op, e.ops, [] if result is None else [result])
+
+
+@dataclass(frozen=True)
+class MemrefToLLVMPass(ModulePass):
+    """Lower memref ops to descriptor arithmetic, ``malloc``/``free`` and the result callback."""
+
+    name = "memref-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(MemrefLowering(), apply_recursively=False).rewrite_module(op)
+
