@@ -132,10 +132,7 @@ class _FunctionBuilder(ast.NodeVisitor):
         raise self.src.error(node, message, construct, hint)
 
     def build(self):
-        tree = ast.parse(self.src.text)
-        fdef = tree.body[0]
-        if not isinstance(fdef, ast.FunctionDef):
-            self.fail(fdef, "ember.script needs a function defined with 'def'", "function")
+        fdef = self._function_def()
         self._check_signature(fdef)
         arg_types = []
         for spec in self.specs:
@@ -161,6 +158,22 @@ class _FunctionBuilder(ast.NodeVisitor):
         fop.arg_attrs = _arg_attrs(self.specs)
         fop.location = self.src.location(fdef)
         return ModuleOp([fop]), weak, isinstance(results, tuple)
+
+    def _function_def(self) -> ast.FunctionDef:
+        try:
+            tree = ast.parse(self.src.text)
+        except SyntaxError:
+            tree = ast.parse("(" + self.src.text.strip().rstrip(",") + ")")
+        if isinstance(tree.body[0], ast.FunctionDef):
+            return tree.body[0]
+        names = list(self.py_func.__code__.co_varnames[:self.py_func.__code__.co_argcount])
+        for node in ast.walk(tree):  # a lambda: the one on its line with the same parameters
+            if isinstance(node, ast.Lambda) and [a.arg for a in node.args.args] == names:
+                ret = ast.Return(node.body, lineno=node.body.lineno, col_offset=node.body.col_offset)
+                return ast.FunctionDef(self.name, node.args, [ret], [], lineno=node.lineno,
+                                       col_offset=node.col_offset)
+        self.fail(tree.body[0], "ember.script needs a function defined with 'def' or a lambda",
+                  "function")
 
     def _check_signature(self, fdef: ast.FunctionDef):
         a = fdef.args
