@@ -7,8 +7,8 @@
         return np.tanh(x * a + y) * 0.5 + x.sum(axis=1, keepdims=True)
 """
 
-from ember.api import ScriptFunction, script
+from ember.api import ScriptFunction, Tensor, script
 from ember.errors import CompilerError, ScriptError
 
 __version__ = "0.1.0"
-__all__ = ["script", "ScriptFunction", "ScriptError", "CompilerError", "__version__"]
+__all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "__version__"]

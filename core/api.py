@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ def _spec_of(value, position: int):
     if kind is np.ndarray:
         from ember.dialects.shapes import DYN, NUMPY_TO_ELEMENT
 
+        if value.dtype == object:
+            raise TypeError(f"argument {position}: object arrays are not supported")
         if value.dtype not in NUMPY_TO_ELEMENT:
             raise TypeError(f"argument {position}: unsupported dtype {value.dtype}; ember supports "
                             "float32, float64, int32, int64 and bool arrays")
@@ -73,12 +76,53 @@ def _spec_of(value, position: int):
                     "array, float, int or bool")
 
 
+class Tensor:
+    """Annotation for array parameters: ``def f(x: ember.Tensor, a: float)``."""
+
+
+def _annotation_checks(py_func) -> list[tuple[int, str, object]]:
+    """(position, parameter name, annotation) for parameters annotated with a checked type."""
+    try:
+        params = list(inspect.signature(py_func).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    hints = getattr(py_func, "__annotations__", {})
+    checks = []
+    for k, p in enumerate(params):
+        ann = hints.get(p.name, inspect.Parameter.empty)
+        if isinstance(ann, str):
+            ann = {"float": float, "int": int, "bool": bool, "Tensor": Tensor,
+                   "ember.Tensor": Tensor, "np.ndarray": np.ndarray}.get(ann, inspect.Parameter.empty)
+        if ann in (float, int, bool, Tensor, np.ndarray):
+            checks.append((k, p.name, ann))
+    return checks
+
+
+def _check_annotation(value, name: str, ann):
+    if ann in (Tensor, np.ndarray):
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"argument '{name}' is annotated as a tensor but got "
+                            f"{type(value).__name__}")
+        return value
+    if isinstance(value, np.ndarray):
+        raise TypeError(f"argument '{name}' is annotated as {ann.__name__} but got an array")
+    if ann is float and type(value) in (int, float):
+        return float(value)
+    if ann is int and type(value) in (int, bool):
+        return int(value)
+    if ann is bool and type(value) is bool:
+        return value
+    raise TypeError(f"argument '{name}' is annotated as {ann.__name__} but got {type(value).__name__}")
+
+
 class ScriptFunction:
     """A Python function compiled by ember on first call for each argument signature."""
 
     def __init__(self, py_func):
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
+        self._nparams = py_func.__code__.co_argcount
+        self._checks = _annotation_checks(py_func)
         self._cache: dict[tuple, Specialization] = {}
         self._last: Specialization | None = None
         self._hits = 0
@@ -89,7 +133,14 @@ class ScriptFunction:
     def __call__(self, *args):
         if os.environ.get("EMBER_DISABLE_JIT") == "1":
             return self.py_func(*args)
+        if len(args) != self._nparams:
+            raise TypeError(f"{self.__name__}() takes {self._nparams} positional arguments "
+                            f"but {len(args)} were given")
         args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
+        if self._checks:
+            args = list(args)
+            for k, name, ann in self._checks:
+                args[k] = _check_annotation(args[k], name, ann)
         key = tuple(_spec_of(a, k) for k, a in enumerate(args))
         spec = self._cache.get(key)
         if spec is None:
@@ -133,28 +184,11 @@ class ScriptFunction:
     # -- compiling -----------------------------------------------------------------------
 
     def _reason(self, key: tuple) -> str:
+        """Why ``key`` compiled: its differences from the closest cached signature."""
         if not self._cache:
             return "first call"
-        for old in self._cache:
-            if len(old) != len(key):
-                continue
-            diffs = []
-            for k, (a, b) in enumerate(zip(old, key)):
-                if a == b:
-                    continue
-                if isinstance(a, ArraySpec) and isinstance(b, ArraySpec):
-                    if a.dtype != b.dtype:
-                        diffs.append(f"argument {k}: new dtype {b.dtype}")
-                    elif len(a.shape) != len(b.shape):
-                        diffs.append(f"argument {k}: new rank {len(b.shape)}")
-                    elif a.shape != b.shape:
-                        diffs.append(f"argument {k}: new size-1 dimensions")
-                    else:
-                        diffs.append(f"argument {k}: new layout")
-                else:
-                    diffs.append(f"argument {k}: new type {b.describe()}")
-            return "; ".join(diffs)
-        return "new signature"
+        candidates = [_differences(old, key) for old in reversed(self._cache) if len(old) == len(key)]
+        return "; ".join(min(candidates, key=len)) if candidates else "new signature"
 
     def _compile(self, key: tuple) -> Specialization:
         from ember.compiler import compile_module
@@ -170,6 +204,25 @@ class ScriptFunction:
                                            self._reason(key), total, spec.timings))
         self._cache[key] = spec
         return spec
+
+
+def _differences(old: tuple, new: tuple) -> list[str]:
+    diffs = []
+    for k, (a, b) in enumerate(zip(old, new)):
+        if a == b:
+            continue
+        if isinstance(a, ArraySpec) and isinstance(b, ArraySpec):
+            if a.dtype != b.dtype:
+                diffs.append(f"argument {k}: new dtype {b.dtype}")
+            elif len(a.shape) != len(b.shape):
+                diffs.append(f"argument {k}: new rank {len(b.shape)}")
+            elif a.shape != b.shape:
+                diffs.append(f"argument {k}: new size-1 dimensions")
+            else:
+                diffs.append(f"argument {k}: new layout (non-contiguous)")
+        else:
+            diffs.append(f"argument {k}: new type {b.describe()}")
+    return diffs
 
 
 def _to_python(r: np.ndarray, weak: bool):

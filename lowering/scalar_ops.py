@@ -14,14 +14,13 @@ import math
 from collections.abc import Callable
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith
+from xdsl.dialects import arith, cf, scf
 from xdsl.dialects import math as xmath
-from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, IntegerType, i1
-from xdsl.ir import Attribute, Block, SSAValue
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, IntegerType, i1
+from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from ember.dialects import shapes as S
-from ember.dialects.loop import ForOp, YieldOp
 from ember.dialects.arith_ext import RemFOp
 
 
@@ -99,20 +98,25 @@ def _divmod_float(b, x, y, t):
 
 
 def _pow_int(b, x, y, t):
-    """Exponentiation by squaring over the 64 bits of a non-negative exponent."""
-    c0 = _op(b, arith.ConstantOp(IntegerAttr(0, IndexType())))
-    c1 = _op(b, arith.ConstantOp(IntegerAttr(1, IndexType())))
-    n = _op(b, arith.ConstantOp(IntegerAttr(t.width.data, IndexType())))
-    body = Block(arg_types=[IndexType(), t, t, t])
-    inner = Builder(InsertPoint.at_end(body))
-    _, acc, base, e = body.args
-    one = const(inner, 1, t)
-    bit = cmpi(inner, "ne", _op(inner, arith.AndIOp(e, one)), const(inner, 0, t))
-    acc2 = select(inner, bit, _op(inner, arith.MuliOp(acc, base)), acc)
-    base2 = _op(inner, arith.MuliOp(base, base))
-    e2 = _op(inner, arith.ShRUIOp(e, one))
-    inner.insert(YieldOp(acc2, base2, e2))
-    loop = b.insert(ForOp(c0, n, c1, [const(b, 1, t), x, y], body))
+    """Exponentiation by squaring while bits of the exponent remain (``scf.while``).
+
+    A data-dependent trip count on purpose: a fixed 64-iteration loop gets fully unrolled
+    and LLVM 22's vectoriser then takes exponential time on the unrolled chain.
+    """
+    b.insert(cf.AssertOp(cmpi(b, "sge", y, const(b, 0, t)),
+                         "Integers to negative integer powers are not allowed."))
+    types = [t, t, t]
+    before = Block(arg_types=types)
+    bb = Builder(InsertPoint.at_end(before))
+    bb.insert(scf.ConditionOp(cmpi(bb, "ne", before.args[2], const(bb, 0, t)), *before.args))
+    after = Block(arg_types=types)
+    ab = Builder(InsertPoint.at_end(after))
+    acc, base, e = after.args
+    one = const(ab, 1, t)
+    bit = cmpi(ab, "ne", _op(ab, arith.AndIOp(e, one)), const(ab, 0, t))
+    acc2 = select(ab, bit, _op(ab, arith.MuliOp(acc, base)), acc)
+    ab.insert(scf.YieldOp(acc2, _op(ab, arith.MuliOp(base, base)), _op(ab, arith.ShRUIOp(e, one))))
+    loop = b.insert(scf.WhileOp([const(b, 1, t), x, y], types, Region(before), Region(after)))
     return loop.results[0]
 
 

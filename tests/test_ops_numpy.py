@@ -11,6 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import ember
+from ember.context import make_context
+from ember.dialects import reference
+from xdsl.parser import Parser
+
+CTX = make_context()
 
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.bool_]
 # Each new signature compiles (~0.1-0.3 s), so the default profile is small; EMBER_FUZZ=long
@@ -29,6 +34,20 @@ def assert_matches(got, want):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True)
     else:
         np.testing.assert_array_equal(got, want)
+
+
+def check(f, args, want):
+    """``f(*args)`` compiled, and its tensor-stage IR (printed, parsed back) interpreted by
+    the NumPy reference implementations, both equal ``want``."""
+    got = f(*args)
+    wants = want if isinstance(want, tuple) else (want,)
+    gots = got if isinstance(got, tuple) else (got,)
+    for g, w in zip(gots, wants):
+        assert_matches(g, w)
+    module = Parser(CTX, f.ir("tensor")).parse_module()
+    refs = reference.run(module, f.py_func.__name__, *args)
+    for r, w in zip(refs, wants):
+        assert_matches(r[()] if np.ndim(w) == 0 else r, np.asarray(w) if np.ndim(w) else w)
 
 
 def values(dtype):
@@ -95,7 +114,7 @@ def test_binary(name, data):
         with pytest.raises((TypeError, ValueError, ember.ScriptError)):
             f(a, b)
         return
-    assert_matches(f(a, b), want)
+    check(f, (a, b), want)
 
 
 def _pow(x, y):
@@ -109,7 +128,7 @@ def test_pow(data):
     (sa, sb), _ = data.draw(shapes2)
     a = data.draw(hnp.arrays(dt, sa, elements=values(dt).map(lambda v: abs(v) % 7)))
     b = data.draw(hnp.arrays(dt, sb, elements=st.integers(0, 5).map(dt)))
-    assert_matches(compiled("pow", _pow)(a, b), a ** b)
+    check(compiled("pow", _pow), (a, b), a ** b)
 
 
 UNARY = {"neg": operator.neg, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
@@ -132,7 +151,7 @@ def test_unary(name, data):
         with pytest.raises((TypeError, ValueError, ember.ScriptError)):
             f(a)
         return
-    assert_matches(f(a), want)
+    check(f, (a,), want)
 
 
 @pytest.mark.parametrize("target", DTYPES)
@@ -143,7 +162,7 @@ def test_cast(target, data):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     a = data.draw(arrays(dt, shape))
     f = compiled(("cast", target), lambda x: x.astype(target))
-    assert_matches(f(a), a.astype(target))
+    check(f, (a,), a.astype(target))
 
 
 REDUCTIONS = ["sum", "prod", "max", "min", "mean"]
@@ -167,7 +186,7 @@ def test_reductions(kind, data):
 
     f = compiled((kind, axis, keepdims), reduce)
     want = getattr(a, kind)(axis=axis, keepdims=keepdims)
-    assert_matches(f(a), want)
+    check(f, (a,), want)
 
 
 def test_reduction_of_empty_max_raises():
@@ -187,7 +206,7 @@ def test_matmul(data):
     sb = {1: (k,), 2: (k, n), 3: (2, k, n)}[rb]
     a, b = data.draw(arrays(dt, sa)), data.draw(arrays(dt, sb))
     f = compiled("matmul", lambda x, y: x @ y)
-    assert_matches(f(a, b), a @ b)
+    check(f, (a, b), a @ b)
 
 
 @given(data=st.data())

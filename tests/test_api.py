@@ -1,0 +1,126 @@
+"""The user API: calling conventions, errors at call time, introspection, memory."""
+
+import gc
+import resource
+
+import numpy as np
+import pytest
+
+import ember
+
+
+@ember.script
+def chain(x, y, a: float):
+    return np.tanh(x * a + y) * 0.5 + x.sum(axis=1, keepdims=True)
+
+
+def test_issue_example_matches_numpy_and_prints_every_stage():
+    x = np.random.rand(64, 96).astype(np.float32)
+    y = np.random.rand(96).astype(np.float32)
+    out = chain(x, y, 2.0)
+    want = np.tanh(x * 2.0 + y) * 0.5 + x.sum(axis=1, keepdims=True)
+    assert out.dtype == want.dtype and out.shape == want.shape
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    assert "etensor.tanh" in chain.ir(stage="tensor")
+    assert "loop.parallel" in chain.ir(stage="loop")
+    assert "llvm.func" in chain.ir(stage="llvm")
+    assert "define" in chain.llvm_ir()
+
+
+def test_stages_parse_back():
+    from xdsl.parser import Parser
+
+    from ember.context import make_context
+
+    chain(np.ones((2, 3), np.float32), np.ones(3, np.float32), 1.0)
+    for stage in ("tensor", "loop", "llvm"):
+        text = chain.ir(stage=stage)
+        module = Parser(make_context(), text).parse_module()
+        module.verify()
+        assert str(module) == text
+
+
+def test_non_contiguous_views_without_copies():
+    base = np.random.rand(8, 10).astype(np.float64)
+    f = ember.script(lambda x, y: x * 2 + y)
+    for x in (base.T, base[::2, ::-3], base[:, 3]):
+        y = np.random.rand(*x.shape)
+        np.testing.assert_allclose(f(x, y), x * 2 + y, rtol=1e-12)
+
+
+def test_specialisation_cache_and_reasons():
+    f = ember.script(lambda x: x + 1)
+    f(np.ones(3, np.float32))
+    f(np.ones(5, np.float32))
+    f(np.ones(3, np.float64))
+    f(np.ones((2, 3), np.float64))
+    info = f.cache_info()
+    assert info["hits"] == 1 and info["misses"] == 3
+    reasons = [c["reason"] for c in info["compiles"]]
+    assert reasons[0] == "first call"
+    assert "new dtype float64" in reasons[1]
+    assert "new rank 2" in reasons[2]
+    assert f.signatures == ["float32[?]", "float64[?]", "float64[?,?]"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([1.0, 2.0], "got a list; pass a numpy array"),
+    (None, "got None"),
+    (np.array([object()]), "object arrays are not supported"),
+    (np.ones(3, np.complex64), "unsupported dtype complex64"),
+    ("text", "unsupported type str"),
+])
+def test_bad_arguments_raise_type_error(bad, message):
+    f = ember.script(lambda x: x + 1)
+    with pytest.raises(TypeError, match=message):
+        f(bad)
+
+
+def test_wrong_argument_count():
+    with pytest.raises(TypeError, match="takes 3 positional arguments but 1 were given"):
+        chain(np.ones(3))
+
+
+def test_annotations_are_checked():
+    with pytest.raises(TypeError, match="argument 'a' is annotated as float but got an array"):
+        chain(np.ones((2, 2)), np.ones(2), np.ones(2))
+
+
+def test_shapes_that_do_not_broadcast_raise_value_error():
+    f = ember.script(lambda x, y: x + y)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        f(np.ones(3), np.ones(4))
+    np.testing.assert_array_equal(f(np.ones(3), np.ones(3)), np.full(3, 2.0))
+
+
+def test_scalar_results_are_python_or_numpy_scalars():
+    f = ember.script(lambda x, a: (x.sum(), a * 2))
+    s, t = f(np.arange(4, dtype=np.float32), 1.5)
+    assert type(s) is np.float32 and s == 6
+    assert type(t) is float and t == 3.0
+
+
+def test_disable_jit_runs_python(monkeypatch):
+    f = ember.script(lambda x: x + 1)
+    monkeypatch.setenv("EMBER_DISABLE_JIT", "1")
+    assert f(np.ones(2)).tolist() == [2.0, 2.0]
+    assert f.cache_info()["misses"] == 0
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def test_no_memory_growth_over_100k_calls():
+    f = ember.script(lambda x, y: np.exp(x) * 2 + y.sum())
+    x, y = np.ones(16, np.float32), np.ones(4, np.float32)
+    for _ in range(2000):
+        f(x, y)
+    gc.collect()
+    before = _rss_kb()
+    for _ in range(100_000):
+        f(x, y)
+    gc.collect()
+    growth = _rss_kb() - before
+    assert growth < 2048, f"RSS grew by {growth} KiB over 100k calls"
