@@ -38,6 +38,8 @@ class Specialization:
     llvm_ir: str
     optimized_llvm_ir: str
     timings: dict[str, float]
+    #: results need no conversion (no 0-d arrays to turn into scalars)
+    plain: bool = False
 
 
 @dataclass
@@ -122,6 +124,8 @@ class ScriptFunction:
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
         self._nparams = py_func.__code__.co_argcount
+        self._disabled = os.environ.get("EMBER_DISABLE_JIT") == "1"
+        self._fast: dict[tuple, Specialization] = {}
         self._checks = _annotation_checks(py_func)
         self._cache: dict[tuple, Specialization] = {}
         self._last: Specialization | None = None
@@ -131,20 +135,24 @@ class ScriptFunction:
     # -- calling -------------------------------------------------------------------------
 
     def __call__(self, *args):
-        if os.environ.get("EMBER_DISABLE_JIT") == "1":
+        if self._disabled:
             return self.py_func(*args)
         if len(args) != self._nparams:
             raise TypeError(f"{self.__name__}() takes {self._nparams} positional arguments "
                             f"but {len(args)} were given")
-        args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
         if self._checks:
             args = list(args)
             for k, name, ann in self._checks:
                 args[k] = _check_annotation(args[k], name, ann)
-        key = tuple(_spec_of(a, k) for k, a in enumerate(args))
-        spec = self._cache.get(key)
+        # The fast key: the facts a specialisation depends on, read as cheaply as possible.
+        key = tuple((a.dtype, tuple([d == 1 for d in a.shape]), a.flags.c_contiguous, a.flags.aligned)
+                    if type(a) is np.ndarray else type(a) for a in args)
+        spec = self._fast.get(key)
         if spec is None:
-            spec = self._compile(key)
+            args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
+            spec = self._lookup(args)
+            if not any(isinstance(a, np.generic) for a in args):
+                self._fast[key] = spec
         else:
             self._hits += 1
         self._last = spec
@@ -155,8 +163,19 @@ class ScriptFunction:
             if 0 < status <= len(spec.messages):
                 raise ValueError(spec.messages[status - 1]) from None
             raise
-        out = tuple(_to_python(r, weak) for r, weak in zip(results, spec.weak))
+        if spec.plain:
+            return results[0] if not spec.returns_tuple else results
+        out = tuple([_to_python(r, weak) for r, weak in zip(results, spec.weak)])
         return out if spec.returns_tuple else out[0]
+
+    def _lookup(self, args: tuple) -> Specialization:
+        """The specialisation for ``args`` (validated), compiling it if needed."""
+        specs = tuple(_spec_of(a, k) for k, a in enumerate(args))
+        spec = self._cache.get(specs)
+        if spec is None:
+            return self._compile(specs)
+        self._hits += 1
+        return spec
 
     @property
     def signatures(self) -> list[str]:

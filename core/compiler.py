@@ -73,4 +73,4 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     timings["llvm-O3+codegen"] = time.perf_counter() - t0
     call = make_entry(engine, name, kinds, results)
     return Specialization(key, call, weak, returns_tuple, messages, texts, llvm_text,
-                          engine.optimized_ir, timings)
+                          engine.optimized_ir, timings, plain=all(rank > 0 for _, rank in results))

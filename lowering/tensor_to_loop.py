@@ -126,6 +126,7 @@ class FunctionLowering:
                                if k not in ("sym_name", "function_type")})
         fop.arg_attrs = old.arg_attrs
         fop.location = old.location
+        hoist_checks(block)
         return fop
 
     def _arg_sizes(self, ref: SSAValue, t: TensorType) -> list[SSAValue]:
@@ -171,6 +172,38 @@ class FunctionLowering:
                 self.b.insert(memref.DeallocOp.get(root))
         self.b.insert(func.ReturnOp(*results))
         self.result_types = types
+
+
+_PURE_DIALECTS = ("arith",)
+
+
+def _hoistable(op: Operation) -> bool:
+    return op.dialect_name() in _PURE_DIALECTS or isinstance(op, memref.DimOp)
+
+
+def hoist_checks(block: Block) -> None:
+    """Move each top-level ``cf.assert`` and the size arithmetic it needs above the first
+    allocation, so that a failing check returns before anything is allocated (no leak)."""
+    ops = list(block.ops)
+    first = next((k for k, o in enumerate(ops) if not _hoistable(o) and not isinstance(o, cf.AssertOp)),
+                 None)
+    if first is None:
+        return
+    anchor = ops[first]
+    position = {o: k for k, o in enumerate(ops)}
+    for check in [o for o in ops[first:] if isinstance(o, cf.AssertOp)]:
+        slice_ops, work = {check}, [check]
+        while work:
+            for v in work.pop().operands:
+                owner = v.owner
+                if isinstance(owner, Operation) and owner.parent is block and \
+                        position[owner] > first and owner not in slice_ops:
+                    slice_ops.add(owner)
+                    work.append(owner)
+        if all(o is check or _hoistable(o) for o in slice_ops):
+            for o in sorted(slice_ops, key=position.__getitem__):
+                o.detach()
+                block.insert_op_before(o, anchor)
 
 
 @dataclass(frozen=True)

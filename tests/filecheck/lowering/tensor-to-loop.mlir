@@ -1,0 +1,48 @@
+// tensor-to-loop: buffers for every tensor, loop nests for every op, size checks first,
+// temporaries freed, the returned buffer marked as the result.
+// RUN: ember-opt %s -p tensor-to-loop | filecheck %s
+
+// CHECK-LABEL: func.func @bias_tanh(%x: memref<?x?xf32>, %b: memref<?xf32, strided<[?]>> {ember.strided}) -> memref<?x?xf32>
+// CHECK:         %[[D0:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf32>
+// CHECK:         %[[D1:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf32>
+// CHECK:         %[[B0:.*]] = memref.dim %b, %{{.*}} : memref<?xf32, strided<[?]>>
+// CHECK:         %[[OK:.*]] = arith.cmpi eq, %[[D1]], %[[B0]] : index
+// CHECK-NEXT:    cf.assert %[[OK]], "operands could not be broadcast together"
+// CHECK:         %[[T:.*]] = memref.alloc(%[[D0]], %[[D1]]) : memref<?x?xf32>
+// CHECK:         loop.parallel (%[[I:.*]], %[[J:.*]]) = ({{.*}}) to (%[[D0]], %[[D1]]) step ({{.*}}) {
+// CHECK-NEXT:      %[[XV:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x?xf32>
+// CHECK-NEXT:      %[[BV:.*]] = memref.load %b[%[[J]]] : memref<?xf32, strided<[?]>>
+// CHECK-NEXT:      %[[S:.*]] = arith.addf %[[XV]], %[[BV]] : f32
+// CHECK-NEXT:      memref.store %[[S]], %[[T]][%[[I]], %[[J]]] : memref<?x?xf32>
+// CHECK:         %[[R:.*]] = memref.alloc(%[[D0]], %[[D1]]) {ember.result = 0 : i64} : memref<?x?xf32>
+// CHECK:           math.tanh
+// CHECK:         memref.dealloc %[[T]] : memref<?x?xf32>
+// CHECK-NEXT:    func.return %[[R]] : memref<?x?xf32>
+func.func @bias_tanh(%x: tensor<?x?xf32>, %b: tensor<?xf32> {ember.strided}) -> tensor<?x?xf32> attributes {ember.entry} {
+  %0 = etensor.add %x, %b : (tensor<?x?xf32>, tensor<?xf32>) -> tensor<?x?xf32>
+  %1 = etensor.tanh %0 : tensor<?x?xf32>
+  func.return %1 : tensor<?x?xf32>
+}
+
+// A reduction: a parallel nest over the kept dimension, a reducing loop.parallel inside;
+// f32 sums accumulate in f64.
+// CHECK-LABEL: func.func @row_sum
+// CHECK:         loop.parallel (%[[I:.*]]) = ({{.*}}) to (%{{.*}}) step ({{.*}}) {
+// CHECK:           %[[Z:.*]] = arith.constant 0.000000e+00 : f64
+// CHECK:           %{{.*}} = loop.parallel (%[[J:.*]]) = ({{.*}}) to (%{{.*}}) step ({{.*}}) reduce(add) init(%[[A:.*]] = %[[Z]]) -> (f64) {
+// CHECK:             arith.extf %{{.*}} : f32 to f64
+// CHECK:             loop.yield %{{.*}} : f64
+// CHECK:           arith.truncf %{{.*}} : f64 to f32
+func.func @row_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry} {
+  %0 = etensor.sum %x {axes = array<i64: 1>} : tensor<?x?xf32> -> tensor<?xf32>
+  func.return %0 : tensor<?xf32>
+}
+
+// Returning an argument copies it into a fresh result buffer.
+// CHECK-LABEL: func.func @identity
+// CHECK:         %[[R:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?xi64>
+// CHECK:         loop.parallel
+// CHECK:         func.return %[[R]]
+func.func @identity(%x: tensor<?xi64>) -> tensor<?xi64> attributes {ember.entry} {
+  func.return %x : tensor<?xi64>
+}
