@@ -238,8 +238,14 @@ class TensorBuilder:
     def as_dim(self, v: int | Dim) -> Dim:
         if isinstance(v, Dim):
             return v
+        if isinstance(v, TValue) and v.rank == 0 and S.is_int(v.element):
+            i = self.to_index(v)
+            ok = self.emit(arith.CmpiOp(i, self.index_const(0), "sge")).results[0]
+            self.emit(_assert(ok, "negative dimensions are not allowed"))
+            return Dim(i)
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise BuildError(f"sizes must be non-negative integers or x.shape[k], got {v!r}")
+            shown = repr(v) if isinstance(v, int | float) else type(v).__name__
+            raise BuildError(f"sizes must be non-negative integers, got {shown}")
         return Dim(self.index_const(v), v)
 
     def reshape(self, x: TValue, sizes: Sequence[int | Dim]) -> TValue:
@@ -284,3 +290,74 @@ class TensorBuilder:
 
     def iota(self, n: int | Dim, element: Attribute) -> TValue:
         return TValue(self.emit(T.IotaOp(self.as_dim(n).ssa, element)).results[0])
+
+    # -- elements and scalars (the script frontend's loops and element access) ---------
+
+    def item(self, x: TValue) -> SSAValue:
+        """The scalar SSA value of a 0-d tensor."""
+        if x.rank != 0:
+            raise BuildError(f"expected a scalar, got a tensor of rank {x.rank}")
+        return self.emit(T.ItemOp(x.ssa)).results[0]
+
+    def condition(self, x) -> SSAValue:
+        """An ``i1`` for Python truthiness of a scalar (``if x:``)."""
+        if isinstance(x, bool | int | float):
+            x = self.literal(x)
+        if isinstance(x, Dim):
+            x = self.from_index(x.ssa)
+        if x.rank != 0:
+            raise BuildError("the truth value of an array with more than one element is ambiguous")
+        return self.item(self.truth(x))
+
+    def from_index(self, v: SSAValue) -> TValue:
+        """An ``index`` (loop counter, size) as a weak Python int."""
+        return self.from_scalar(self.emit(arith.IndexCastOp(v, i64)).results[0], weak=int)
+
+    def to_index(self, v) -> SSAValue:
+        """An index operand from a Python int, a ``Dim`` or a 0-d integer tensor."""
+        if isinstance(v, Dim):
+            return v.ssa
+        if isinstance(v, bool) or isinstance(v, float):
+            raise BuildError("indices must be integers")
+        if isinstance(v, int):
+            return self.index_const(v)
+        if not isinstance(v, TValue) or v.rank != 0 or not S.is_int(v.element):
+            raise BuildError("indices must be integers or x.shape[k]")
+        return self.emit(arith.IndexCastOp(self.item(self.cast(v, i64)), IndexType())).results[0]
+
+    def element_index(self, x: TValue, k: int, v) -> SSAValue:
+        """Index ``v`` into dimension ``k`` of ``x``: negative counts from the end, checked."""
+        size = self.dim(x, k).ssa
+        if isinstance(v, int) and v >= 0:
+            i = self.index_const(v)
+        else:
+            i = self.to_index(v)
+            if not (isinstance(v, Dim)):
+                neg = self.emit(arith.CmpiOp(i, self.index_const(0), "slt")).results[0]
+                wrapped = self.emit(arith.AddiOp(i, size)).results[0]
+                i = self.emit(arith.SelectOp(neg, wrapped, i)).results[0]
+        ok = self.emit(arith.CmpiOp(i, size, "ult")).results[0]
+        self.emit(_assert(ok, f"index out of bounds for axis {k}"))
+        return i
+
+    def extract(self, x: TValue, indices: Sequence) -> TValue:
+        if len(indices) != x.rank:
+            raise BuildError(f"too {'many' if len(indices) > x.rank else 'few'} indices for a "
+                             f"tensor of rank {x.rank}: got {len(indices)}")
+        idx = [self.element_index(x, k, v) for k, v in enumerate(indices)]
+        return TValue(self.emit(T.ExtractOp(x.ssa, idx)).results[0])
+
+    def insert(self, x: TValue, indices: Sequence, v: TValue) -> TValue:
+        if len(indices) != x.rank:
+            raise BuildError(f"element assignment needs {x.rank} indices, got {len(indices)}")
+        idx = [self.element_index(x, k, i) for k, i in enumerate(indices)]
+        v = self.cast(v, x.element)
+        if v.rank != 0:
+            raise BuildError("only single elements can be assigned: x[i, j] = scalar")
+        return TValue(self.emit(T.InsertOp(v.ssa, x.ssa, idx)).results[0])
+
+
+def _assert(cond: SSAValue, message: str):
+    from xdsl.dialects import cf
+
+    return cf.AssertOp(cond, message)

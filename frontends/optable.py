@@ -187,6 +187,29 @@ def _copy(tb: TensorBuilder, a, **kw):
     return _tensor(tb, a)
 
 
+def _len(tb: TensorBuilder, a, **kw):
+    _no_extra("len", kw)
+    a = _tensor(tb, a)
+    if a.rank == 0:
+        raise BuildError("len() of a 0-d tensor")
+    return tb.dim(a, 0)
+
+
+def _py_scalar(kind: type) -> Handler:
+    element = {float: S.f64, int: S.i64, bool: S.i1}[kind]
+
+    def h(tb: TensorBuilder, a, **kw):
+        _no_extra(kind.__name__, kw)
+        if isinstance(a, bool | int | float):
+            return kind(a)
+        a = _tensor(tb, a)
+        if a.rank != 0:
+            raise BuildError(f"{kind.__name__}() of a tensor of rank {a.rank}: only scalars convert")
+        v = tb.truth(a) if kind is bool else tb.cast(a, element)
+        return TValue(v.ssa, kind)
+    return h
+
+
 FUNCTIONS: dict[object, Handler] = {
     **{f: _binary(k) for f, k in {**BINARY_UFUNCS, **PY_BINARY}.items()},
     **{f: _unary(k) for f, k in UNARY_UFUNCS.items()},
@@ -198,6 +221,8 @@ FUNCTIONS: dict[object, Handler] = {
     np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
     np.arange: _arange, np.copy: _copy, np.asarray: _copy, np.array: _copy,
     builtins.max: _binary("maximum"), builtins.min: _binary("minimum"),
+    builtins.len: _len, builtins.float: _py_scalar(float), builtins.int: _py_scalar(int),
+    builtins.bool: _py_scalar(bool),
 }
 
 

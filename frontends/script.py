@@ -33,6 +33,7 @@ from ember.dialects import shapes as S
 from ember.errors import ScriptError
 from ember.frontends import optable
 from ember.frontends.builder import PY_ELEMENT, BuildError, Dim, TensorBuilder, TValue
+from ember.frontends.script_control import ControlFlowMixin, always_returns
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,6 @@ class _Source:
 
 
 UNSUPPORTED_STATEMENTS = {
-    ast.If: ("if statement", "control flow comes with the full script subset; use np.where for "
-                             "elementwise choices"),
-    ast.For: ("for loop", ""), ast.While: ("while loop", ""),
     ast.Try: ("try/except", "move error handling out of the scripted function"),
     ast.With: ("with statement", ""), ast.Global: ("global statement", ""),
     ast.Nonlocal: ("nonlocal statement", ""), ast.ClassDef: ("class definition", ""),
@@ -98,7 +96,6 @@ UNSUPPORTED_EXPRESSIONS = {
     ast.SetComp: ("set comprehension", ""), ast.Dict: ("dict", ""), ast.Set: ("set", ""),
     ast.Yield: ("yield", ""), ast.YieldFrom: ("yield", ""), ast.Await: ("await", ""),
     ast.JoinedStr: ("f-string", ""), ast.NamedExpr: ("assignment expression", ""),
-    ast.IfExp: ("conditional expression", "use np.where for elementwise choices"),
     ast.Starred: ("starred expression", ""),
 }
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
@@ -116,7 +113,7 @@ def build_function(py_func, specs: list[ArgSpec], name: str | None = None):
     return _FunctionBuilder(py_func, specs, name).build()
 
 
-class _FunctionBuilder(ast.NodeVisitor):
+class _FunctionBuilder(ControlFlowMixin):
     def __init__(self, py_func, specs: list[ArgSpec], name: str | None):
         self.py_func = py_func
         self.specs = specs
@@ -189,11 +186,19 @@ class _FunctionBuilder(ast.NodeVisitor):
     # -- statements ------------------------------------------------------------------
 
     def _body(self, stmts: list[ast.stmt]):
-        for stmt in stmts:
+        for k, stmt in enumerate(stmts):
             if isinstance(stmt, ast.Return):
                 if stmt.value is None:
                     self.fail(stmt, "a scripted function must return a value", "return")
                 return self._result(stmt.value)
+            if isinstance(stmt, ast.If) and (_has_return(stmt.body) or _has_return(stmt.orelse)):
+                rest = stmts[k + 1:]
+                then = stmt.body if always_returns(stmt.body) else stmt.body + rest
+                other = stmt.orelse if always_returns(stmt.orelse) else stmt.orelse + rest
+                if not (always_returns(then) and always_returns(other)):
+                    self.fail(stmt, "a branch that returns must be followed by a return on "
+                                    "every other path", "early return")
+                return self.returning_if(stmt, then, other)
             self._stmt(stmt)
         self.fail(stmts[-1] if stmts else None, "a scripted function must end with a return", "return")
 
@@ -207,11 +212,26 @@ class _FunctionBuilder(ast.NodeVisitor):
         if type(stmt) in UNSUPPORTED_STATEMENTS:
             construct, hint = UNSUPPORTED_STATEMENTS[type(stmt)]
             self.fail(stmt, f"{construct} is not supported in ember.script", construct, hint)
+        self.tb.location = self.src.location(stmt)
+        handler = getattr(self, "stmt_" + type(stmt).__name__, None)
+        if handler is not None:
+            return handler(stmt)
+        if isinstance(stmt, ast.Return):
+            self.fail(stmt, "return inside a loop is not supported", "return",
+                      "set a variable and break out of the loop, then return after it")
+        if isinstance(stmt, ast.Break | ast.Continue):
+            word = "break" if isinstance(stmt, ast.Break) else "continue"
+            self.fail(stmt, f"'{word}' is not supported yet", word,
+                      "use a while loop with a condition variable")
         if isinstance(stmt, ast.Assign):
             value = self.expr(stmt.value)
             for target in stmt.targets:
                 self._assign(target, value)
         elif isinstance(stmt, ast.AugAssign):
+            if isinstance(stmt.target, ast.Subscript):
+                current = self.expr(stmt.target)
+                self.assign_subscript(stmt.target, self._binop(stmt, stmt.op, current, self.expr(stmt.value)))
+                return
             if not isinstance(stmt.target, ast.Name):
                 self.fail(stmt.target, "augmented assignment only to a name", "augmented assignment")
             current = self._name(stmt.target)
@@ -229,6 +249,8 @@ class _FunctionBuilder(ast.NodeVisitor):
     def _assign(self, target: ast.expr, value):
         if isinstance(target, ast.Name):
             self.env[target.id] = value
+        elif isinstance(target, ast.Subscript):
+            self.assign_subscript(target, value)
         elif isinstance(target, ast.Tuple | ast.List):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
                 self.fail(target, "cannot unpack: the value is not a tuple of the same length",
@@ -236,8 +258,8 @@ class _FunctionBuilder(ast.NodeVisitor):
             for t, v in zip(target.elts, value):
                 self._assign(t, v)
         else:
-            self.fail(target, "only assignment to names and tuples of names is supported here",
-                      "assignment target", "element writes come with the full script subset")
+            self.fail(target, "only assignment to names, tuples of names and elements is supported",
+                      "assignment target")
 
     # -- expressions -----------------------------------------------------------------
 
@@ -317,7 +339,12 @@ class _FunctionBuilder(ast.NodeVisitor):
                 return base[index]
             except IndexError:
                 self.fail(node.slice, f"tuple index {index} out of range", "subscript")
-        self.fail(node, "indexing tensors comes with the full script subset", "subscript")
+        if isinstance(base, TValue):
+            try:
+                return self.tensor_subscript(node, base)
+            except BuildError as e:
+                self.fail(node, str(e), "subscript")
+        self.fail(node, f"cannot index a {type(base).__name__}", "subscript")
 
     def expr_BinOp(self, node: ast.BinOp):
         return self._binop(node, node.op, self.expr(node.left), self.expr(node.right))
@@ -340,24 +367,39 @@ class _FunctionBuilder(ast.NodeVisitor):
         if isinstance(node.op, ast.UAdd):
             return v
         if isinstance(node.op, ast.Not):
-            self.fail(node, "'not' on tensors is ambiguous", "not", "use ~x or np.logical_not(x)")
+            if isinstance(v, TValue) and v.rank:
+                self.fail(node, "'not' on tensors is ambiguous", "not", "use ~x or np.logical_not(x)")
+            return self.tb.unary("not", self.tb.truth(optable._tensor(self.tb, v)))
         if _is_number(v):
             return -v if isinstance(node.op, ast.USub) else ~v
         return self.tb.unary(UNOPS[type(node.op)], optable._tensor(self.tb, v))
 
     def expr_Compare(self, node: ast.Compare):
-        if len(node.ops) != 1:
-            self.fail(node, "chained comparisons are not supported", "comparison",
-                      "write (a < b) & (b < c)")
-        kind = CMPOPS.get(type(node.ops[0]))
-        if kind is None:
-            self.fail(node, f"comparison {type(node.ops[0]).__name__} is not supported", "comparison")
-        a, b = self.expr(node.left), self.expr(node.comparators[0])
-        return self.tb.binary(kind, optable._tensor(self.tb, a), optable._tensor(self.tb, b))
+        left = self.expr(node.left)
+        result = None
+        for op, right_node in zip(node.ops, node.comparators):
+            kind = CMPOPS.get(type(op))
+            if kind is None:
+                self.fail(node, f"comparison {type(op).__name__} is not supported", "comparison")
+            right = self.expr(right_node)
+            if _is_number(left) and _is_number(right):
+                value = self.tb.literal(_python_binop(kind, left, right))
+            else:
+                value = self.tb.binary(kind, optable._tensor(self.tb, left), optable._tensor(self.tb, right))
+            result = value if result is None else self.tb.binary("and", result, value)
+            left = right
+        return result
 
     def expr_BoolOp(self, node: ast.BoolOp):
-        self.fail(node, "'and'/'or' on tensors are ambiguous", "boolean operator",
-                  "use & and | (or np.logical_and / np.logical_or)")
+        values = [self.expr(v) for v in node.values]
+        if any(isinstance(v, TValue) and v.rank for v in values):
+            self.fail(node, "'and'/'or' on tensors are ambiguous", "boolean operator",
+                      "use & and | (or np.logical_and / np.logical_or)")
+        kind = "and" if isinstance(node.op, ast.And) else "or"
+        result = self.tb.truth(optable._tensor(self.tb, values[0]))
+        for v in values[1:]:
+            result = self.tb.binary(kind, result, self.tb.truth(optable._tensor(self.tb, v)))
+        return result
 
     def expr_Call(self, node: ast.Call):
         fn = self.expr(node.func)
@@ -396,6 +438,10 @@ class _FunctionBuilder(ast.NodeVisitor):
 
 
 _PY_BY_KIND = {v: k for k, v in optable.PY_BINARY.items()}
+
+
+def _has_return(stmts: list[ast.stmt]) -> bool:
+    return any(isinstance(n, ast.Return) for s in stmts for n in ast.walk(s))
 
 
 def _is_number(v) -> bool:

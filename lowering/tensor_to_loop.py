@@ -42,7 +42,9 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.errors import CompilerError
-from ember.lowering import tensor_ops
+from ember.lowering import bufferize_scf, element_ops, tensor_ops
+
+_EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS}
 
 
 @dataclass
@@ -71,15 +73,46 @@ class FunctionLowering:
         self.entry = "ember.entry" in fop.attributes
         self.bufs: dict[SSAValue, Buffer] = {}
         self.values: dict[SSAValue, SSAValue] = {}
-        self.temps: list[SSAValue] = []
+        #: allocations owned by each open region, innermost last; freed when it closes
+        self.scopes: list[list[SSAValue]] = [[]]
+        #: buffers carried by the loops being lowered (owned, freed by the loop lowering)
+        self.carried: set[SSAValue] = set()
         self._consts: dict[int, SSAValue] = {}
 
     # -- helpers used by tensor_ops ----------------------------------------------------
 
+    @property
+    def temps(self) -> list[SSAValue]:
+        return self.scopes[-1]
+
     def index(self, v: int) -> SSAValue:
+        """An index constant, created once at the top of the function (dominates all uses)."""
         if v not in self._consts:
-            self._consts[v] = self.b.insert(arith.ConstantOp(IntegerAttr(v, IndexType()))).result
+            op = arith.ConstantOp(IntegerAttr(v, IndexType()))
+            self.entry_block.insert_op_before(op, self.entry_block.first_op) \
+                if self.entry_block.first_op else self.entry_block.add_op(op)
+            self._consts[v] = op.result
         return self._consts[v]
+
+    def owned(self, buf: Buffer) -> bool:
+        return buf.root is not None and (buf.root in self.carried
+                                         or any(buf.root in scope for scope in self.scopes))
+
+    def lower_block(self, old: Block, new: Block):
+        """Lower the ops of ``old`` into ``new`` (the caller manages scopes)."""
+        saved = self.b
+        self.b = Builder(InsertPoint.at_end(new))
+        try:
+            for op in list(old.ops):
+                self.lower_op(op)
+        finally:
+            self.b = saved
+
+    def close_scope(self, keep: set[SSAValue]):
+        """Free the innermost region's allocations except ``keep`` (which escape)."""
+        for root in self.scopes.pop():
+            if root not in keep:
+                self.b.insert(memref.DeallocOp.get(root))
 
     def alloc(self, shape, sizes: list[SSAValue], element: Attribute) -> Buffer:
         dyn = [s for d, s in zip(shape, sizes) if d == S.DYN]
@@ -111,6 +144,7 @@ class FunctionLowering:
             strided = bool(old.arg_attrs and "ember.strided" in old.arg_attrs.data[k].data)
             arg_types.append(memref_type(a.type, strided) if isinstance(a.type, TensorType) else a.type)
         block = Block(arg_types=arg_types)
+        self.entry_block = block
         self.b = Builder(InsertPoint.at_end(block))
         for a, new in zip(old.args, block.args):
             new.name_hint = a.name_hint
@@ -141,7 +175,7 @@ class FunctionLowering:
     def lower_op(self, op: Operation):
         if isinstance(op, func.ReturnOp):
             return self._return(op)
-        emitter = tensor_ops.EMITTERS.get(type(op))
+        emitter = _EMITTERS.get(type(op))
         if emitter is not None:
             emitter(self, op)
             return
@@ -159,7 +193,8 @@ class FunctionLowering:
             buf = self.bufs[v]
             t = MemRefType(v.type.element_type, S.shape_of(v.type))
             fresh = (buf.root is not None and buf.ref is buf.root and buf.root not in claimed
-                     and buf.scalar is None)
+                     and buf.scalar is None and isinstance(buf.root.owner, memref.AllocOp)
+                     and buf.root in self.temps)
             if not fresh:
                 buf = tensor_ops.copy_to_new(self, buf, v.type)
             claimed.add(buf.root)
@@ -167,9 +202,7 @@ class FunctionLowering:
                 buf.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
             results.append(buf.ref)
             types.append(t)
-        for root in self.temps:
-            if root not in claimed:
-                self.b.insert(memref.DeallocOp.get(root))
+        self.close_scope(claimed)
         self.b.insert(func.ReturnOp(*results))
         self.result_types = types
 

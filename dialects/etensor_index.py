@@ -1,0 +1,113 @@
+"""Element access ops of the ``etensor`` dialect: reads, writes, and scalar conversion.
+
+Scalars in the tensor stage are 0-d tensors (so NumPy's rules apply to them unchanged);
+``etensor.item`` turns a 0-d tensor into an SSA scalar where control flow needs one.
+``etensor.insert`` has value semantics: it returns a new tensor; bufferization makes it an
+in-place store when the old value is dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import IndexType, TensorType
+from xdsl.ir import Attribute, SSAValue
+from xdsl.irdl import (
+    AnyAttr,
+    IRDLOperation,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+from ember.dialects import shapes as S
+
+
+def _check_indices(op: IRDLOperation, t: Attribute, n: int):
+    rank = len(S.shape_of(t))
+    if n != rank:
+        raise VerifyException(f"{op.name}: needs {rank} indices for a rank-{rank} tensor, got {n}")
+
+
+@irdl_op_definition
+class ExtractOp(IRDLOperation):
+    """Read one element as a 0-d tensor (``x[i, j]``); indices are in range.
+
+    %v = etensor.extract %x[%i, %j] : tensor<?x?xf32> -> tensor<f32>
+    """
+
+    name = "etensor.extract"
+    input = operand_def(TensorType)
+    indices = var_operand_def(IndexType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input `[` $indices `]` attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, x: SSAValue, indices: Sequence[SSAValue]):
+        super().__init__(operands=[x, list(indices)],
+                         result_types=[S.tensor_type([], x.type.element_type)])
+
+    def verify_(self):
+        _check_indices(self, self.input.type, len(self.indices))
+        if self.result.type != S.tensor_type([], self.input.type.element_type):
+            raise VerifyException("etensor.extract: result must be a 0-d tensor of the element type")
+
+
+@irdl_op_definition
+class InsertOp(IRDLOperation):
+    """``x`` with one element replaced (``x[i, j] = v``); value semantics.
+
+    %y = etensor.insert %v, %x[%i, %j] : tensor<f32>, tensor<?x?xf32>
+    """
+
+    name = "etensor.insert"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    value = operand_def(TensorType)
+    dest = operand_def(T)
+    indices = var_operand_def(IndexType)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$value `,` $dest `[` $indices `]` attr-dict `:` type($value) `,` type($dest)"
+
+    def __init__(self, v: SSAValue, x: SSAValue, indices: Sequence[SSAValue]):
+        super().__init__(operands=[v, x, list(indices)], result_types=[x.type])
+
+    def verify_(self):
+        _check_indices(self, self.dest.type, len(self.indices))
+        if self.value.type != S.tensor_type([], self.dest.type.element_type):
+            raise VerifyException("etensor.insert: value must be a 0-d tensor of the element type")
+        if self.result.type != self.dest.type:
+            raise VerifyException("etensor.insert: result type must be the destination's")
+
+
+@irdl_op_definition
+class ItemOp(IRDLOperation):
+    """The scalar held by a 0-d tensor (``bool(c)``, ``int(n)`` in control flow).
+
+    %c = etensor.item %t : tensor<i1> -> i1
+    """
+
+    name = "etensor.item"
+    input = operand_def(TensorType)
+    result = result_def(AnyAttr())
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, x: SSAValue):
+        super().__init__(operands=[x], result_types=[x.type.element_type])
+
+    def verify_(self):
+        if S.shape_of(self.input.type) != ():
+            raise VerifyException("etensor.item: input must be a 0-d tensor")
+        if self.result.type != self.input.type.element_type:
+            raise VerifyException("etensor.item: result must be the element type")
+
+
+INDEX_OPS = [ExtractOp, InsertOp, ItemOp]

@@ -1,0 +1,372 @@
+"""Control flow for the script frontend: ``if``/``elif``/``else``, ``for ... in range``,
+``while``, conditional expressions, early ``return``, element reads and writes.
+
+Python variables become SSA values threaded through ``scf`` regions: a variable assigned in
+a branch or loop body that exists before it is carried (``scf.if`` results, ``scf.for``
+iter_args). Types are unified across branches and iterations with NumPy's promotion rules
+(``int`` joined with ``float`` is ``float``); a name that is a tensor on one path and a
+scalar on another is an error.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith, scf
+from xdsl.dialects.builtin import IndexType
+from xdsl.ir import Block, Region
+from xdsl.rewriter import InsertPoint
+
+from ember.dialects import shapes as S
+from ember.frontends.builder import BuildError, Dim, TValue
+
+
+def assigned_names(stmts: list[ast.stmt]) -> list[str]:
+    """Names a statement list may rebind (including element writes ``x[i] = v``)."""
+    names: list[str] = []
+
+    def target(t):
+        if isinstance(t, ast.Name):
+            names.append(t.id)
+        elif isinstance(t, ast.Tuple | ast.List):
+            for e in t.elts:
+                target(e)
+        elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+            names.append(t.value.id)
+
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    target(t)
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                target(node.target)
+            elif isinstance(node, ast.For):
+                target(node.target)
+    return list(dict.fromkeys(names))
+
+
+def always_returns(stmts: list[ast.stmt]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return isinstance(last, ast.If) and always_returns(last.body) and always_returns(last.orelse)
+
+
+class ControlFlowMixin:
+    """Statement and expression visitors for control flow (mixed into the function builder)."""
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _carry(self, value, node, name: str) -> TValue:
+        """A value that can cross a region boundary (an SSA tensor)."""
+        if isinstance(value, tuple) and len(value) == 3 and value[0] == "scalar":
+            value = self.tb.from_scalar(value[1], weak=value[2])
+        if isinstance(value, Dim):
+            return self.tb.from_index(value.ssa)
+        if isinstance(value, bool | int | float):
+            return self.tb.literal(value)
+        if isinstance(value, TValue):
+            return value
+        self.fail(node, f"variable '{name}' holds a {type(value).__name__}, which cannot change "
+                        "inside control flow", "control flow")
+
+    def _join(self, node, name: str, a: TValue, b: TValue) -> tuple:
+        """The (type, weak) both values convert to; errors for branch-dependent kinds."""
+        if a.rank != b.rank or (a.rank and a.shape != b.shape):
+            what = "a tensor" if a.rank else "a scalar"
+            other = "a tensor" if b.rank else "a scalar"
+            if a.rank and b.rank:
+                what, other = f"shape {S.format_shape(a.shape)}", f"shape {S.format_shape(b.shape)}"
+            self.fail(node, f"variable '{name}' is {what} on one path and {other} on another",
+                      "branch-dependent type", "give the variable the same kind on every path")
+        element = self.tb.result_element(a, b)
+        return S.tensor_type(a.shape, element), self.tb.joint_weak(a, b)
+
+    def _convert(self, v: TValue, kind: tuple) -> TValue:
+        t, weak = kind
+        v = self.tb.cast(v, t.element_type)
+        return TValue(v.ssa, weak)
+
+    def _in_block(self, block: Block, fn):
+        saved = self.tb.b
+        self.tb.b = Builder(InsertPoint.at_end(block))
+        try:
+            return fn()
+        finally:
+            self.tb.b = saved
+
+    def _index(self, v, node) -> "object":
+        try:
+            return self.tb.to_index(v)
+        except BuildError as e:
+            self.fail(node, str(e), "index")
+
+    # -- if ----------------------------------------------------------------------------
+
+    def _branch(self, stmts, names, env):
+        block = Block()
+        saved_env = self.env
+        self.env = dict(env)
+
+        def run():
+            for s in stmts:
+                self._stmt(s)
+            return [self._carry(self.env[n], s if stmts else None, n) if n in self.env else None
+                    for n in names]
+
+        try:
+            values = self._in_block(block, run)
+        finally:
+            self.env = saved_env
+        return block, values
+
+    def stmt_If(self, node: ast.If):
+        cond = self._condition(node.test)
+        names = assigned_names(node.body + node.orelse)
+        env = self.env
+        then_block, then_vals = self._branch(node.body, names, env)
+        else_block, else_vals = self._branch(node.orelse, names, env)
+        kept, kinds = [], []
+        for n, a, b in zip(names, then_vals, else_vals):
+            if a is None or b is None:  # not defined on both paths: only usable inside
+                if n in env:
+                    a = a or self._carry(env[n], node, n)
+                    b = b or self._carry(env[n], node, n)
+                else:
+                    continue
+            kept.append((n, a, b))
+            kinds.append(self._join(node, n, a, b))
+        self._finish_branches(then_block, [a for _, a, _ in kept], kinds)
+        self._finish_branches(else_block, [b for _, _, b in kept], kinds)
+        op = self.tb.emit(scf.IfOp(cond, [k[0] for k in kinds], Region(then_block), Region(else_block)))
+        for (n, _, _), r, (_, weak) in zip(kept, op.results, kinds):
+            self.env[n] = TValue(r, weak)
+
+    def _finish_branches(self, block: Block, values, kinds):
+        def run():
+            converted = [self._convert(v, k).ssa for v, k in zip(values, kinds)]
+            self.tb.b.insert(scf.YieldOp(*converted))
+        self._in_block(block, run)
+
+    def _condition(self, node):
+        try:
+            return self.tb.condition(self.expr(node))
+        except BuildError as e:
+            self.fail(node, str(e), "condition", "use np.where for elementwise choices")
+
+    def returning_if(self, node: ast.If, then_stmts, else_stmts):
+        """``if`` where both paths end in ``return``: the ``scf.if`` yields the results."""
+        cond = self._condition(node.test)
+        outs = []
+        blocks = []
+        for stmts in (then_stmts, else_stmts):
+            block = Block()
+            saved = self.env
+            self.env = dict(saved)
+            try:
+                result = self._in_block(block, lambda: self._body(stmts))
+            finally:
+                self.env = saved
+            outs.append(result)
+            blocks.append(block)
+        single = not isinstance(outs[0], tuple) and not isinstance(outs[1], tuple)
+        outs = [o if isinstance(o, tuple) else (o,) for o in outs]
+        if len(outs[0]) != len(outs[1]):
+            self.fail(node, "both paths must return the same number of values", "return")
+        kinds = [self._join(node, f"<result {k}>", a, b) for k, (a, b) in enumerate(zip(*outs))]
+        for block, vals in zip(blocks, outs):
+            self._finish_branches(block, vals, kinds)
+        op = self.tb.emit(scf.IfOp(cond, [k[0] for k in kinds], Region(blocks[0]), Region(blocks[1])))
+        results = tuple(TValue(r, w) for r, (_, w) in zip(op.results, kinds))
+        return results[0] if single else results
+
+    def expr_IfExp(self, node: ast.IfExp):
+        cond = self._condition(node.test)
+        blocks, vals = [], []
+        for branch in (node.body, node.orelse):
+            block = Block()
+            vals.append(self._in_block(block, lambda b=branch: self._carry(self.expr(b), b, "<branch>")))
+            blocks.append(block)
+        kind = self._join(node, "<conditional expression>", vals[0], vals[1])
+        for block, v in zip(blocks, vals):
+            self._finish_branches(block, [v], [kind])
+        op = self.tb.emit(scf.IfOp(cond, [kind[0]], Region(blocks[0]), Region(blocks[1])))
+        return TValue(op.results[0], kind[1])
+
+    # -- loops -------------------------------------------------------------------------
+
+    def _loop(self, node, body_stmts, carried, make_op):
+        """Build a loop whose body rebinds ``carried``; rebuilds until types are stable."""
+        inits = [self._carry(self.env[n], node, n) for n in carried]
+        kinds = [(v.ssa.type, v.weak) for v in inits]
+        for _ in range(4):
+            op, yielded = make_op([k[0] for k in kinds], kinds, body_stmts)
+            new = [self._join(node, n, TValue(_ssa_like(k[0]), k[1]), y)
+                   for n, k, y in zip(carried, kinds, yielded)]
+            if new == kinds:
+                return op, kinds, inits
+            kinds = new
+            op.drop_all_references()
+        self.fail(node, "could not settle the types of loop variables", "loop")
+
+    def _loop_body(self, block: Block, carried, kinds, stmts, ivs=()):
+        """Run ``stmts`` in ``block`` whose args are bound to ``carried``; returns yields."""
+        saved = self.env
+        self.env = dict(saved)
+        for n, arg, (_, weak) in zip(carried, block.args[len(ivs):], kinds):
+            self.env[n] = TValue(arg, weak)
+
+        def run():
+            for s in stmts:
+                self._stmt(s)
+            return [self._carry(self.env[n], stmts[-1], n) for n in carried]
+
+        try:
+            return self._in_block(block, run)
+        finally:
+            self.env = saved
+
+    def stmt_For(self, node: ast.For):
+        if node.orelse:
+            self.fail(node, "for/else is not supported", "for/else")
+        it = node.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and 1 <= len(it.args) <= 3 and not it.keywords):
+            self.fail(it, "only 'for i in range(...)' loops are supported", "for loop",
+                      "iterate over indices: for i in range(len(x))")
+        if not isinstance(node.target, ast.Name):
+            self.fail(node.target, "the loop variable must be a single name", "for loop")
+        args = [self.expr(a) for a in it.args]
+        start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
+        trip, first, stride = self._trip_count(it, start, stop, step)
+        var = node.target.id
+        carried = [n for n in assigned_names(node.body) if n in self.env and n != var]
+        c0, c1 = self.tb.index_const(0), self.tb.index_const(1)
+
+        def make(types, kinds, stmts):
+            block = Block(arg_types=[IndexType(), *types])
+
+            def bind_iv():
+                k = block.args[0]
+                if stride is None:
+                    return Dim(k)
+                scaled = self.tb.emit(arith.MuliOp(k, stride)).results[0]
+                return Dim(self.tb.emit(arith.AddiOp(first, scaled)).results[0])
+
+            saved = self.env.get(var)
+            self.env[var] = self._in_block(block, bind_iv)
+            try:
+                yielded = self._loop_body(block, carried, kinds, stmts, ivs=[0])
+            finally:
+                if saved is None:
+                    self.env.pop(var, None)
+                else:
+                    self.env[var] = saved
+            return _Payload((block, yielded)), yielded
+
+        (block, yields), kinds, inits = self._loop(node, node.body, carried, make)
+        self._yield(block, yields, kinds)
+        init_vals = [self._convert(v, k).ssa for v, k in zip(inits, kinds)]
+        op = self.tb.emit(scf.ForOp(c0, trip, c1, init_vals, block))
+        for n, r, (_, weak) in zip(carried, op.results, kinds):
+            self.env[n] = TValue(r, weak)
+
+    def _yield(self, block: Block, values, kinds):
+        self._in_block(block, lambda: self.tb.b.insert(
+            scf.YieldOp(*(self._convert(v, k).ssa for v, k in zip(values, kinds)))))
+
+    def _trip_count(self, node, start, stop, step):
+        """(trip count, first value, stride) as index values; stride None means 0..n-1."""
+        tb = self.tb
+        if isinstance(step, int) and step == 0:
+            self.fail(node, "range() arg 3 must not be zero", "range")
+        a, b = self._index(start, node), self._index(stop, node)
+        if isinstance(start, int) and start == 0 and isinstance(step, int) and step == 1:
+            zero = tb.index_const(0)
+            return tb.emit(arith.MaxSIOp(b, zero)).results[0], zero, None
+        s = self._index(step, node)
+        i64_ = [tb.emit(arith.IndexCastOp(v, S.i64)).results[0] for v in (a, b, s)]
+        a64, b64, s64 = i64_
+        one, zero = tb.scalar_const(1, S.i64), tb.scalar_const(0, S.i64)
+        pos = tb.emit(arith.CmpiOp(s64, zero, "sgt")).results[0]
+        span = tb.emit(arith.SelectOp(pos, tb.emit(arith.SubiOp(b64, a64)).results[0],
+                                      tb.emit(arith.SubiOp(a64, b64)).results[0])).results[0]
+        mag = tb.emit(arith.SelectOp(pos, s64, tb.emit(arith.SubiOp(zero, s64)).results[0])).results[0]
+        safe = tb.emit(arith.MaxSIOp(mag, one)).results[0]
+        n = tb.emit(arith.DivSIOp(tb.emit(arith.AddiOp(span, tb.emit(arith.SubiOp(safe, one)).results[0])).results[0],
+                                  safe)).results[0]
+        n = tb.emit(arith.MaxSIOp(n, zero)).results[0]
+        return tb.emit(arith.IndexCastOp(n, IndexType())).results[0], a, s
+
+    def stmt_While(self, node: ast.While):
+        if node.orelse:
+            self.fail(node, "while/else is not supported", "while/else")
+        carried = [n for n in assigned_names(node.body) if n in self.env]
+
+        def make(types, kinds, stmts):
+            before = Block(arg_types=list(types))
+            saved = self.env
+            self.env = dict(saved)
+            for n, arg, (_, weak) in zip(carried, before.args, kinds):
+                self.env[n] = TValue(arg, weak)
+            try:
+                cond = self._in_block(before, lambda: self._condition(node.test))
+            finally:
+                self.env = saved
+            self._in_block(before, lambda: self.tb.b.insert(scf.ConditionOp(cond, *before.args)))
+            after = Block(arg_types=list(types))
+            yielded = self._loop_body(after, carried, kinds, stmts)
+            return _Payload((before, after, yielded)), yielded
+
+        (before, after, yields), kinds, inits = self._loop(node, node.body, carried, make)
+        self._yield(after, yields, kinds)
+        init_vals = [self._convert(v, k).ssa for v, k in zip(inits, kinds)]
+        op = self.tb.emit(scf.WhileOp(init_vals, [k[0] for k in kinds], Region(before), Region(after)))
+        for n, r, (_, weak) in zip(carried, op.results, kinds):
+            self.env[n] = TValue(r, weak)
+
+    # -- element access ------------------------------------------------------------------
+
+    def _indices(self, node: ast.expr) -> list:
+        elts = node.elts if isinstance(node, ast.Tuple) else [node]
+        out = []
+        for e in elts:
+            if isinstance(e, ast.Slice):
+                self.fail(e, "slices are not supported yet; index single elements", "slice")
+            out.append(self.expr(e))
+        return out
+
+    def tensor_subscript(self, node: ast.Subscript, x: TValue):
+        return self.tb.extract(x, self._indices(node.slice))
+
+    def assign_subscript(self, target: ast.Subscript, value):
+        if not isinstance(target.value, ast.Name):
+            self.fail(target, "element assignment needs a variable: x[i] = v", "element assignment")
+        name = target.value.id
+        x = self._name(target.value)
+        if not isinstance(x, TValue) or x.rank == 0:
+            self.fail(target, f"'{name}' is not a tensor", "element assignment")
+        v = self._carry(value, target, name) if not isinstance(value, TValue) else value
+        try:
+            self.env[name] = self.tb.insert(x, self._indices(target.slice), v)
+        except BuildError as e:
+            self.fail(target, str(e), "element assignment")
+
+
+class _Payload(tuple):
+    """What one attempt at building a loop made; dropped if the types must change."""
+
+    def drop_all_references(self):
+        for item in self:
+            if isinstance(item, Block):
+                item.drop_all_references()
+
+
+def _ssa_like(t):
+    """A stand-in SSA value of type ``t`` (for type joins only)."""
+    from xdsl.ir import Block as _B
+    return _B(arg_types=[t]).args[0]

@@ -1,0 +1,195 @@
+"""``tensor-to-loop`` for ``scf.if``, ``scf.for`` and ``scf.while`` with tensor values.
+
+0-d tensors (the script frontend's scalars) cross regions as plain scalars. Other tensors
+cross as memrefs with single ownership:
+
+* an ``scf.if`` branch yields a buffer it owns (it copies a borrowed one); the parent owns
+  the result and frees it when its own region ends;
+* a loop owns one buffer per carried tensor. The body updates it in place (element writes)
+  or yields a new buffer it allocated, in which case the old one is freed; yielding a
+  buffer the body does not own copies it. Everything else allocated in a region is freed
+  at the end of that region, every iteration.
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects import memref, scf
+from xdsl.dialects.builtin import IndexType, MemRefType, TensorType
+from xdsl.ir import Attribute, Block, Region, SSAValue
+
+from ember.dialects import shapes as S
+from ember.errors import CompilerError
+from ember.lowering import tensor_ops
+from ember.lowering.element_ops import dead_after, scalar_of
+
+
+def _is_scalar(t: Attribute) -> bool:
+    return isinstance(t, TensorType) and not S.shape_of(t)
+
+
+def lowered_type(t: Attribute) -> Attribute:
+    """What a region-crossing value becomes: a scalar, a memref, or itself."""
+    if isinstance(t, TensorType):
+        if not S.shape_of(t):
+            return t.element_type
+        return MemRefType(t.element_type, S.shape_of(t))
+    return t
+
+
+def _bind(fl, old: SSAValue, new: SSAValue, owner_scope: list | None):
+    """Record the buffer (or scalar) that ``new`` provides for tensor-stage value ``old``."""
+    from ember.lowering.tensor_to_loop import Buffer
+
+    t = old.type
+    if not isinstance(t, TensorType):
+        fl.values[old] = new
+    elif _is_scalar(t):
+        fl.bufs[old] = Buffer(None, [], None, new)
+    else:
+        sizes = [fl.index(d) if d != S.DYN else
+                 fl.b.insert(memref.DimOp(new, fl.index(k))).result
+                 for k, d in enumerate(S.shape_of(t))]
+        fl.bufs[old] = Buffer(new, sizes, new)
+        if owner_scope is not None:
+            owner_scope.append(new)
+
+
+def _outgoing(fl, old: SSAValue, claimed: set, loop_args: tuple = ()) -> SSAValue:
+    """The value to yield for tensor-stage ``old``: a scalar or an owned buffer."""
+    t = old.type
+    if not isinstance(t, TensorType):
+        return fl.value(old)
+    buf = fl.buffer(old)
+    if _is_scalar(t):
+        return scalar_of(fl, buf)
+    mine = (buf.root is not None and buf.ref is buf.root
+            and (buf.root in fl.temps or buf.root in loop_args) and buf.root not in claimed)
+    if not mine:
+        buf = tensor_ops.copy_to_new(fl, buf, t)
+    claimed.add(buf.root)
+    return buf.ref
+
+
+def _region(fl, old_block: Block, arg_types, bind_args, finish):
+    """Lower ``old_block`` into a new block in a fresh ownership scope."""
+    new = Block(arg_types=arg_types)
+    fl.scopes.append([])
+    saved = fl.b
+    from xdsl.builder import Builder
+    from xdsl.rewriter import InsertPoint
+
+    fl.b = Builder(InsertPoint.at_end(new))
+    try:
+        bind_args(new)
+        for op in list(old_block.ops)[:-1]:
+            fl.lower_op(op)
+        finish(old_block.last_op, new)
+    finally:
+        fl.b = saved
+    return new
+
+
+def lower_if(fl, op: scf.IfOp):
+    types = [lowered_type(r.type) for r in op.results]
+
+    def finish(term, new):
+        claimed: set = set()
+        values = [_outgoing(fl, v, claimed) for v in term.operands]
+        fl.close_scope(claimed)
+        fl.b.insert(scf.YieldOp(*values))
+
+    blocks = [_region(fl, r.block, [], lambda b: None, finish) for r in (op.true_region, op.false_region)]
+    new = fl.b.insert(scf.IfOp(fl.value(op.cond), types, Region(blocks[0]), Region(blocks[1])))
+    for old, res in zip(op.results, new.results):
+        _bind(fl, old, res, fl.temps)
+
+
+def _loop_inits(fl, op, inits) -> list[SSAValue]:
+    """Scalars, or buffers the loop will own (moved when dead after the loop, else copied)."""
+    out = []
+    for v in inits:
+        t = v.type
+        if not isinstance(t, TensorType):
+            out.append(fl.value(v))
+        elif _is_scalar(t):
+            out.append(scalar_of(fl, fl.buffer(v)))
+        else:
+            buf = fl.buffer(v)
+            movable = (buf.root is not None and buf.ref is buf.root and buf.root in fl.temps
+                       and dead_after(v, op) and v not in out)
+            if movable:
+                fl.temps.remove(buf.root)
+            else:
+                buf = tensor_ops.copy_to_new(fl, buf, t)
+                fl.temps.remove(buf.root)
+            out.append(buf.ref)
+    return out
+
+
+def _body_finish(fl, carried_args: list[SSAValue]):
+    """Yield for a loop body: owned buffers move on, replaced carried buffers are freed."""
+    def finish(term, new):
+        claimed: set = set()
+        args = tuple(a for a in carried_args if isinstance(a.type, MemRefType))
+        values = [_outgoing(fl, v, claimed, args) for v in term.operands]
+        fl.close_scope(claimed)
+        for a in args:
+            if a not in claimed:
+                fl.b.insert(memref.DeallocOp.get(a))
+        fl.b.insert(type(term)(*values) if not isinstance(term, scf.ConditionOp)
+                    else scf.ConditionOp(fl.value(term.condition), *values))
+    return finish
+
+
+def _lower_loop_region(fl, old: Block, types, leading: list[Attribute], bind_leading, finish_factory):
+    def bind(new):
+        bind_leading(new)
+        n_lead = len(leading)
+        for o, n in zip(old.args[n_lead:], new.args[n_lead:]):
+            _bind(fl, o, n, None)
+            if isinstance(n.type, MemRefType):
+                fl.carried.add(n)
+
+    def finish(term, new):
+        finish_factory(list(new.args[len(leading):]))(term, new)
+
+    return _region(fl, old, [*leading, *types], bind, finish)
+
+
+def lower_for_op(fl, op: scf.ForOp):
+    inits = _loop_inits(fl, op, op.iter_args)
+    types = [lowered_type(v.type) for v in op.iter_args]
+    old = op.body.block
+
+    def bind_iv(new):
+        fl.values[old.args[0]] = new.args[0]
+
+    body = _lower_loop_region(fl, old, types, [IndexType()], bind_iv, lambda args: _body_finish(fl, args))
+    new = fl.b.insert(scf.ForOp(fl.value(op.lb), fl.value(op.ub), fl.value(op.step), inits, body))
+    for o, r in zip(op.results, new.results):
+        _bind(fl, o, r, fl.temps)
+
+
+def lower_while(fl, op: scf.WhileOp):
+    inits = _loop_inits(fl, op, op.arguments)
+    types = [lowered_type(v.type) for v in op.arguments]
+
+    def before_finish(args):
+        def finish(term: scf.ConditionOp, new):
+            for v, a in zip(term.args, op.before_region.block.args):
+                if v is not a:
+                    raise CompilerError("tensor-to-loop: scf.condition must forward the "
+                                        "before-region arguments unchanged")
+            fl.close_scope(set())
+            fl.b.insert(scf.ConditionOp(fl.value(term.condition), *args))
+        return finish
+
+    before = _lower_loop_region(fl, op.before_region.block, types, [], lambda n: None, before_finish)
+    after = _lower_loop_region(fl, op.after_region.block, types, [], lambda n: None,
+                               lambda args: _body_finish(fl, args))
+    new = fl.b.insert(scf.WhileOp(inits, types, Region(before), Region(after)))
+    for o, r in zip(op.results, new.results):
+        _bind(fl, o, r, fl.temps)
+
+
+EMITTERS = {scf.IfOp: lower_if, scf.ForOp: lower_for_op, scf.WhileOp: lower_while}

@@ -1,0 +1,73 @@
+"""``tensor-to-loop`` for element access: ``etensor.extract``, ``etensor.insert``, ``etensor.item``.
+
+    %y = etensor.insert %v, %x[%i] : tensor<f32>, tensor<?xf32>
+becomes, when ``%x``'s buffer is ours and ``%x`` is dead afterwards, an in-place store:
+    memref.store %v, %xbuf[%i] : memref<?xf32>
+and otherwise a copy of ``%xbuf`` followed by the store (value semantics: a caller's array
+is never written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.dialects import memref
+from xdsl.ir import SSAValue
+
+from ember.dialects import etensor as T
+from ember.dialects import shapes as S
+from ember.lowering.tensor_ops import copy_to_new
+
+
+def scalar_of(fl, buf) -> SSAValue:
+    """The scalar a 0-d buffer holds."""
+    if buf.scalar is not None:
+        return buf.scalar
+    return fl.b.insert(memref.LoadOp.get(buf.ref, [])).res
+
+
+def _indices(fl, t, indices) -> list[SSAValue]:
+    zero = fl.index(0)
+    return [zero if d == 1 else fl.value(i) for d, i in zip(S.shape_of(t), indices)]
+
+
+def extract(fl, op: T.ExtractOp):
+    from ember.lowering.tensor_to_loop import Buffer
+
+    src = fl.buffer(op.input)
+    if src.scalar is not None:
+        value = src.scalar
+    else:
+        value = fl.b.insert(memref.LoadOp.get(src.ref, _indices(fl, op.input.type, op.indices))).res
+    fl.bufs[op.result] = Buffer(None, [], None, value)
+
+
+def item(fl, op: T.ItemOp):
+    fl.values[op.result] = scalar_of(fl, fl.buffer(op.input))
+
+
+def insert(fl, op: T.InsertOp):
+    """In place when the destination is ours and dead after this op; else copy first."""
+    dest = fl.buffer(op.dest)
+    if not (fl.owned(dest) and dest.ref is dest.root and dead_after(op.dest, op)):
+        dest = copy_to_new(fl, dest, op.dest.type)
+    value = scalar_of(fl, fl.buffer(op.value))
+    fl.b.insert(memref.StoreOp.get(value, dest.ref, _indices(fl, op.dest.type, op.indices)))
+    fl.bufs[op.result] = dest
+
+
+def dead_after(value: SSAValue, op) -> bool:
+    """True when every other use of ``value`` runs before ``op`` (same block, earlier)."""
+    block = op.parent_block()
+    for use in value.uses:
+        user = use.operation
+        if user is op:
+            continue
+        while user is not None and user.parent_block() is not block:
+            user = user.parent_op()
+        if user is None or user is op or not user.is_before_in_block(op):
+            return False
+    return True
+
+
+EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.ItemOp: item}
