@@ -123,7 +123,9 @@ class ScriptFunction:
     def __init__(self, py_func):
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
-        self._nparams = py_func.__code__.co_argcount
+        code = py_func.__code__
+        variadic = code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+        self._nparams = None if variadic else code.co_argcount  # None: the frontend rejects it
         self._disabled = os.environ.get("EMBER_DISABLE_JIT") == "1"
         self._fast: dict[tuple, Specialization] = {}
         self._checks = _annotation_checks(py_func)
@@ -137,7 +139,7 @@ class ScriptFunction:
     def __call__(self, *args):
         if self._disabled:
             return self.py_func(*args)
-        if len(args) != self._nparams:
+        if len(args) != self._nparams and self._nparams is not None:
             raise TypeError(f"{self.__name__}() takes {self._nparams} positional arguments "
                             f"but {len(args)} were given")
         if self._checks:

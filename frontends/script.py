@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import types
 import textwrap
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from xdsl.rewriter import InsertPoint
 
 from ember.dialects import shapes as S
 from ember.errors import ScriptError
-from ember.frontends import optable
+from ember.frontends import optable, subset
 from ember.frontends.builder import PY_ELEMENT, BuildError, Dim, TensorBuilder, TValue
 from ember.frontends.script_control import ControlFlowMixin, always_returns
 
@@ -81,23 +82,6 @@ class _Source:
                               IntAttr(node.col_offset + self.indent + 1))
 
 
-UNSUPPORTED_STATEMENTS = {
-    ast.Try: ("try/except", "move error handling out of the scripted function"),
-    ast.With: ("with statement", ""), ast.Global: ("global statement", ""),
-    ast.Nonlocal: ("nonlocal statement", ""), ast.ClassDef: ("class definition", ""),
-    ast.FunctionDef: ("nested function definition", "define it at module level and call it"),
-    ast.Delete: ("del statement", ""), ast.Raise: ("raise statement", ""),
-    ast.Assert: ("assert statement", ""), ast.Import: ("import statement", "import at module level"),
-    ast.ImportFrom: ("import statement", "import at module level"),
-}
-UNSUPPORTED_EXPRESSIONS = {
-    ast.Lambda: ("lambda", ""), ast.ListComp: ("list comprehension", ""),
-    ast.GeneratorExp: ("generator expression", ""), ast.DictComp: ("dict comprehension", ""),
-    ast.SetComp: ("set comprehension", ""), ast.Dict: ("dict", ""), ast.Set: ("set", ""),
-    ast.Yield: ("yield", ""), ast.YieldFrom: ("yield", ""), ast.Await: ("await", ""),
-    ast.JoinedStr: ("f-string", ""), ast.NamedExpr: ("assignment expression", ""),
-    ast.Starred: ("starred expression", ""),
-}
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
           ast.Mod: "mod", ast.Pow: "pow", ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor"}
 CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
@@ -110,11 +94,21 @@ def build_function(py_func, specs: list[ArgSpec], name: str | None = None):
     Returns the module, per result whether it is a weak Python scalar, and whether
     the function returns a tuple.
     """
-    return _FunctionBuilder(py_func, specs, name).build()
+    fb = _FunctionBuilder(py_func, specs, name)
+    try:
+        return fb.build()
+    except (ScriptError, TypeError):
+        raise
+    except Exception as e:  # a bug in ember, not in the user's code: say where it happened
+        from ember.errors import CompilerError
+
+        where = fb.tb.location if getattr(fb, "tb", None) is not None else None
+        raise CompilerError(f"internal error while compiling '{fb.name}' near {where}: "
+                            f"{type(e).__name__}: {e}") from e
 
 
 class _FunctionBuilder(ControlFlowMixin):
-    def __init__(self, py_func, specs: list[ArgSpec], name: str | None):
+    def __init__(self, py_func, specs: list[ArgSpec] | None, name: str | None, stack=()):
         self.py_func = py_func
         self.specs = specs
         self.name = name or py_func.__name__
@@ -122,11 +116,56 @@ class _FunctionBuilder(ControlFlowMixin):
         self.globals = dict(py_func.__globals__)
         if py_func.__closure__:
             for var, cell in zip(py_func.__code__.co_freevars, py_func.__closure__):
-                self.globals[var] = cell.cell_contents
+                try:
+                    self.globals[var] = cell.cell_contents
+                except ValueError:  # a cell not filled yet (e.g. a later local function)
+                    pass
         self.env: dict[str, object] = {}
+        self.stack = (*stack, py_func)
+
+    def inline_call(self, node: ast.Call, fn, args: list, kwargs: dict):
+        """Build a call to another Python function by scripting its body in place."""
+        name = getattr(fn, "__qualname__", fn.__name__)
+        if fn in self.stack:
+            self.fail(node, f"recursive call to '{name}' is not supported", "recursion",
+                      "rewrite the recursion as a loop")
+        try:
+            callee = _FunctionBuilder(fn, None, None, self.stack)
+        except (OSError, TypeError):
+            self.fail(node, f"cannot read the source of '{name}' to compile it", "call")
+        callee.tb = self.tb
+        fdef = callee._function_def()
+        params = [a.arg for a in fdef.args.args]
+        defaults = dict(zip(reversed(params), reversed(fn.__defaults__ or ())))
+        if len(args) > len(params):
+            self.fail(node, f"{name}() takes {len(params)} arguments but {len(args)} were given", "call")
+        bound = dict(zip(params, args))
+        for key, value in kwargs.items():
+            if key not in params or key in bound:
+                self.fail(node, f"{name}() got an unexpected or repeated argument '{key}'", "call")
+            bound[key] = value
+        for p in params:
+            if p not in bound:
+                if p not in defaults:
+                    self.fail(node, f"{name}() missing argument '{p}'", "call")
+                bound[p] = defaults[p]
+        callee.env = bound
+        saved = self.tb.location
+        try:
+            return callee._body(fdef.body)
+        finally:
+            self.tb.location = saved
 
     def fail(self, node, message, construct="", hint=""):
         raise self.src.error(node, message, construct, hint)
+
+    def _check_supported(self, node: ast.AST):
+        c = subset.lookup(node)
+        if c is None:
+            name = type(node).__name__
+            self.fail(node, f"'{name}' is not supported in ember.script", name)
+        if not c.supported:
+            self.fail(node, f"{c.name} is not supported in ember.script", c.name, c.notes)
 
     def build(self):
         fdef = self._function_def()
@@ -209,9 +248,7 @@ class _FunctionBuilder(ControlFlowMixin):
         return self._as_tensor(value, node)
 
     def _stmt(self, stmt: ast.stmt):
-        if type(stmt) in UNSUPPORTED_STATEMENTS:
-            construct, hint = UNSUPPORTED_STATEMENTS[type(stmt)]
-            self.fail(stmt, f"{construct} is not supported in ember.script", construct, hint)
+        self._check_supported(stmt)
         self.tb.location = self.src.location(stmt)
         handler = getattr(self, "stmt_" + type(stmt).__name__, None)
         if handler is not None:
@@ -219,10 +256,6 @@ class _FunctionBuilder(ControlFlowMixin):
         if isinstance(stmt, ast.Return):
             self.fail(stmt, "return inside a loop is not supported", "return",
                       "set a variable and break out of the loop, then return after it")
-        if isinstance(stmt, ast.Break | ast.Continue):
-            word = "break" if isinstance(stmt, ast.Break) else "continue"
-            self.fail(stmt, f"'{word}' is not supported yet", word,
-                      "use a while loop with a condition variable")
         if isinstance(stmt, ast.Assign):
             value = self.expr(stmt.value)
             for target in stmt.targets:
@@ -238,8 +271,9 @@ class _FunctionBuilder(ControlFlowMixin):
             self.env[stmt.target.id] = self._binop(stmt, stmt.op, current, self.expr(stmt.value))
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
             self._assign(stmt.target, self.expr(stmt.value))
-        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-            pass  # docstring
+        elif isinstance(stmt, ast.Expr):
+            if not isinstance(stmt.value, ast.Constant):  # docstrings are skipped
+                self.expr(stmt.value)
         elif isinstance(stmt, ast.Pass):
             pass
         else:
@@ -264,9 +298,7 @@ class _FunctionBuilder(ControlFlowMixin):
     # -- expressions -----------------------------------------------------------------
 
     def expr(self, node: ast.expr):
-        if type(node) in UNSUPPORTED_EXPRESSIONS:
-            construct, hint = UNSUPPORTED_EXPRESSIONS[type(node)]
-            self.fail(node, f"{construct} is not supported in ember.script", construct, hint)
+        self._check_supported(node)
         self.tb.location = self.src.location(node)
         method = getattr(self, "expr_" + type(node).__name__, None)
         if method is None:
@@ -412,6 +444,9 @@ class _FunctionBuilder(ControlFlowMixin):
         if isinstance(fn, tuple) and len(fn) == 3 and fn[0] == "method":
             return self._call_handler(node, optable.METHODS[fn[1]], [fn[2], *args], kwargs)
         handler = optable.lookup(fn)
+        target = getattr(fn, "py_func", fn)
+        if handler is None and isinstance(target, types.FunctionType):
+            return self.inline_call(node, target, args, kwargs)
         if handler is None:
             name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
             module = getattr(fn, "__module__", None)

@@ -1,0 +1,124 @@
+"""The supported Python subset of ``ember.script``: one table for the checks and the docs.
+
+The script frontend looks up every statement and expression node here: a construct
+marked unsupported raises ``ember.ScriptError`` with the table's message and hint, and
+``docs/python-subset.md`` is generated from the same table (``python -m
+ember.frontends.subset > docs/python-subset.md``; a test checks it is up to date).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Construct:
+    node: type
+    name: str
+    supported: bool
+    notes: str = ""  # what is supported, or the hint for an unsupported construct
+
+
+STATEMENTS = [
+    Construct(ast.Assign, "assignment", True, "to names, tuples of names and elements `x[i, j] = v`"),
+    Construct(ast.AugAssign, "augmented assignment", True, "`x += v`, `x[i] += v`"),
+    Construct(ast.AnnAssign, "annotated assignment", True, "`y: float = ...`"),
+    Construct(ast.Return, "return", True,
+              "anywhere outside loops; early returns in `if` branches; tuples of values"),
+    Construct(ast.If, "if / elif / else", True, "on scalar conditions; variables unify across branches"),
+    Construct(ast.For, "for loop", True, "`for i in range(start, stop, step)`, any step sign"),
+    Construct(ast.While, "while loop", True, "scalar conditions"),
+    Construct(ast.Pass, "pass", True),
+    Construct(ast.Expr, "expression statement", True, "docstrings"),
+    Construct(ast.Break, "break", False, "use a while loop with a condition variable"),
+    Construct(ast.Continue, "continue", False, "use an if around the rest of the loop body"),
+    Construct(ast.Try, "try/except", False, "move error handling out of the scripted function"),
+    Construct(ast.With, "with statement", False, "move context managers out of the scripted function"),
+    Construct(ast.Global, "global statement", False, "pass the value as an argument and return the new one"),
+    Construct(ast.Nonlocal, "nonlocal statement", False,
+              "closures may read enclosing variables but not change them; return the new value"),
+    Construct(ast.ClassDef, "class definition", False, "define classes outside the scripted function"),
+    Construct(ast.FunctionDef, "nested function definition", False, "define it at module level and call it"),
+    Construct(ast.Delete, "del statement", False, ""),
+    Construct(ast.Raise, "raise statement", False, "check arguments before calling the function"),
+    Construct(ast.Assert, "assert statement", False, "check arguments before calling the function"),
+    Construct(ast.Import, "import statement", False, "import at module level"),
+    Construct(ast.ImportFrom, "import statement", False, "import at module level"),
+]
+
+EXPRESSIONS = [
+    Construct(ast.Constant, "number constant", True, "`int`, `float`, `bool` (strings are not supported)"),
+    Construct(ast.Name, "name", True, "parameters, locals, globals and closure variables (read-only)"),
+    Construct(ast.BinOp, "arithmetic", True, "`+ - * / // % ** @ & | ^` with NumPy 2 promotion"),
+    Construct(ast.UnaryOp, "unary operator", True, "`-x`, `~x`, `not x` (scalars)"),
+    Construct(ast.Compare, "comparison", True, "including chains `a < b < c`"),
+    Construct(ast.BoolOp, "and / or", True, "on scalars (use `&`, `|` for tensors)"),
+    Construct(ast.IfExp, "conditional expression", True, "`a if c else b` on a scalar `c`"),
+    Construct(ast.Call, "call", True,
+              "NumPy functions from the op table, tensor methods, `len abs min max float int bool`, "
+              "`math.*`, and other Python functions (scripted on demand and inlined)"),
+    Construct(ast.Attribute, "attribute", True, "`x.shape`, `x.T`, `x.ndim`, `x.dtype`, methods, modules"),
+    Construct(ast.Subscript, "subscript", True, "element reads `x[i, j]` (negative indices too), "
+                                               "`x.shape[k]`, tuple indexing"),
+    Construct(ast.Tuple, "tuple", True, "building, unpacking and returning"),
+    Construct(ast.List, "list", True, "only as a shape: `np.zeros([n, m])`"),
+    Construct(ast.Lambda, "lambda", False, "define a function at module level"),
+    Construct(ast.ListComp, "list comprehension", False, "use a for loop writing into an array"),
+    Construct(ast.GeneratorExp, "generator expression", False, "use a for loop"),
+    Construct(ast.DictComp, "dict comprehension", False, ""),
+    Construct(ast.SetComp, "set comprehension", False, ""),
+    Construct(ast.Dict, "dict", False, "pass separate arguments"),
+    Construct(ast.Set, "set", False, ""),
+    Construct(ast.Yield, "yield", False, "return an array of results"),
+    Construct(ast.YieldFrom, "yield", False, "return an array of results"),
+    Construct(ast.Await, "await", False, ""),
+    Construct(ast.JoinedStr, "f-string", False, "strings are not supported"),
+    Construct(ast.NamedExpr, "assignment expression", False, "assign on a separate line"),
+    Construct(ast.Starred, "starred expression", False, "pass arguments explicitly"),
+]
+
+TABLE: dict[type, Construct] = {c.node: c for c in STATEMENTS + EXPRESSIONS}
+
+
+def lookup(node: ast.AST) -> Construct | None:
+    return TABLE.get(type(node))
+
+
+def render_markdown() -> str:
+    lines = [
+        "# The Python subset of `ember.script`",
+        "",
+        "Generated from `frontends/subset.py` (`python -m ember.frontends.subset`); the same",
+        "table drives the frontend's checks, so this page and the errors never disagree.",
+        "Anything not listed is rejected with an `ember.ScriptError` that names the construct",
+        "and points at it.",
+        "",
+    ]
+    for title, rows in (("Statements", STATEMENTS), ("Expressions", EXPRESSIONS)):
+        lines += [f"## {title}", "", "| construct | supported | notes / what to do instead |",
+                  "|---|---|---|"]
+        seen = set()
+        for c in rows:
+            if c.name in seen:
+                continue
+            seen.add(c.name)
+            lines.append(f"| {c.name} | {'yes' if c.supported else 'no'} | {c.notes} |")
+        lines.append("")
+    lines += [
+        "## Types",
+        "",
+        "- Arrays: `float32`, `float64`, `int32`, `int64`, `bool`, any rank, any strides.",
+        "- Scalars: `int`, `float`, `bool` parameters and locals; NumPy 2 / NEP 50 promotion",
+        "  (`float32` array times a Python float stays `float32`).",
+        "- A variable keeps one kind on every path: `int` joined with `float` is `float`; a",
+        "  tensor on one path and a scalar on another is an error.",
+        "- Integer `//` and `%` follow Python (floor, sign of the divisor); division by zero",
+        "  gives 0 as in NumPy.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
