@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from xdsl.dialects.builtin import IndexType, TensorType
+from xdsl.dialects.builtin import DenseArrayBase, IndexType, TensorType, i64
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     AnyAttr,
+    AttrSizedOperandSegments,
     IRDLOperation,
+    ParsePropInAttrDict,
+    prop_def,
     VarConstraint,
     base,
     irdl_op_definition,
@@ -110,4 +113,40 @@ class ItemOp(IRDLOperation):
             raise VerifyException("etensor.item: result must be the element type")
 
 
-INDEX_OPS = [ExtractOp, InsertOp, ItemOp]
+@irdl_op_definition
+class SliceOp(IRDLOperation):
+    """Basic slicing ``x[a:b:s, i]``: per input dimension an offset, a size and a static
+    stride (negative allowed); dimensions listed in ``dropped`` (integer indices, size 1)
+    are removed from the result.
+
+    %r = etensor.slice %x[%o0, %o1] sizes [%n, %c1] {strides = array<i64: 2, 1>, dropped = array<i64: 1>} : tensor<?x?xf32> -> tensor<?xf32>
+    """
+
+    name = "etensor.slice"
+    input = operand_def(TensorType)
+    offsets = var_operand_def(IndexType)
+    sizes = var_operand_def(IndexType)
+    result = result_def(TensorType)
+    strides = prop_def(DenseArrayBase)
+    dropped = prop_def(DenseArrayBase)
+    traits = traits_def(Pure())
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = ("$input `[` $offsets `]` `sizes` `[` $sizes `]` attr-dict `:` type($input) "
+                       "`->` type($result)")
+
+    def __init__(self, x: SSAValue, offsets, sizes, strides, dropped, shape):
+        super().__init__(operands=[x, list(offsets), list(sizes)],
+                         result_types=[S.tensor_type(shape, x.type.element_type)],
+                         properties={"strides": DenseArrayBase.from_list(i64, list(strides)),
+                                     "dropped": DenseArrayBase.from_list(i64, list(dropped))})
+
+    def verify_(self):
+        rank = len(S.shape_of(self.input.type))
+        if not (len(self.offsets) == len(self.sizes) == len(self.strides.get_values()) == rank):
+            raise VerifyException("etensor.slice: needs an offset, size and stride per input dimension")
+        dropped = self.dropped.get_values()
+        if len(S.shape_of(self.result.type)) != rank - len(dropped):
+            raise VerifyException("etensor.slice: result rank must be the input rank minus dropped dims")
+
+
+INDEX_OPS = [ExtractOp, InsertOp, ItemOp, SliceOp]

@@ -73,6 +73,25 @@ def _constant(op: T.ConstantOp):
     return np.array(op.value.get_values(), dtype=S.to_numpy_dtype(t.element_type)).reshape(S.shape_of(t))
 
 
+def _slice(op, x, *operands):
+    n = len(op.offsets)
+    offsets, sizes = operands[:n], operands[n:]
+    index = [np.arange(int(o), int(o) + int(s) * st, st)[: int(s)] if int(s) else np.zeros(0, int)
+             for o, s, st in zip(offsets, sizes, op.strides.get_values())]
+    out = x[np.ix_(*index)] if index else x
+    return out.reshape(S.shape_of_runtime(out.shape, op.dropped.get_values())).copy()
+
+
+def _extract(op, x, *idx):
+    return np.asarray(x[tuple(int(i) for i in idx)])
+
+
+def _insert(op, v, x, *idx):
+    out = x.copy()
+    out[tuple(int(i) for i in idx)] = v
+    return out
+
+
 REFERENCE: dict[type, Impl] = {
     **{T.ELEMENTWISE[k]: _binary(k) for k in _BINARY},
     **{T.ELEMENTWISE[k]: _unary(k) for k in _UNARY},
@@ -87,6 +106,10 @@ REFERENCE: dict[type, Impl] = {
     T.WhereOp: lambda op, c, a, b: np.where(c, a, b),
     T.ConstantOp: _constant,
     T.DimOp: lambda op, a: np.int64(a.shape[op.index.data]),
+    T.SliceOp: _slice,
+    T.ExtractOp: _extract,
+    T.InsertOp: _insert,
+    T.ItemOp: lambda op, a: a[()],
 }
 
 #: Scalar ``arith`` ops the frontends emit at the tensor stage (sizes, casts of parameters).

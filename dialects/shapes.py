@@ -163,3 +163,8 @@ def transpose_shape(shape: Shape, perm: Sequence[int]) -> Shape:
     if sorted(perm) != list(range(len(shape))):
         raise ShapeError(f"axes {tuple(perm)} don't match array of dimension {len(shape)}")
     return tuple(shape[p] for p in perm)
+
+
+def shape_of_runtime(shape: Sequence[int], dropped: Sequence[int]) -> tuple[int, ...]:
+    """A concrete shape with the ``dropped`` (size-1) dimensions removed."""
+    return tuple(d for k, d in enumerate(shape) if k not in set(dropped))

@@ -20,6 +20,7 @@ from xdsl.rewriter import InsertPoint
 
 from ember.dialects import shapes as S
 from ember.frontends.builder import BuildError, Dim, TValue
+from ember.frontends.slicing import Slice, build_slice
 
 
 def assigned_names(stmts: list[ast.stmt]) -> list[str]:
@@ -336,12 +337,18 @@ class ControlFlowMixin:
         out = []
         for e in elts:
             if isinstance(e, ast.Slice):
-                self.fail(e, "slices are not supported yet; index single elements", "slice")
-            out.append(self.expr(e))
+                step = 1 if e.step is None else self.expr(e.step)
+                if isinstance(step, bool) or not isinstance(step, int):
+                    self.fail(e.step, "slice steps must be integer constants", "slice")
+                lower = None if e.lower is None else self.expr(e.lower)
+                upper = None if e.upper is None else self.expr(e.upper)
+                out.append(Slice(lower, upper, step))
+            else:
+                out.append(self.expr(e))
         return out
 
     def tensor_subscript(self, node: ast.Subscript, x: TValue):
-        return self.tb.extract(x, self._indices(node.slice))
+        return build_slice(self.tb, x, self._indices(node.slice))
 
     def assign_subscript(self, target: ast.Subscript, value):
         if not isinstance(target.value, ast.Name):
@@ -351,8 +358,12 @@ class ControlFlowMixin:
         if not isinstance(x, TValue) or x.rank == 0:
             self.fail(target, f"'{name}' is not a tensor", "element assignment")
         v = self._carry(value, target, name) if not isinstance(value, TValue) else value
+        indices = self._indices(target.slice)
+        if any(isinstance(i, Slice) for i in indices):
+            self.fail(target, "assignment to a slice is not supported; write elements in a loop",
+                      "slice assignment")
         try:
-            self.env[name] = self.tb.insert(x, self._indices(target.slice), v)
+            self.env[name] = self.tb.insert(x, indices, v)
         except BuildError as e:
             self.fail(target, str(e), "element assignment")
 

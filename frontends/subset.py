@@ -60,7 +60,8 @@ EXPRESSIONS = [
               "`math.*`, and other Python functions (scripted on demand and inlined)"),
     Construct(ast.Attribute, "attribute", True, "`x.shape`, `x.T`, `x.ndim`, `x.dtype`, methods, modules"),
     Construct(ast.Subscript, "subscript", True, "element reads `x[i, j]` (negative indices too), "
-                                               "`x.shape[k]`, tuple indexing"),
+                                               "basic slices `x[i]`, `x[a:b]`, `x[:, j]`, `x[::-1]` "
+                                               "(constant steps), `x.shape[k]`, tuple indexing"),
     Construct(ast.Tuple, "tuple", True, "building, unpacking and returning"),
     Construct(ast.List, "list", True, "only as a shape: `np.zeros([n, m])`"),
     Construct(ast.Lambda, "lambda", False, "define a function at module level"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xdsl.dialects import memref
+from xdsl.dialects import arith, memref
 from xdsl.ir import SSAValue
 
 from ember.dialects import etensor as T
@@ -70,4 +70,33 @@ def dead_after(value: SSAValue, op) -> bool:
     return True
 
 
-EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.ItemOp: item}
+def slice_(fl, op: T.SliceOp):
+    """A copy of the selected elements (a strided view would avoid the copy: later)."""
+    from ember.lowering.tensor_ops import parallel, store
+
+    src = fl.buffer(op.input)
+    shape = S.shape_of(op.result.type)
+    dropped = set(op.dropped.get_values())
+    strides = op.strides.get_values()
+    offsets = [fl.value(o) for o in op.offsets]
+    kept = [k for k in range(len(offsets)) if k not in dropped]
+    sizes = [fl.value(op.sizes[k]) for k in kept]
+    out = fl.alloc(shape, sizes, op.result.type.element_type)
+    in_shape = S.shape_of(op.input.type)
+
+    def body(b, ivs):
+        idx = list(offsets)
+        for iv, k in zip(ivs, kept):
+            step = strides[k]
+            scaled = iv if step == 1 else b.insert(arith.MuliOp(iv, fl.index(step))).result
+            idx[k] = b.insert(arith.AddiOp(offsets[k], scaled)).result
+        idx = [fl.index(0) if in_shape[k] == 1 else i for k, i in enumerate(idx)]
+        store(b, src.scalar if src.scalar is not None else
+              b.insert(memref.LoadOp.get(src.ref, idx)).res, out, ivs)
+
+    parallel(fl, sizes, body)
+    fl.bufs[op.result] = out
+
+
+EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.ItemOp: item,
+                                  T.SliceOp: slice_}

@@ -224,19 +224,21 @@ def hoist_checks(block: Block) -> None:
         return
     anchor = ops[first]
     position = {o: k for k, o in enumerate(ops)}
+    moved: set[Operation] = set()  # already above the anchor
     for check in [o for o in ops[first:] if isinstance(o, cf.AssertOp)]:
         slice_ops, work = {check}, [check]
         while work:
             for v in work.pop().operands:
                 owner = v.owner
                 if isinstance(owner, Operation) and owner.parent is block and \
-                        position[owner] > first and owner not in slice_ops:
+                        position[owner] > first and owner not in slice_ops and owner not in moved:
                     slice_ops.add(owner)
                     work.append(owner)
         if all(o is check or _hoistable(o) for o in slice_ops):
             for o in sorted(slice_ops, key=position.__getitem__):
                 o.detach()
                 block.insert_op_before(o, anchor)
+            moved |= slice_ops
 
 
 @dataclass(frozen=True)

@@ -337,3 +337,21 @@ def test_subset_page_is_generated_from_the_table():
     path = os.path.join(os.path.dirname(__file__), "..", "docs", "python-subset.md")
     with open(path) as f:
         assert f.read() == render_markdown(), "regenerate: python -m ember.frontends.subset"
+
+
+def test_basic_slicing_matches_numpy():
+    f = ember.script(lambda x: (x[1], x[:, 2], x[1:3], x[::-1], x[-2:, ::2], x[::-2, 1], x[5:], x[1, 1:]))
+    x = np.arange(20.0).reshape(4, 5)
+    want = (x[1], x[:, 2], x[1:3], x[::-1], x[-2:, ::2], x[::-2, 1], x[5:], x[1, 1:])
+    for g, w in zip(f(x), want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+
+
+def test_numpy_style_jacobi_with_slices():
+    @ember.script
+    def step(a):
+        return 0.25 * (a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:])
+
+    a = np.random.rand(9, 7)
+    np.testing.assert_allclose(step(a), 0.25 * (a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:]))
