@@ -66,9 +66,10 @@ class BuildError(Exception):
 
 
 class TensorBuilder:
-    def __init__(self, builder: Builder):
+    def __init__(self, builder: Builder, boundscheck: bool = True):
         self.b = builder
         self.location = None
+        self.boundscheck = boundscheck
 
     def emit(self, op: Operation) -> Operation:
         if self.location is not None:
@@ -336,8 +337,9 @@ class TensorBuilder:
                 neg = self.emit(arith.CmpiOp(i, self.index_const(0), "slt")).results[0]
                 wrapped = self.emit(arith.AddiOp(i, size)).results[0]
                 i = self.emit(arith.SelectOp(neg, wrapped, i)).results[0]
-        ok = self.emit(arith.CmpiOp(i, size, "ult")).results[0]
-        self.emit(_assert(ok, f"index out of bounds for axis {k}"))
+        if self.boundscheck:
+            ok = self.emit(arith.CmpiOp(i, size, "ult")).results[0]
+            self.emit(_assert(ok, f"index out of bounds for axis {k}"))
         return i
 
     def extract(self, x: TValue, indices: Sequence) -> TValue:

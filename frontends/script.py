@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import types
 import textwrap
 from dataclasses import dataclass
@@ -177,7 +178,8 @@ class _FunctionBuilder(ControlFlowMixin):
             else:
                 arg_types.append(PY_ELEMENT[spec.pytype])
         block = Block(arg_types=arg_types)
-        self.tb = TensorBuilder(Builder(InsertPoint.at_end(block)))
+        self.tb = TensorBuilder(Builder(InsertPoint.at_end(block)),
+                                boundscheck=os.environ.get("EMBER_BOUNDSCHECK", "1") != "0")
         for arg, spec, ssa in zip(fdef.args.args, self.specs, block.args):
             ssa.name_hint = arg.arg
             if isinstance(spec, ArraySpec):

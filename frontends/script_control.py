@@ -243,10 +243,16 @@ class ControlFlowMixin:
             self.fail(node.target, "the loop variable must be a single name", "for loop")
         args = [self.expr(a) for a in it.args]
         start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
-        trip, first, stride = self._trip_count(it, start, stop, step)
+        if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+            # the common case: the loop counter is the induction variable itself, which
+            # lets LLVM see its range (and drop bounds checks it implies)
+            lb, ub, st = self._index(start, node), self._index(stop, node), self.tb.index_const(step)
+            first = stride = None
+        else:
+            ub, first, stride = self._trip_count(it, start, stop, step)
+            lb, st = self.tb.index_const(0), self.tb.index_const(1)
         var = node.target.id
         carried = [n for n in assigned_names(node.body) if n in self.env and n != var]
-        c0, c1 = self.tb.index_const(0), self.tb.index_const(1)
 
         def make(types, kinds, stmts):
             block = Block(arg_types=[IndexType(), *types])
@@ -272,7 +278,7 @@ class ControlFlowMixin:
         (block, yields), kinds, inits = self._loop(node, node.body, carried, make)
         self._yield(block, yields, kinds)
         init_vals = [self._convert(v, k).ssa for v, k in zip(inits, kinds)]
-        op = self.tb.emit(scf.ForOp(c0, trip, c1, init_vals, block))
+        op = self.tb.emit(scf.ForOp(lb, ub, st, init_vals, block))
         for n, r, (_, weak) in zip(carried, op.results, kinds):
             self.env[n] = TValue(r, weak)
 
@@ -286,9 +292,6 @@ class ControlFlowMixin:
         if isinstance(step, int) and step == 0:
             self.fail(node, "range() arg 3 must not be zero", "range")
         a, b = self._index(start, node), self._index(stop, node)
-        if isinstance(start, int) and start == 0 and isinstance(step, int) and step == 1:
-            zero = tb.index_const(0)
-            return tb.emit(arith.MaxSIOp(b, zero)).results[0], zero, None
         s = self._index(step, node)
         i64_ = [tb.emit(arith.IndexCastOp(v, S.i64)).results[0] for v in (a, b, s)]
         a64, b64, s64 = i64_

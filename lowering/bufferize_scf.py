@@ -115,10 +115,14 @@ def _loop_inits(fl, op, inits) -> list[SSAValue]:
             out.append(scalar_of(fl, fl.buffer(v)))
         else:
             buf = fl.buffer(v)
-            movable = (buf.root is not None and buf.ref is buf.root and buf.root in fl.temps
-                       and dead_after(v, op) and v not in out)
-            if movable:
-                fl.temps.remove(buf.root)
+            mine = buf.root is not None and (buf.root in fl.temps or buf.root in fl.carried)
+            movable = (mine and buf.ref is buf.root and dead_after(v, op) and buf.ref not in out
+                       and buf.root not in fl.moved)
+            if movable:  # the loop takes the buffer over
+                if buf.root in fl.temps:
+                    fl.temps.remove(buf.root)
+                else:
+                    fl.moved.add(buf.root)
             else:
                 buf = tensor_ops.copy_to_new(fl, buf, t)
                 fl.temps.remove(buf.root)
@@ -134,7 +138,7 @@ def _body_finish(fl, carried_args: list[SSAValue]):
         values = [_outgoing(fl, v, claimed, args) for v in term.operands]
         fl.close_scope(claimed)
         for a in args:
-            if a not in claimed:
+            if a not in claimed and a not in fl.moved:
                 fl.b.insert(memref.DeallocOp.get(a))
         fl.b.insert(type(term)(*values) if not isinstance(term, scf.ConditionOp)
                     else scf.ConditionOp(fl.value(term.condition), *values))
@@ -190,6 +194,23 @@ def lower_while(fl, op: scf.WhileOp):
     new = fl.b.insert(scf.WhileOp(inits, types, Region(before), Region(after)))
     for o, r in zip(op.results, new.results):
         _bind(fl, o, r, fl.temps)
+
+
+def memory_root(ref: SSAValue) -> SSAValue:
+    """The value whose memory ``ref`` is, seen through loops that update a carried
+    buffer in place (the body yields its own argument): an alloc, an argument, or ``ref``."""
+    owner = ref.owner
+    if isinstance(owner, scf.ForOp):
+        k = ref.index
+        if memory_root(owner.body.block.last_op.operands[k]) is owner.body.block.args[k + 1]:
+            return memory_root(owner.iter_args[k])
+    if isinstance(owner, scf.WhileOp):
+        k = ref.index
+        cond, body = owner.before_region.block, owner.after_region.block
+        if cond.last_op.operands[k + 1] is cond.args[k] and \
+                memory_root(body.last_op.operands[k]) is body.args[k]:
+            return memory_root(owner.arguments[k])
+    return ref
 
 
 EMITTERS = {scf.IfOp: lower_if, scf.ForOp: lower_for_op, scf.WhileOp: lower_while}

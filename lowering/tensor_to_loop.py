@@ -77,6 +77,8 @@ class FunctionLowering:
         self.scopes: list[list[SSAValue]] = [[]]
         #: buffers carried by the loops being lowered (owned, freed by the loop lowering)
         self.carried: set[SSAValue] = set()
+        #: carried buffers handed over to an inner loop (which now frees or yields them)
+        self.moved: set[SSAValue] = set()
         self._consts: dict[int, SSAValue] = {}
 
     # -- helpers used by tensor_ops ----------------------------------------------------
@@ -192,14 +194,16 @@ class FunctionLowering:
         for k, v in enumerate(op.operands):
             buf = self.bufs[v]
             t = MemRefType(v.type.element_type, S.shape_of(v.type))
-            fresh = (buf.root is not None and buf.ref is buf.root and buf.root not in claimed
-                     and buf.scalar is None and isinstance(buf.root.owner, memref.AllocOp)
-                     and buf.root in self.temps)
+            origin = bufferize_scf.memory_root(buf.ref) if buf.ref is not None and buf.ref is buf.root else None
+            fresh = (buf.scalar is None and origin is not None and origin not in claimed
+                     and isinstance(origin.owner, memref.AllocOp) and buf.root in self.temps
+                     and origin.owner.parent_block() is self.entry_block)
             if not fresh:
                 buf = tensor_ops.copy_to_new(self, buf, v.type)
-            claimed.add(buf.root)
+                origin = buf.root
+            claimed |= {buf.root, origin}
             if self.entry:
-                buf.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
+                origin.owner.attributes["ember.result"] = IntegerAttr(k, i64)
             results.append(buf.ref)
             types.append(t)
         self.close_scope(claimed)
