@@ -57,6 +57,60 @@ def always_returns(stmts: list[ast.stmt]) -> bool:
     return isinstance(last, ast.If) and always_returns(last.body) and always_returns(last.orelse)
 
 
+def _own_exits(stmts: list[ast.stmt]) -> set[type]:
+    """The kinds of ``break``/``continue`` in ``stmts`` that belong to the enclosing loop."""
+    found: set[type] = set()
+
+    def walk(node):
+        if isinstance(node, ast.Break | ast.Continue):
+            found.add(type(node))
+        if isinstance(node, ast.For | ast.While | ast.FunctionDef | ast.Lambda):
+            return
+        for child in ast.iter_child_nodes(node):
+            walk(child)
+
+    for s in stmts:
+        walk(s) if not isinstance(s, ast.For | ast.While) else None
+    return found
+
+
+def _always_exits(stmts: list[ast.stmt]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Break | ast.Continue):
+        return True
+    return isinstance(last, ast.If) and _always_exits(last.body) and _always_exits(last.orelse)
+
+
+def _set(name: str, value, at: ast.AST) -> ast.stmt:
+    node = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
+    return ast.fix_missing_locations(ast.copy_location(node, at))
+
+
+def rewrite_exits(stmts: list[ast.stmt], flag: str | None) -> list[ast.stmt]:
+    """Structured form of a loop body: ``break`` sets ``flag`` and skips the rest,
+    ``continue`` skips the rest (the statements after an exiting ``if`` move into the
+    branch that does not exit)."""
+    out: list[ast.stmt] = []
+    for k, s in enumerate(stmts):
+        if isinstance(s, ast.Break):
+            out.append(_set(flag, ast.Constant(True), s))
+            return out
+        if isinstance(s, ast.Continue):
+            return out
+        if isinstance(s, ast.If) and _own_exits([s]):
+            rest = stmts[k + 1:]
+            body = s.body if _always_exits(s.body) else s.body + rest
+            orelse = s.orelse if _always_exits(s.orelse) else s.orelse + rest
+            new = ast.If(test=s.test, body=rewrite_exits(body, flag) or [ast.Pass()],
+                         orelse=rewrite_exits(orelse, flag))
+            out.append(ast.fix_missing_locations(ast.copy_location(new, s)))
+            return out
+        out.append(s)
+    return out
+
+
 class ControlFlowMixin:
     """Statement and expression visitors for control flow (mixed into the function builder)."""
 
@@ -241,6 +295,12 @@ class ControlFlowMixin:
                       "iterate over indices: for i in range(len(x))")
         if not isinstance(node.target, ast.Name):
             self.fail(node.target, "the loop variable must be a single name", "for loop")
+        exits = _own_exits(node.body)
+        if ast.Break in exits:
+            return self._for_with_break(node)
+        if exits:
+            body = rewrite_exits(node.body, None) or [ast.copy_location(ast.Pass(), node)]
+            node = ast.copy_location(ast.For(node.target, node.iter, body, [], None), node)
         args = [self.expr(a) for a in it.args]
         start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
         if isinstance(step, int) and not isinstance(step, bool) and step > 0:
@@ -282,6 +342,31 @@ class ControlFlowMixin:
         for n, r, (_, weak) in zip(carried, op.results, kinds):
             self.env[n] = TValue(r, weak)
 
+    def _for_with_break(self, node: ast.For):
+        """``for i in range(a, b, s)`` with ``break``: a ``while`` over an explicit counter."""
+        it = node.iter
+        args = list(it.args)
+        if len(args) == 3:
+            step = self.expr(args[2])
+            if isinstance(step, bool) or not isinstance(step, int) or step == 0:
+                self.fail(args[2], "a for loop with break needs a constant non-zero step",
+                          "for loop", "use a while loop")
+        else:
+            step = 1
+        start = args[0] if len(args) >= 2 else ast.copy_location(ast.Constant(0), it)
+        stop = args[1] if len(args) >= 2 else args[0]
+        counter, bound = self._fresh("i"), self._fresh("stop")
+        name = lambda n: ast.Name(id=n, ctx=ast.Load())  # noqa: E731
+        self._assign(ast.Name(id=counter, ctx=ast.Store()), self.expr(start))
+        self._assign(ast.Name(id=bound, ctx=ast.Store()), self.expr(stop))
+        cmp = ast.Lt() if step > 0 else ast.Gt()
+        test = ast.Compare(name(counter), [cmp], [name(bound)])
+        advance = ast.AugAssign(ast.Name(id=counter, ctx=ast.Store()), ast.Add(), ast.Constant(step))
+        bind = ast.Assign(targets=[node.target], value=name(counter))
+        body = [ast.copy_location(bind, node), ast.copy_location(advance, node), *node.body]
+        loop = ast.fix_missing_locations(ast.copy_location(ast.While(test, body, []), node))
+        return self.stmt_While(loop)
+
     def _yield(self, block: Block, values, kinds):
         self._in_block(block, lambda: self.tb.b.insert(
             scf.YieldOp(*(self._convert(v, k).ssa for v, k in zip(values, kinds)))))
@@ -306,9 +391,29 @@ class ControlFlowMixin:
         n = tb.emit(arith.MaxSIOp(n, zero)).results[0]
         return tb.emit(arith.IndexCastOp(n, IndexType())).results[0], a, s
 
+    _exit_counter = 0
+
+    def _fresh(self, stem: str) -> str:
+        ControlFlowMixin._exit_counter += 1
+        return f"__ember_{stem}{ControlFlowMixin._exit_counter}"
+
     def stmt_While(self, node: ast.While):
         if node.orelse:
             self.fail(node, "while/else is not supported", "while/else")
+        exits = _own_exits(node.body)
+        if exits:
+            flag = self._fresh("break") if ast.Break in exits else None
+            body = rewrite_exits(node.body, flag) or [ast.copy_location(ast.Pass(), node)]
+            test = node.test
+            if flag:
+                self.env[flag] = False
+                not_flag = ast.UnaryOp(ast.Not(), ast.Name(id=flag, ctx=ast.Load()))
+                test = ast.BoolOp(ast.And(), [not_flag, node.test])
+            new = ast.fix_missing_locations(ast.copy_location(ast.While(test, body, []), node))
+            return self._while(new)
+        return self._while(node)
+
+    def _while(self, node: ast.While):
         carried = [n for n in assigned_names(node.body) if n in self.env]
 
         def make(types, kinds, stmts):

@@ -355,3 +355,56 @@ def test_numpy_style_jacobi_with_slices():
 
     a = np.random.rand(9, 7)
     np.testing.assert_allclose(step(a), 0.25 * (a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:]))
+
+
+def _find(x, v: float):
+    idx = -1
+    for i in range(len(x)):
+        if x[i] == v:
+            idx = i
+            break
+    return idx
+
+
+def _skip_and_stop(n: int):
+    s = 0
+    for i in range(n):
+        if i % 3 == 0:
+            continue
+        s += i
+        if s > 50:
+            break
+    return s
+
+
+def _while_true(n: int):
+    k = 0
+    while True:
+        k += 1
+        if k * k > n:
+            break
+        if k % 2:
+            continue
+        n -= 1
+    return k, n
+
+
+def _countdown_break(n: int):
+    last = 0
+    for i in range(n, -n, -2):
+        if i * i < 5:
+            break
+        last = i
+    return last
+
+
+@pytest.mark.parametrize("fn, cases", [
+    (_find, [(np.array([3.0, 5.0, 7.0, 5.0]), 5.0), (np.array([3.0, 5.0]), 9.0)]),
+    (_skip_and_stop, [(0,), (10,), (100,)]),
+    (_while_true, [(50,), (3,), (0,)]),
+    (_countdown_break, [(0,), (7,), (10,)]),
+])
+def test_break_and_continue(fn, cases):
+    f = ember.script(fn)
+    for args in cases:
+        assert f(*args) == fn(*args)
