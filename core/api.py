@@ -187,11 +187,15 @@ class ScriptFunction:
         return {"hits": self._hits, "misses": len(self._records),
                 "compiles": [r.__dict__ for r in self._records]}
 
-    def ir(self, stage: str = "tensor") -> str:
+    def ir(self, stage: str = "tensor", locations: bool = False) -> str:
+        """MLIR text of the last specialisation at ``stage`` ("tensor", "loop", "llvm");
+        ``locations=True`` prints the tensor stage with source locations."""
         spec = self._require_compiled()
-        if stage not in spec.ir:
-            raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(spec.ir)}")
-        return spec.ir[stage]
+        key = "tensor+locations" if locations and stage == "tensor" else stage
+        if key not in spec.ir:
+            stages = ", ".join(k for k in spec.ir if "+" not in k)
+            raise ValueError(f"unknown stage {stage!r}; expected one of {stages}")
+        return spec.ir[key]
 
     def llvm_ir(self, optimized: bool = False) -> str:
         spec = self._require_compiled()

@@ -20,6 +20,16 @@ def _dump(stage: str, text: str):
         print(f"// -----// ember IR at stage '{stage}' //----- //\n{text}")
 
 
+def _with_locations(module: ModuleOp) -> str:
+    import io
+
+    from xdsl.printer import Printer
+
+    out = io.StringIO()
+    Printer(stream=out, print_debuginfo=True).print_op(module)
+    return out.getvalue()
+
+
 def _repro(module: ModuleOp, pass_name: str) -> str:
     import tempfile
 
@@ -61,6 +71,8 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
                 raise CompilerError(f"pass '{p.name}' failed: {e}\n{_repro(module, p.name)}") from e
             timings[p.name] = timings.get(p.name, 0.0) + time.perf_counter() - t0
         texts[stage.name] = str(module)
+        if stage.name == "tensor":
+            texts["tensor+locations"] = _with_locations(module)
         _dump(stage.name, texts[stage.name])
         if stage.name == "loop":
             messages = _assert_messages(module, name)

@@ -251,7 +251,13 @@ class _FunctionBuilder(ControlFlowMixin):
 
     def _stmt(self, stmt: ast.stmt):
         self._check_supported(stmt)
-        self.tb.location = self.src.location(stmt)
+        saved, self.tb.location = self.tb.location, self.src.location(stmt)
+        try:
+            self._stmt_at(stmt)
+        finally:
+            self.tb.location = saved
+
+    def _stmt_at(self, stmt: ast.stmt):
         handler = getattr(self, "stmt_" + type(stmt).__name__, None)
         if handler is not None:
             return handler(stmt)
@@ -301,15 +307,17 @@ class _FunctionBuilder(ControlFlowMixin):
 
     def expr(self, node: ast.expr):
         self._check_supported(node)
-        self.tb.location = self.src.location(node)
         method = getattr(self, "expr_" + type(node).__name__, None)
         if method is None:
             name = type(node).__name__
             self.fail(node, f"expression '{name}' is not supported in ember.script", name)
+        saved, self.tb.location = self.tb.location, self.src.location(node)
         try:
             return method(node)
         except BuildError as e:
             self.fail(node, str(e), "operation")
+        finally:
+            self.tb.location = saved
 
     def expr_Constant(self, node: ast.Constant):
         if isinstance(node.value, bool | int | float):

@@ -204,7 +204,7 @@ class ControlFlowMixin:
     def _finish_branches(self, block: Block, values, kinds):
         def run():
             converted = [self._convert(v, k).ssa for v, k in zip(values, kinds)]
-            self.tb.b.insert(scf.YieldOp(*converted))
+            self.tb.emit(scf.YieldOp(*converted))
         self._in_block(block, run)
 
     def _condition(self, node):
@@ -368,7 +368,7 @@ class ControlFlowMixin:
         return self.stmt_While(loop)
 
     def _yield(self, block: Block, values, kinds):
-        self._in_block(block, lambda: self.tb.b.insert(
+        self._in_block(block, lambda: self.tb.emit(
             scf.YieldOp(*(self._convert(v, k).ssa for v, k in zip(values, kinds)))))
 
     def _trip_count(self, node, start, stop, step):
