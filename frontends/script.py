@@ -95,7 +95,14 @@ def build_function(py_func, specs: list[ArgSpec], name: str | None = None):
     Returns the module, per result whether it is a weak Python scalar, and whether
     the function returns a tuple.
     """
-    fb = _FunctionBuilder(py_func, specs, name)
+    try:
+        fb = _FunctionBuilder(py_func, specs, name)
+    except (OSError, TypeError):
+        raise ScriptError(f"cannot read the source of '{py_func.__qualname__}': ember.script "
+                          "compiles functions defined in a file or notebook cell, not ones "
+                          "made by exec() or typed into the plain Python prompt",
+                          filename=getattr(py_func.__code__, "co_filename", "<unknown>"),
+                          lineno=py_func.__code__.co_firstlineno, construct="source") from None
     try:
         return fb.build()
     except (ScriptError, TypeError):

@@ -408,3 +408,10 @@ def test_break_and_continue(fn, cases):
     f = ember.script(fn)
     for args in cases:
         assert f(*args) == fn(*args)
+
+
+def test_function_without_source_gets_a_clear_error():
+    ns = {}
+    exec("def g(x):\n    return x + 1\n", ns)
+    with pytest.raises(ember.ScriptError, match="cannot read the source of 'g'"):
+        ember.script(ns["g"])(np.ones(2))
