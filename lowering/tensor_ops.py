@@ -46,12 +46,38 @@ def reduce_loop(fl, b: Builder, sizes, init: SSAValue, kind: str,
 
 
 def load(b: Builder, buf, ivs: Sequence[SSAValue], zero: SSAValue, shape) -> SSAValue:
-    """Load ``buf`` at the broadcast position of ``ivs`` (aligned from the right)."""
+    """The element of ``buf`` at the broadcast position of ``ivs`` (aligned from the
+    right): a load, or the fused computation of a lazy value."""
     if buf.scalar is not None:
         return buf.scalar
     offset = len(ivs) - len(shape)
     idx = [zero if d == 1 else ivs[offset + k] for k, d in enumerate(shape)]
+    if buf.lazy is not None:
+        return buf.lazy(b, idx)
     return b.insert(memref.LoadOp.get(buf.ref, idx)).res
+
+
+#: consumers that compute their operands element by element, so producers fuse into them
+FUSING_CONSUMERS: tuple[type, ...] = ()
+
+
+def fusible(op) -> bool:
+    """Fuse ``op``'s result into its only user when that user reads it elementwise."""
+    result = op.results[0]
+    uses = list(result.uses)
+    if not S.shape_of(result.type) or len(uses) != 1:
+        return False
+    user = uses[0].operation
+    return isinstance(user, FUSING_CONSUMERS) and user.parent_block() is op.parent_block()
+
+
+def materialize(fl, buf):
+    """Compute a lazy value into a buffer of its own (at the current position)."""
+    t = buf.ttype
+    out = fl.alloc(S.shape_of(t), buf.sizes, t.element_type)
+    lazy, buf.lazy = buf.lazy, None
+    parallel(fl, buf.sizes, lambda b, ivs: store(b, lazy(b, list(ivs)), out, ivs))
+    buf.ref, buf.root = out.ref, out.root
 
 
 def store(b: Builder, v: SSAValue, buf, ivs: Sequence[SSAValue]):
@@ -72,7 +98,7 @@ def broadcast_sizes(fl, values: Sequence[SSAValue], out_shape) -> list[SSAValue]
             j = k - (rank - len(shape))
             if j < 0 or shape[j] == 1:
                 continue
-            size = fl.buffer(v).sizes[j]
+            size = fl.peek(v).sizes[j]
             if chosen is None:
                 chosen = size
             else:
@@ -86,13 +112,23 @@ def _elementwise(fl, op, operands: Sequence[SSAValue],
     out_t: TensorType = op.results[0].type
     shape = S.shape_of(out_t)
     sizes = broadcast_sizes(fl, operands, shape)
-    bufs = [fl.buffer(v) for v in operands]
+    bufs = [fl.peek(v) for v in operands]
     if not shape and all(buf.scalar is not None for buf in bufs):
         scalar = compute(fl.b, [buf.scalar for buf in bufs])
         fl.bufs[op.results[0]] = splat(fl, scalar, out_t)
         return
-    out = fl.alloc(shape, sizes, out_t.element_type)
     zero = fl.index(0)
+    if fusible(op):
+        from ember.lowering.tensor_to_loop import Buffer
+
+        def at(b: Builder, idx):
+            return compute(b, [load(b, buf, idx, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)])
+
+        lazy = Buffer(None, sizes, None, lazy=at, ttype=out_t)
+        fl.pending.append(lazy)
+        fl.bufs[op.results[0]] = lazy
+        return
+    out = fl.alloc(shape, sizes, out_t.element_type)
 
     def body(b: Builder, ivs):
         vals = [load(b, buf, ivs, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)]
@@ -229,9 +265,9 @@ def reduction(fl, op):
     in_shape = S.shape_of(op.input.type)
     axes = set(op.axes_tuple)
     keep = op.keepdims is not None
-    src = fl.buffer(op.input)
+    src = fl.peek(op.input)
     kept = [k for k in range(len(in_shape)) if k not in axes]
-    red = [k for k in sorted(axes)]
+    red = sorted(axes)
     out_shape = S.shape_of(op.result.type)
     out_sizes = [fl.index(1) if k in axes else src.sizes[k] for k in range(len(in_shape))] if keep \
         else [src.sizes[k] for k in kept]
@@ -256,8 +292,7 @@ def reduction(fl, op):
             for k, iv in zip(red, rivs):
                 full[k] = iv
             zero = fl.index(0)
-            idx = [zero if in_shape[k] == 1 else full[k] for k in range(len(in_shape))]
-            v = src.scalar if src.scalar is not None else ib.insert(memref.LoadOp.get(src.ref, idx)).res
+            v = load(ib, src, full, zero, in_shape)
             return X.emit_binary(ib, combine, acc, X.cast(ib, v, src_t, acc_t), acc_t)
 
         r = reduce_loop(fl, b, red_sizes, init, _COMBINE[kind], step)
@@ -389,6 +424,9 @@ def for_in(fl, b: Builder, n: SSAValue, body: Callable[[Builder, SSAValue], None
     inner.insert(YieldOp())
     b.insert(ForOp(fl.index(0), n, fl.index(1), [], block))
 
+
+FUSING_CONSUMERS = (*T.BINARY_OPS, *T.COMPARE_OPS, *T.UNARY_OPS, *T.REDUCTION_OPS,
+                    T.CastOp, T.WhereOp)
 
 EMITTERS: dict[type, Callable] = {
     **{cls: binary for cls in T.BINARY_OPS + T.COMPARE_OPS},

@@ -20,6 +20,7 @@ becomes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.builder import Builder
@@ -45,6 +46,8 @@ from ember.errors import CompilerError
 from ember.lowering import bufferize_scf, element_ops, tensor_ops
 
 _EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS}
+#: ops that may write into existing buffers: fused values must be computed before them
+_WRITES_MEMORY = {T.InsertOp, *bufferize_scf.EMITTERS}
 
 
 @dataclass
@@ -55,6 +58,9 @@ class Buffer:
     sizes: list[SSAValue]
     root: SSAValue | None  # the memref.alloc this aliases; None for arguments
     scalar: SSAValue | None = None  # set when the tensor is a 0-d splat of this scalar
+    #: set while the tensor is fused into its consumer: computes the element at an index
+    lazy: Callable[[Builder, list[SSAValue]], SSAValue] | None = None
+    ttype: TensorType | None = None
 
 
 def memref_type(t: TensorType, strided: bool = False) -> MemRefType:
@@ -79,6 +85,8 @@ class FunctionLowering:
         self.carried: set[SSAValue] = set()
         #: carried buffers handed over to an inner loop (which now frees or yields them)
         self.moved: set[SSAValue] = set()
+        #: lazy (fused) buffers not yet consumed
+        self.pending: list[Buffer] = []
         self._consts: dict[int, SSAValue] = {}
 
     # -- helpers used by tensor_ops ----------------------------------------------------
@@ -132,7 +140,22 @@ class FunctionLowering:
         self.check(self.b.insert(arith.CmpiOp(a, b, "eq")).result, message)
 
     def buffer(self, v: SSAValue) -> Buffer:
+        """``v``'s buffer, materialising it if it was waiting to be fused."""
+        buf = self.bufs[v]
+        if buf.lazy is not None:
+            tensor_ops.materialize(self, buf)
+        return buf
+
+    def peek(self, v: SSAValue) -> Buffer:
+        """``v``'s buffer as is (possibly lazy): for consumers that can fuse it."""
         return self.bufs[v]
+
+    def flush(self):
+        """Materialise every pending fused value (before anything writes memory)."""
+        for buf in self.pending:
+            if buf.lazy is not None:
+                tensor_ops.materialize(self, buf)
+        self.pending.clear()
 
     def value(self, v: SSAValue) -> SSAValue:
         return self.values.get(v, v)
@@ -177,6 +200,8 @@ class FunctionLowering:
     def lower_op(self, op: Operation):
         if isinstance(op, func.ReturnOp):
             return self._return(op)
+        if type(op) in _WRITES_MEMORY:
+            self.flush()
         emitter = _EMITTERS.get(type(op))
         if emitter is not None:
             emitter(self, op)
@@ -192,7 +217,7 @@ class FunctionLowering:
         results, types = [], []
         claimed: set[SSAValue] = set()
         for k, v in enumerate(op.operands):
-            buf = self.bufs[v]
+            buf = self.buffer(v)
             t = MemRefType(v.type.element_type, S.shape_of(v.type))
             origin = bufferize_scf.memory_root(buf.ref) if buf.ref is not None and buf.ref is buf.root else None
             fresh = (buf.scalar is None and origin is not None and origin not in claimed

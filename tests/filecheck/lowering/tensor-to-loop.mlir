@@ -8,16 +8,16 @@
 // CHECK:         %[[B0:.*]] = memref.dim %b, %{{.*}} : memref<?xf32, strided<[?]>>
 // CHECK:         %[[OK:.*]] = arith.cmpi eq, %[[D1]], %[[B0]] : index
 // CHECK-NEXT:    cf.assert %[[OK]], "operands could not be broadcast together"
-// CHECK:         %[[T:.*]] = memref.alloc(%[[D0]], %[[D1]]) : memref<?x?xf32>
+// The add has one elementwise user: it is fused into the tanh loop (no buffer of its own).
+// CHECK-NOT:     memref.alloc({{[^)]*}}) : memref
+// CHECK:         %[[R:.*]] = memref.alloc(%[[D0]], %[[D1]]) {ember.result = 0 : i64} : memref<?x?xf32>
 // CHECK:         loop.parallel (%[[I:.*]], %[[J:.*]]) = ({{.*}}) to (%[[D0]], %[[D1]]) step ({{.*}}) {
 // CHECK-NEXT:      %[[XV:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x?xf32>
 // CHECK-NEXT:      %[[BV:.*]] = memref.load %b[%[[J]]] : memref<?xf32, strided<[?]>>
 // CHECK-NEXT:      %[[S:.*]] = arith.addf %[[XV]], %[[BV]] : f32
-// CHECK-NEXT:      memref.store %[[S]], %[[T]][%[[I]], %[[J]]] : memref<?x?xf32>
-// CHECK:         %[[R:.*]] = memref.alloc(%[[D0]], %[[D1]]) {ember.result = 0 : i64} : memref<?x?xf32>
-// CHECK:           math.tanh
-// CHECK:         memref.dealloc %[[T]] : memref<?x?xf32>
-// CHECK-NEXT:    func.return %[[R]] : memref<?x?xf32>
+// CHECK-NEXT:      %[[T:.*]] = math.tanh %[[S]] : f32
+// CHECK-NEXT:      memref.store %[[T]], %[[R]][%[[I]], %[[J]]] : memref<?x?xf32>
+// CHECK:         func.return %[[R]] : memref<?x?xf32>
 func.func @bias_tanh(%x: tensor<?x?xf32>, %b: tensor<?xf32> {ember.strided}) -> tensor<?x?xf32> attributes {ember.entry} {
   %0 = etensor.add %x, %b : (tensor<?x?xf32>, tensor<?xf32>) -> tensor<?x?xf32>
   %1 = etensor.tanh %0 : tensor<?x?xf32>
@@ -45,4 +45,18 @@ func.func @row_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry
 // CHECK:         func.return %[[R]]
 func.func @identity(%x: tensor<?xi64>) -> tensor<?xi64> attributes {ember.entry} {
   func.return %x : tensor<?xi64>
+}
+
+// A value with two users gets its own buffer, freed after its last use.
+// CHECK-LABEL: func.func @shared
+// CHECK:         %[[E:.*]] = memref.alloc(%{{.*}}) : memref<?xf64>
+// CHECK:           math.exp
+// CHECK:         %[[R:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?xf64>
+// CHECK:           arith.mulf
+// CHECK:         memref.dealloc %[[E]] : memref<?xf64>
+// CHECK-NEXT:    func.return %[[R]]
+func.func @shared(%x: tensor<?xf64>) -> tensor<?xf64> attributes {ember.entry} {
+  %0 = etensor.exp %x : tensor<?xf64>
+  %1 = etensor.mul %0, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
+  func.return %1 : tensor<?xf64>
 }
