@@ -14,6 +14,8 @@ from xdsl.dialects.builtin import IndexType, TensorType, f64, i64
 from xdsl.ir import Attribute, Block, SSAValue
 from xdsl.rewriter import InsertPoint
 
+from xdsl.dialects.utils.fast_math import FastMathFlag
+
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
@@ -293,7 +295,13 @@ def reduction(fl, op):
                 full[k] = iv
             zero = fl.index(0)
             v = load(ib, src, full, zero, in_shape)
-            return X.emit_binary(ib, combine, acc, X.cast(ib, v, src_t, acc_t), acc_t)
+            new = X.emit_binary(ib, combine, acc, X.cast(ib, v, src_t, acc_t), acc_t)
+            if S.is_float(acc_t) and combine in ("add", "mul"):
+                # a reduction may be reassociated (NumPy's own sums are pairwise): lets LLVM
+                # keep several vector accumulators in flight
+                new.owner.properties["fastmath"] = arith.FastMathFlagsAttr(
+                    [FastMathFlag.REASSOC, FastMathFlag.ALLOW_CONTRACT])
+            return new
 
         r = reduce_loop(fl, b, red_sizes, init, _COMBINE[kind], step)
         if kind == "mean":
