@@ -8,7 +8,9 @@
 """
 
 from ember.api import ScriptFunction, Tensor, script
-from ember.errors import CompilerError, ScriptError
+from ember.errors import CompilerError, ScriptError, TraceCheckError, TraceError, TracerWarning
+from ember.tracing import TracedFunction, trace
 
 __version__ = "0.1.0"
-__all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "__version__"]
+__all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "trace",
+           "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "__version__"]

@@ -24,6 +24,10 @@ from ember.frontends.script import ArraySpec, ScalarSpec, build_function
 
 _SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
 
+#: Hooks of the ``ember.trace`` runs in progress. While one runs, a scripted function called
+#: with traced values is inlined into the trace instead of called (``ember.frontends.trace``).
+_trace_hooks: list = []
+
 
 @dataclass
 class Specialization:
@@ -137,6 +141,8 @@ class ScriptFunction:
     # -- calling -------------------------------------------------------------------------
 
     def __call__(self, *args):
+        if _trace_hooks and (traced := _trace_hooks[-1](self, args)) is not NotImplemented:
+            return traced
         if self._disabled:
             return self.py_func(*args)
         if len(args) != self._nparams and self._nparams is not None:
@@ -175,7 +181,7 @@ class ScriptFunction:
         specs = tuple(_spec_of(a, k) for k, a in enumerate(args))
         spec = self._cache.get(specs)
         if spec is None:
-            return self._compile(specs)
+            return self._compile(specs, args)
         self._hits += 1
         return spec
 
@@ -215,11 +221,18 @@ class ScriptFunction:
         candidates = [_differences(old, key) for old in reversed(self._cache) if len(old) == len(key)]
         return "; ".join(min(candidates, key=len)) if candidates else "new signature"
 
-    def _compile(self, key: tuple) -> Specialization:
+    def _build(self, key: tuple, args: tuple):
+        """The tensor-stage module for signature ``key``; ``args`` are the call's arguments.
+
+        Returns ``(module, weak, returns_tuple)`` as :func:`build_function` does.
+        """
+        return build_function(self.py_func, list(key))
+
+    def _compile(self, key: tuple, args: tuple) -> Specialization:
         from ember.compiler import compile_module
 
         t0 = time.perf_counter()
-        module, weak, returns_tuple = build_function(self.py_func, list(key))
+        module, weak, returns_tuple = self._build(key, args)
         build_time = time.perf_counter() - t0
         kinds = ["array" if isinstance(s, ArraySpec) else _SCALAR_KINDS[s.pytype] for s in key]
         spec = compile_module(module, self.py_func.__name__, kinds, weak, returns_tuple, key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from xdsl.dialects import cf, func
@@ -47,8 +48,13 @@ def _assert_messages(texts_module: ModuleOp, name: str) -> list[str]:
 
 
 def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bool],
-                   returns_tuple: bool, key: tuple):
-    """Compile a tensor-stage module whose entry function is ``name``."""
+                   returns_tuple: bool, key: tuple, extra_passes=None):
+    """Compile a tensor-stage module whose entry function is ``name``.
+
+    ``extra_passes`` maps a stage name to passes run at the end of that stage.
+    ``EMBER_PRINT_IR_AFTER_ALL=1`` prints the IR after every pass (to stderr), with
+    MLIR's ``// -----// IR Dump After <pass> //----- //`` header.
+    """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
     from ember.lowering.jit import Engine
@@ -61,8 +67,10 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
 
     ctx = make_context()
     texts: dict[str, str] = {}
+    extra_passes = extra_passes or {}
+    print_all = os.environ.get("EMBER_PRINT_IR_AFTER_ALL") == "1"
     for stage in STAGES:
-        for p in stage.passes():
+        for p in [*stage.passes(), *extra_passes.get(stage.name, ())]:
             t0 = time.perf_counter()
             try:
                 p.apply(ctx, module)
@@ -70,6 +78,8 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
             except Exception as e:
                 raise CompilerError(f"pass '{p.name}' failed: {e}\n{_repro(module, p.name)}") from e
             timings[p.name] = timings.get(p.name, 0.0) + time.perf_counter() - t0
+            if print_all:
+                print(f"// -----// IR Dump After {p.name} //----- //\n{module}", file=sys.stderr)
         texts[stage.name] = str(module)
         if stage.name == "tensor":
             texts["tensor+locations"] = _with_locations(module)

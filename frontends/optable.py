@@ -70,12 +70,12 @@ def _tensor(tb: TensorBuilder, v: object) -> TValue:
         return v
     if isinstance(v, Dim):
         return tb.cast(tb.from_scalar(tb.emit(_index_to_i64(v.ssa)).results[0], weak=int), S.i64)
+    if isinstance(v, np.generic):  # before float: np.float64 subclasses it but is not weak
+        return tb.array_constant(np.asarray(v))
     if isinstance(v, bool | int | float):
         return tb.literal(v)
     if isinstance(v, np.ndarray):
         return tb.array_constant(v)
-    if isinstance(v, np.generic):
-        return tb.array_constant(np.asarray(v))
     raise BuildError(f"expected an array or a number, got {type(v).__name__}")
 
 
@@ -241,3 +241,38 @@ def lookup(fn: object) -> Handler | None:
         return FUNCTIONS.get(fn)
     except TypeError:  # unhashable callables
         return None
+
+
+# -- custom operators (``ember.custom_op``): registered into FUNCTIONS when declared --------
+
+
+def custom_handler(op) -> Handler:
+    """The handler of custom operator ``op`` (an ``ember.custom_op.CustomOp``): broadcast and
+    promote the inputs like an elementwise op, build ``etensor.custom``, cast the result to
+    the operator's dtype when a native kernel computes in another one."""
+    from ember.dialects.etensor_custom import CustomOp
+
+    def h(tb: TensorBuilder, *args, **kw):
+        _no_extra(op.name, kw)
+        if not args:
+            raise BuildError(f"{op.name}() needs at least one argument")
+        xs = [_tensor(tb, a) for a in args]
+        element = xs[0].element if len(xs) == 1 else tb.result_element(xs[0], xs[1])
+        for x in xs[2:]:
+            element = tb.result_element(TValue(xs[0].ssa.__class__ and x.ssa, None), x) \
+                if False else S.promote(element, x.element) if not x.weak else element
+        compute = element
+        if op.native:
+            try:
+                compute = S.NUMPY_TO_ELEMENT[op.kernel_dtype(S.to_numpy_dtype(element))]
+            except TypeError as e:
+                raise BuildError(str(e)) from None
+        try:
+            S.broadcast_shapes(*(x.shape for x in xs))
+        except S.ShapeError as e:
+            raise BuildError(f"{op.name}: {e}") from None
+        operands = [tb.cast(x, compute).ssa for x in xs]
+        result = TValue(tb.emit(CustomOp(op.name, operands, op.result_element(compute))).results[0],
+                        TensorBuilder.joint_weak(*xs))
+        return tb.cast(result, op.result_element(element))
+    return h
