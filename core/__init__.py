@@ -9,8 +9,10 @@
 
 from ember.api import ScriptFunction, Tensor, script
 from ember.errors import CompilerError, ScriptError, TraceCheckError, TraceError, TracerWarning
+from ember.registry import register_dialect, register_pass
 from ember.tracing import TracedFunction, trace
 
 __version__ = "0.1.0"
 __all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "trace",
-           "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "__version__"]
+           "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "register_dialect",
+           "register_pass", "__version__"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ember.registry import resolve_pass
 from ember.frontends.script import ArraySpec, ScalarSpec, build_function
 
 _SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
@@ -124,9 +125,10 @@ def _check_annotation(value, name: str, ann):
 class ScriptFunction:
     """A Python function compiled by ember on first call for each argument signature."""
 
-    def __init__(self, py_func):
+    def __init__(self, py_func, passes=None):
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
+        self._extra_passes = _stage_passes(passes)
         code = py_func.__code__
         variadic = code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
         self._nparams = None if variadic else code.co_argcount  # None: the frontend rejects it
@@ -235,7 +237,9 @@ class ScriptFunction:
         module, weak, returns_tuple = self._build(key, args)
         build_time = time.perf_counter() - t0
         kinds = ["array" if isinstance(s, ArraySpec) else _SCALAR_KINDS[s.pytype] for s in key]
-        spec = compile_module(module, self.py_func.__name__, kinds, weak, returns_tuple, key)
+        spec = compile_module(module, self.py_func.__name__, kinds, weak, returns_tuple, key,
+                              {stage: [p for spec in specs for p in resolve_pass(spec)]
+                               for stage, specs in self._extra_passes.items()})
         spec.timings = {"frontend": build_time, **spec.timings}
         total = time.perf_counter() - t0
         self._records.append(CompileRecord(", ".join(s.describe() for s in key),
@@ -269,8 +273,27 @@ def _to_python(r: np.ndarray, weak: bool):
     return r
 
 
-def script(fn=None):
-    """Compile ``fn`` with ember (as a decorator: ``@ember.script``)."""
+def _stage_passes(passes) -> dict[str, list]:
+    """Validate ``passes={"tensor": [...], "loop": [...]}`` (names, pipeline strings or
+    ModulePass instances) when the function is decorated, so a typo fails early."""
+    if not passes:
+        return {}
+    from ember.pipeline import STAGE_NAMES
+
+    out = {}
+    for stage, specs in dict(passes).items():
+        if stage not in STAGE_NAMES:
+            raise ValueError(f"passes: unknown stage {stage!r}; expected one of {', '.join(STAGE_NAMES)}")
+        specs = [specs] if isinstance(specs, str) or not isinstance(specs, list | tuple) else list(specs)
+        for spec in specs:
+            resolve_pass(spec)  # raises ValueError for unknown passes
+        out[stage] = specs
+    return out
+
+
+def script(fn=None, *, passes=None):
+    """Compile ``fn`` with ember (as a decorator: ``@ember.script`` or
+    ``@ember.script(passes={"loop": ["my-pass"]})`` to run extra passes at the end of a stage)."""
     if fn is None:
-        return script
-    return ScriptFunction(fn)
+        return functools.partial(script, passes=passes)
+    return ScriptFunction(fn, passes=passes)

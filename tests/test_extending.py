@@ -1,0 +1,69 @@
+"""User passes and dialects: registered once, usable by name in a scripted function's
+pipeline, reported in cache_info, visible in the IR after each pass."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from xdsl.dialects import arith
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+import ember
+
+
+class MulToAdd(RewritePattern):
+    """``x * 2.0`` -> ``x + x`` on loop-stage floats (a toy strength reduction)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.MulfOp, rewriter: PatternRewriter):
+        c = op.rhs.owner
+        if isinstance(c, arith.ConstantOp) and c.value.value.data == 2.0:
+            rewriter.replace_op(op, arith.AddfOp(op.lhs, op.lhs))
+
+
+@ember.register_pass
+@dataclass(frozen=True)
+class MulToAddPass(ModulePass):
+    name = "test-mul-to-add"
+
+    def apply(self, ctx, op):
+        PatternRewriteWalker(MulToAdd()).rewrite_module(op)
+
+
+def test_registered_pass_runs_in_a_scripted_pipeline():
+    @ember.script(passes={"loop": ["test-mul-to-add"]})
+    def f(x):
+        return x * 2.0
+
+    x = np.arange(5.0)
+    np.testing.assert_array_equal(f(x), x * 2.0)
+    loop = f.ir(stage="loop")
+    assert "arith.addf" in loop and "arith.mulf" not in loop
+    assert "test-mul-to-add" in f.cache_info()["compiles"][0]["timings"]
+
+
+def test_pass_instances_and_pipeline_strings():
+    f = ember.script(lambda x: x * 2.0, passes={"loop": [MulToAddPass(), "cse"]})
+    assert f(np.ones(2)).tolist() == [2.0, 2.0]
+    assert "arith.mulf" not in f.ir(stage="loop")
+
+
+def test_unknown_pass_or_stage_fails_when_decorating():
+    with pytest.raises(ValueError, match="Unrecognized passes: \\['no-such-pass'\\]"):
+        ember.script(lambda x: x, passes={"tensor": ["no-such-pass"]})
+    with pytest.raises(ValueError, match="unknown stage 'gpu'"):
+        ember.script(lambda x: x, passes={"gpu": ["cse"]})
+
+
+def test_print_ir_after_all(monkeypatch, capfd):
+    monkeypatch.setenv("EMBER_PRINT_IR_AFTER_ALL", "1")
+    ember.script(lambda x: x + 1)(np.ones(2))
+    err = capfd.readouterr().err
+    assert "// -----// IR Dump After tensor-to-loop //----- //" in err
+    assert "// -----// IR Dump After func-to-llvm //----- //" in err
