@@ -24,7 +24,7 @@ class MulToAdd(RewritePattern):
     def match_and_rewrite(self, op: arith.MulfOp, rewriter: PatternRewriter):
         c = op.rhs.owner
         if isinstance(c, arith.ConstantOp) and c.value.value.data == 2.0:
-            rewriter.replace_op(op, arith.AddfOp(op.lhs, op.lhs))
+            rewriter.replace(op, arith.AddfOp(op.lhs, op.lhs))
 
 
 @ember.register_pass
