@@ -415,3 +415,36 @@ def test_function_without_source_gets_a_clear_error():
     exec("def g(x):\n    return x + 1\n", ns)
     with pytest.raises(ember.ScriptError, match="cannot read the source of 'g'"):
         ember.script(ns["g"])(np.ones(2))
+
+
+def test_loops_with_temporaries_do_not_leak():
+    import gc
+    import resource
+
+    @ember.script
+    def f(x, n: int):
+        acc = np.zeros_like(x)
+        for i in range(n):
+            t = np.exp(x) * i          # a temporary per iteration
+            if i % 2 == 0:
+                acc = acc + t          # a fresh buffer replaces the carried one
+            else:
+                acc[0] += 1.0          # an in-place write
+        return acc, x[::-1]
+
+    def rss_kb():
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() // 1024
+
+    x = np.ones(64)
+    want = f.py_func(x.copy(), 7)
+    got = f(x, 7)
+    np.testing.assert_allclose(got[0], want[0])
+    for _ in range(500):
+        f(x, 7)
+    gc.collect()
+    before = rss_kb()
+    for _ in range(20_000):
+        f(x, 7)
+    gc.collect()
+    assert rss_kb() - before < 2048
