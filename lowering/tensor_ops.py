@@ -374,55 +374,10 @@ def reshape(fl, op: T.ReshapeOp):
 
 
 def matmul(fl, op: T.MatmulOp):
-    """``C[..., i, j] = sum_k A[..., i, k] * B[..., k, j]`` in i-k-j order (vectorises over j)."""
-    a, bb = fl.buffer(op.lhs), fl.buffer(op.rhs)
-    a_shape, b_shape = S.shape_of(op.lhs.type), S.shape_of(op.rhs.type)
-    shape = S.shape_of(op.result.type)
-    t = op.result.type.element_type
-    fl.check_equal(a.sizes[-1], bb.sizes[-2],
-                   "matmul: Input operand 1 has a mismatch in its core dimension 0")
-    batch = broadcast_sizes(fl, [op.lhs, op.rhs], shape[:-2] + (1, 1))[:-2] if len(shape) > 2 else []
-    m, n, kk = a.sizes[-2], bb.sizes[-1], a.sizes[-1]
-    out = fl.alloc(shape, [*batch, m, n], t)
-    zero = fl.index(0)
-    add = "or" if S.is_bool(t) else "add"
-    mul = "and" if S.is_bool(t) else "mul"
+    """Register-blocked, see :mod:`ember.lowering.matmul`."""
+    from ember.lowering.matmul import matmul as blocked
 
-    def row(b: Builder, ivs):
-        *bivs, i = ivs
-        zc = X.const(b, 0, t)
-        parallel_in(b, [n], lambda ib, jv: store(ib, zc, out, [*bivs, i, jv[0]]))
-
-        def kbody(kb: Builder, k):
-            av = kb.insert(memref.LoadOp.get(a.ref, _bidx(a_shape, bivs, i, k, zero))).res
-
-            def jbody(jb: Builder, jv):
-                j = jv[0]
-                bv = jb.insert(memref.LoadOp.get(bb.ref, _bidx(b_shape, bivs, k, j, zero))).res
-                cv = jb.insert(memref.LoadOp.get(out.ref, [*bivs, i, j])).res
-                prod = X.emit_binary(jb, mul, av, bv, t)
-                store(jb, X.emit_binary(jb, add, cv, prod, t), out, [*bivs, i, j])
-
-            parallel_in(kb, [n], jbody)
-
-        for_in(fl, b, kk, kbody)
-
-    def parallel_in(b: Builder, sizes, body):
-        block = Block(arg_types=[IndexType()] * len(sizes))
-        inner = Builder(InsertPoint.at_end(block))
-        body(inner, list(block.args))
-        inner.insert(YieldOp())
-        b.insert(ParallelOp([zero] * len(sizes), list(sizes), [fl.index(1)] * len(sizes), block))
-
-    parallel(fl, [*batch, m], row)
-    fl.bufs[op.result] = out
-
-
-def _bidx(src_shape, bivs, r, c, zero):
-    nb = len(src_shape) - 2
-    mine = bivs[len(bivs) - nb:] if nb else []
-    idx = [zero if d == 1 else v for d, v in zip(src_shape[:nb], mine)]
-    return [*idx, zero if src_shape[-2] == 1 else r, zero if src_shape[-1] == 1 else c]
+    blocked(fl, op)
 
 
 def for_in(fl, b: Builder, n: SSAValue, body: Callable[[Builder, SSAValue], None]):
