@@ -242,3 +242,18 @@ def test_nep50_promotion():
     assert h(xi, 2).dtype == np.int32
     g = ember.script(lambda x, y: x / y)
     assert g(np.ones(2, np.int32), np.ones(2, np.int32)).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_matmul_tiles_and_edges(dtype):
+    """Shapes that exercise the register tiles and both edge loops, batched too."""
+    rng = np.random.default_rng(1)
+    f = compiled("matmul-big", lambda x, y: x @ y)
+    for sa, sb in [((37, 70), (70, 65)), ((3, 9, 33), (33, 40)), ((64, 64), (64, 64))]:
+        a = (rng.random(sa) * 10).astype(dtype)
+        b = (rng.random(sb) * 10).astype(dtype)
+        got, want = f(a, b), a @ b
+        if dtype == np.int64:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
