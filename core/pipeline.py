@@ -13,6 +13,7 @@ llvm-ir    LLVM IR text (not MLIR)                                xDSL's llvmlit
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,9 +40,14 @@ def _tensor_passes() -> list[ModulePass]:
 
 def _loop_passes() -> list[ModulePass]:
     from ember.lowering.tensor_to_loop import TensorToLoopPass
+    from ember.lowering.vector_math import ExpandMathPass
     from xdsl.transforms.canonicalize import CanonicalizePass
 
-    return [TensorToLoopPass(), CanonicalizePass()]
+    passes: list[ModulePass] = [TensorToLoopPass(), CanonicalizePass()]
+    # read at compile time, so that tests can toggle it; strict math keeps the libm calls
+    if os.environ.get("EMBER_STRICT_MATH", "") != "1":
+        passes.append(ExpandMathPass())
+    return passes
 
 
 def _llvm_passes() -> list[ModulePass]:

@@ -1,0 +1,75 @@
+"""Constants and polynomial coefficients for ``expand-math`` (``ember.lowering.vector_math``).
+
+Every kernel evaluates in f64; f32 ops are widened, computed with the shorter ``F32`` tables
+(about 2^-30 relative error, far below half an f32 ulp) and rounded once. The f64 tables are
+``F64``. Sources:
+
+* ``sin``/``cos``: fdlibm ``k_sin.c``/``k_cos.c`` (Sun Microsystems, 1993; also musl's
+  ``__sin.c``/``__cos.c``), minimax on [-pi/4, pi/4]. The f32 tables drop the last term.
+* ``log``: fdlibm ``e_log.c`` ``Lg1..Lg7`` for f64 (minimax for ``R(z)`` in
+  ``log(1+f) = f - f^2/2 + s*(f^2/2 + R(z))``, ``s = f/(2+f)``, ``z = s^2``).
+* ``exp``/``expm1`` ``Q`` and the f32 ``log`` ``R``: fitted for ember by weighted least squares
+  on 400 Chebyshev nodes in mpmath (60 digits), minimising the relative error; the fit
+  script is in docs/vector-math.md. Relative fit errors: exp ``Q`` deg 10 2^-57, deg 5
+  2^-28.4 (which becomes < 2^-31 in ``expm1``); log ``R`` 2^-29 (< 2^-35 in ``log``).
+"""
+
+import math
+
+#: ln 2 split for Cody-Waite reduction: LN2_HI has 32 significant bits, so ``n * LN2_HI`` is
+#: exact for |n| < 2^21 (fdlibm e_exp.c's ``ln2HI``/``ln2LO``).
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+LOG2E = 1.4426950408889634
+
+#: pi/2 = PIO2_1 + PIO2_2 + PIO2_3 to ~160 bits (each the double nearest the remainder).
+#: Reduced with one ``fma`` per part, which is exact while ``|k * PIO2_2| < 1``.
+PIO2_1 = 1.5707963267948966
+PIO2_2 = 6.123233995736766e-17
+PIO2_3 = -1.4973849048591698e-33
+TWO_OVER_PI = 0.6366197723675814
+
+#: e^r - 1 = r + r^2 * Q(r) on |r| <= ln2/2; Q's coefficients, constant term first.
+EXPM1_Q = {
+    "f64": [0.5, 0.1666666666666667, 0.04166666666666661, 0.008333333333326167,
+            0.0013888888888922634, 0.0001984126987472421, 2.480158723484882e-05,
+            2.7557255507250965e-06, 2.755735997394213e-07, 2.5105177392475458e-08,
+            2.0885930053864267e-09],
+    "f32": [0.5000000013358249, 0.1666666649511063, 0.041666465642960775,
+            0.00833337314351314, 0.001393359021881939, 0.00019849520139438812],
+}
+
+#: f64 log: fdlibm's Lg1..Lg7, R(z) = sum Lg_k z^k.
+LOG_LG = [6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+          2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+          1.479819860511658591e-01]
+#: f32 log: log((1+s)/(1-s)) = 2s + s*z*P(z), P's coefficients, constant term first.
+LOG_P_F32 = [0.6666666655474675, 0.4000012169552661, 0.28550833081466337, 0.23330208077431647]
+
+#: sin r = r + r^3 * S(r^2); fdlibm S1..S6.
+SIN_S = [-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+         2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10]
+#: cos r = 1 - r^2/2 + r^4 * C(r^2); fdlibm C1..C6.
+COS_C = [4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+         -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11]
+
+#: Per element type: the terms each kernel keeps.
+TERMS = {"f64": {"sin": 6, "cos": 6}, "f32": {"sin": 5, "cos": 5}}
+
+#: exp's input clamp: below LO the result is +0, above HI it is +inf (in the *result* type),
+#: and inside the range the scale 2^n never leaves f64's normal range.
+EXP_RANGE = {"f64": (-746.0, 710.0), "f32": (-104.0, 89.0)}
+
+#: tanh(x) rounds to +-1 beyond these (|x| >= 19.1 in f64, 9.02 in f32); clamping there
+#: keeps e^(2x) finite.
+TANH_CLAMP = 40.0
+
+#: sin/cos domain: for |x| <= bound the reduction is accurate (k = round(x * 2/pi) is within
+#: about 1/16 of the nearest integer and ``k * PIO2_2`` stays below 1). Beyond it the result
+#: is NaN (``strict=True`` selects the libm result there instead). Measured errors in each
+#: binade up to the bound and beyond it: docs/vector-math.md.
+TRIG_BOUND = {"f32": math.ldexp(1.0, 50), "f64": math.ldexp(1.0, 47)}
+
+#: musl log.c: bits of the double nearest sqrt(1/2); ``bits(x) - LOG_OFF`` has the exponent k
+#: with x = 2^k * m, m in [sqrt(1/2), sqrt(2)).
+LOG_OFF = 0x3FE6A09E667F3BCD
