@@ -120,25 +120,26 @@ def _pow_int(b, x, y, t):
     return loop.results[0]
 
 
-def _maxmin_float(pred):
-    return lambda b, x, y, t: select(b, cmpf(b, pred, x, y), x, y)
-
-
 def _float_or_int(f_op, i_op):
     def emit(b, x, y, t):
         return _op(b, (f_op if S.is_float(t) else i_op)(x, y))
     return emit
 
 
+def _nan_or(b, pred, x, y):
+    """NumPy's ``(x pred y || isnan(x)) ? x : y``: a NaN in either operand wins."""
+    return _op(b, arith.OrIOp(cmpf(b, pred, x, y), cmpf(b, "uno", x, x)))
+
+
 def _maximum(b, x, y, t):
     if S.is_float(t):
-        return select(b, cmpf(b, "uge", x, y), x, y)
+        return select(b, _nan_or(b, "oge", x, y), x, y)
     return _op(b, (arith.MaxUIOp if S.is_bool(t) else arith.MaxSIOp)(x, y))
 
 
 def _minimum(b, x, y, t):
     if S.is_float(t):
-        return select(b, cmpf(b, "ule", x, y), x, y)
+        return select(b, _nan_or(b, "ole", x, y), x, y)
     return _op(b, (arith.MinUIOp if S.is_bool(t) else arith.MinSIOp)(x, y))
 
 
