@@ -9,10 +9,11 @@
 
 from ember.api import ScriptFunction, Tensor, script
 from ember.errors import CompilerError, ScriptError, TraceCheckError, TraceError, TracerWarning
+from ember.custom_op import CUSTOM_OPS as custom_ops, CustomOp, custom_op
 from ember.registry import register_dialect, register_pass
 from ember.tracing import TracedFunction, trace
 
 __version__ = "0.1.0"
 __all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "trace",
            "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "register_dialect",
-           "register_pass", "__version__"]
+           "register_pass", "custom_op", "CustomOp", "custom_ops", "__version__"]

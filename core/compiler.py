@@ -53,7 +53,7 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
 
     ``extra_passes`` maps a stage name to passes run at the end of that stage.
     ``EMBER_PRINT_IR_AFTER_ALL=1`` prints the IR after every pass (to stderr), with
-    MLIR's ``// -----// IR Dump After <pass> //----- //`` header.
+    MLIR's ``// -----// IR Dump After <PassClass> (<pass-name>) //----- //`` header.
     """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
@@ -79,7 +79,8 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
                 raise CompilerError(f"pass '{p.name}' failed: {e}\n{_repro(module, p.name)}") from e
             timings[p.name] = timings.get(p.name, 0.0) + time.perf_counter() - t0
             if print_all:
-                print(f"// -----// IR Dump After {p.name} //----- //\n{module}", file=sys.stderr)
+                print(f"// -----// IR Dump After {type(p).__name__} ({p.name}) //----- //\n{module}",
+                      file=sys.stderr)
         texts[stage.name] = str(module)
         if stage.name == "tensor":
             texts["tensor+locations"] = _with_locations(module)

@@ -470,8 +470,10 @@ class DimOp(IRDLOperation):
 
 
 from ember.dialects.etensor_index import INDEX_OPS, ExtractOp, InsertOp, ItemOp, SliceOp  # noqa: E402
+from ember.dialects.etensor_custom import CustomOp  # noqa: E402
 
 ETensor = Dialect("etensor", [
     *BINARY_OPS, *COMPARE_OPS, *UNARY_OPS, CastOp, *REDUCTION_OPS, MatmulOp, TransposeOp,
     ReshapeOp, BroadcastOp, FillOp, IotaOp, WhereOp, ConstantOp, DimOp, *INDEX_OPS,
+    CustomOp,
 ], [])

@@ -112,6 +112,21 @@ REFERENCE: dict[type, Impl] = {
     T.ItemOp: lambda op, a: a[()],
 }
 
+def _custom(op, *inputs):
+    """``etensor.custom``: the operator's own NumPy reference (``ember.custom_op``)."""
+    from ember.custom_op import CUSTOM_OPS
+
+    custom = CUSTOM_OPS.get(op.op_name.data)
+    if custom is None:
+        raise NotImplementedError(f"custom op {op.op_name.data!r} is not registered in this process")
+    out = np.asarray(custom.reference(*inputs))
+    return np.broadcast_to(out, np.broadcast_shapes(*(np.shape(x) for x in inputs))) \
+        .astype(_result_dtype(op), copy=True)
+
+
+REFERENCE[T.CustomOp] = _custom
+
+
 #: Scalar ``arith`` ops the frontends emit at the tensor stage (sizes, casts of parameters).
 ARITH: dict[type, Impl] = {
     arith.MuliOp: lambda op, a, b: a * b, arith.AddiOp: lambda op, a, b: a + b,

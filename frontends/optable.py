@@ -17,7 +17,7 @@ import numpy as np
 from xdsl.ir import Attribute
 
 from ember.dialects import shapes as S
-from ember.frontends.builder import BuildError, Dim, TensorBuilder, TValue
+from ember.frontends.builder import PY_ELEMENT, PY_RANK, BuildError, Dim, TensorBuilder, TValue
 
 Handler = Callable[..., object]
 
@@ -257,10 +257,7 @@ def custom_handler(op) -> Handler:
         if not args:
             raise BuildError(f"{op.name}() needs at least one argument")
         xs = [_tensor(tb, a) for a in args]
-        element = xs[0].element if len(xs) == 1 else tb.result_element(xs[0], xs[1])
-        for x in xs[2:]:
-            element = tb.result_element(TValue(xs[0].ssa.__class__ and x.ssa, None), x) \
-                if False else S.promote(element, x.element) if not x.weak else element
+        element = _common_element(xs)
         compute = element
         if op.native:
             try:
@@ -276,3 +273,17 @@ def custom_handler(op) -> Handler:
                         TensorBuilder.joint_weak(*xs))
         return tb.cast(result, op.result_element(element))
     return h
+
+
+def _common_element(xs: list[TValue]) -> Attribute:
+    """The element type NumPy 2 promotes ``xs`` to (NEP 50: Python scalars are weak)."""
+    strong = [x.element for x in xs if not x.weak]
+    if not strong:
+        return PY_ELEMENT[max((x.weak for x in xs), key=PY_RANK.__getitem__)]
+    element = strong[0]
+    for e in strong[1:]:
+        element = S.promote(element, e)
+    for x in xs:
+        if x.weak:
+            element = S.promote_with_python_scalar(element, x.weak)
+    return element

@@ -43,9 +43,10 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.errors import CompilerError
-from ember.lowering import bufferize_scf, element_ops, tensor_ops
+from ember.lowering import bufferize_scf, custom_lowering, element_ops, tensor_ops
 
-_EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS}
+_EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS,
+             **custom_lowering.EMITTERS}
 #: ops that may write into existing buffers: fused values must be computed before them
 _WRITES_MEMORY = {T.InsertOp, *bufferize_scf.EMITTERS}
 

@@ -65,5 +65,5 @@ def test_print_ir_after_all(monkeypatch, capfd):
     monkeypatch.setenv("EMBER_PRINT_IR_AFTER_ALL", "1")
     ember.script(lambda x: x + 1)(np.ones(2))
     err = capfd.readouterr().err
-    assert "// -----// IR Dump After tensor-to-loop //----- //" in err
-    assert "// -----// IR Dump After func-to-llvm //----- //" in err
+    assert "// -----// IR Dump After TensorToLoopPass (tensor-to-loop) //----- //" in err
+    assert "// -----// IR Dump After FuncToLLVMPass (func-to-llvm) //----- //" in err

@@ -1,7 +1,7 @@
 // Mistakes on the command line are one line on stderr and exit code 1, never a traceback.
 
 // RUN: not ember-opt %s -p no-such-pass 2>&1 | filecheck %s --check-prefix=UNKNOWN
-// UNKNOWN:      ember-opt: error: unknown pass 'no-such-pass' (ember-opt --help lists them)
+// UNKNOWN:      ember-opt: error: unknown pass 'no-such-pass' (ember-opt --list-passes lists them)
 // UNKNOWN-NOT:  Traceback
 
 // RUN: not ember-opt %s -p canonicalise 2>&1 | filecheck %s --check-prefix=TYPO
