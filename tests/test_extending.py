@@ -67,3 +67,36 @@ def test_print_ir_after_all(monkeypatch, capfd):
     err = capfd.readouterr().err
     assert "// -----// IR Dump After TensorToLoopPass (tensor-to-loop) //----- //" in err
     assert "// -----// IR Dump After FuncToLLVMPass (func-to-llvm) //----- //" in err
+
+
+def test_entry_point_plugins_are_loaded(tmp_path, monkeypatch):
+    """An installed package with an ``ember.plugins`` entry point extends ember-opt."""
+    import subprocess
+    import sys
+
+    (tmp_path / "myplugin.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from xdsl.passes import ModulePass\n"
+        "import ember\n"
+        "def register():\n"
+        "    @ember.register_pass\n"
+        "    @dataclass(frozen=True)\n"
+        "    class Nothing(ModulePass):\n"
+        "        '''Does nothing, from a plugin.'''\n"
+        "        name = 'plugin-nothing'\n"
+        "        def apply(self, ctx, op):\n"
+        "            pass\n")
+    info = tmp_path / "myplugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myplugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[ember.plugins]\nmine = myplugin:register\n")
+    mlir = tmp_path / "m.mlir"
+    mlir.write_text("func.func @f() {\n  func.return\n}\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    opt = [sys.executable, "-c", "from ember.cli import opt_main; opt_main()"]
+    out = subprocess.run([*opt, str(mlir), "-p", "plugin-nothing"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "func.func @f()" in out.stdout
+    listed = subprocess.run([*opt, "--list-passes"], env=env, capture_output=True, text=True)
+    assert "plugin-nothing" in listed.stdout
