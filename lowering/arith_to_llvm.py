@@ -1,6 +1,6 @@
 """``arith-to-llvm``: every ``arith`` op to ``llvm``/``llvmx`` ops; ``index`` becomes i64.
 
-One table maps each arith op class to a rule ``(op, llvm_operands, emitter) -> value``::
+One table maps each arith op class to a rule ``(op, emitter) -> value``::
 
     %s = arith.addf %a, %b fastmath<fast> : f32  ->  %s = llvm.fadd %a, %b {fastmathFlags = #llvm.fastmath<fast>} : f32
     %q = arith.floordivsi %a, %b : index         ->  sdiv, srem, icmp, and, select (rounds to -inf)
@@ -19,12 +19,12 @@ from xdsl.dialects.arith import CMPF_COMPARISON_OPERATIONS
 from xdsl.dialects.builtin import IntegerAttr, IntegerType, ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
+from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
 from ember.dialects.arith_ext import RemFOp
-from ember.lowering.llvm_common import (Emitter, i64, intrinsic_suffix, llvm_operands, llvm_type,
-                                        replace)
+from ember.lowering.llvm_common import (Emitter, TableLowering, i64, intrinsic_suffix,
+    llvm_type)
 
 Rule = Callable[[Operation, list[SSAValue], Emitter], SSAValue]
 
@@ -145,18 +145,6 @@ if hasattr(arith, "IndexCastUIOp"):
     _RULES[arith.IndexCastUIOp] = _int_resize(signed=False)
 
 
-class ArithLowering(RewritePattern):
-    """Rewrite one arith op by its rule in ``_RULES``."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
-        rule = _RULES.get(type(op))
-        if rule is None:
-            return
-        e = Emitter()
-        result = rule(op, llvm_operands(rewriter, op), e)
-        replace(rewriter, op, e.ops, [result])
-
-
 @dataclass(frozen=True)
 class ArithToLLVMPass(ModulePass):
     """Lower ``arith`` to the ``llvm`` dialect (index as i64)."""
@@ -164,6 +152,6 @@ class ArithToLLVMPass(ModulePass):
     name = "arith-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(ArithLowering(), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(TableLowering(_RULES), apply_recursively=False).rewrite_module(op)
 
 

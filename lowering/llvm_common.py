@@ -16,7 +16,7 @@ C-contiguous and their stride field is unused (undef); strided-layout memrefs fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
@@ -35,7 +35,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
-from xdsl.pattern_rewriter import PatternRewriter
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from xdsl.rewriter import InsertPoint
 
 PTR = llvm.LLVMPointerType()
@@ -216,3 +216,21 @@ def module_of(op: Operation) -> Operation:
 __all__ = ["PTR", "i32", "i64", "Emitter", "declare", "descriptor_type", "llvm_type",
            "storage_type", "element_bytes", "intrinsic_suffix", "is_strided", "cast_to", "llvm_operands",
            "replace", "constant_int", "module_of"]
+
+
+class TableLowering(RewritePattern):
+    """Rewrite an op by its rule in ``rules``: ``rule(op, llvm_operands, emitter)`` returns the
+    replacement value (an SSA value, a folded int, or ``None`` for ops without results)."""
+
+    def __init__(self, rules: dict[type[Operation], Callable]):
+        self.rules = rules
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        rule = self.rules.get(type(op))
+        if rule is None:
+            return
+        e = Emitter()
+        result = rule(op, llvm_operands(rewriter, op), e)
+        if isinstance(result, int):
+            result = e.value(result)
+        replace(rewriter, op, e.ops, [] if result is None else [result])

@@ -19,11 +19,11 @@ from xdsl.dialects import llvm, math
 from xdsl.dialects.builtin import Float32Type, FloatAttr, IntegerAttr, ModuleOp, i1
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
+from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
-from ember.lowering.llvm_common import (Emitter, declare, i32, intrinsic_suffix, llvm_operands,
-                                        module_of, replace)
+from ember.lowering.llvm_common import (Emitter, TableLowering, declare, i32, intrinsic_suffix,
+    module_of)
 
 Rule = Callable[[Operation, list[SSAValue], Emitter], SSAValue]
 
@@ -100,18 +100,6 @@ _RULES: dict[type[Operation], Rule] = {
 }
 
 
-class MathLowering(RewritePattern):
-    """Rewrite one math op by its rule in ``_RULES``."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
-        rule = _RULES.get(type(op))
-        if rule is None:
-            return
-        e = Emitter()
-        result = rule(op, llvm_operands(rewriter, op), e)
-        replace(rewriter, op, e.ops, [result])
-
-
 @dataclass(frozen=True)
 class MathToLLVMPass(ModulePass):
     """Lower ``math`` to LLVM intrinsics and libm calls."""
@@ -119,4 +107,4 @@ class MathToLLVMPass(ModulePass):
     name = "math-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(MathLowering(), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(TableLowering(_RULES), apply_recursively=False).rewrite_module(op)

@@ -30,12 +30,12 @@ from xdsl.dialects import func, llvm, memref
 from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr, IntegerType, MemRefType, ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
+from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
-from ember.lowering.llvm_common import (PTR, Emitter, Int, constant_int, declare, descriptor_type,
-                                        element_bytes, i64, is_strided, llvm_operands, module_of,
-                                        replace, storage_type)
+from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int, declare,
+    descriptor_type, element_bytes, i64, is_strided, module_of,
+    storage_type)
 
 
 class Descriptor:
@@ -228,20 +228,6 @@ _RULES: dict[type[Operation], Callable[[Operation, list[SSAValue], Emitter], SSA
 }
 
 
-class MemrefLowering(RewritePattern):
-    """Rewrite one memref op by its rule in ``_RULES``."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
-        rule = _RULES.get(type(op))
-        if rule is None:
-            return
-        e = Emitter()
-        result = rule(op, llvm_operands(rewriter, op), e)
-        if isinstance(result, int):
-            result = e.value(result)
-        replace(rewriter, op, e.ops, [] if result is None else [result])
-
-
 @dataclass(frozen=True)
 class MemrefToLLVMPass(ModulePass):
     """Lower memref ops to descriptor arithmetic, ``malloc``/``free`` and the result callback."""
@@ -249,5 +235,5 @@ class MemrefToLLVMPass(ModulePass):
     name = "memref-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(MemrefLowering(), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(TableLowering(_RULES), apply_recursively=False).rewrite_module(op)
 
