@@ -32,7 +32,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import hypothesis
+try:
+    import hypothesis
+except ImportError:  # depends on the environment: hypothesis is an optional dependency
+    raise ImportError("ember.testing needs hypothesis: pip install 'ember[testing]'") from None
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
