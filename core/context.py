@@ -13,7 +13,7 @@ from xdsl.ir import Dialect
 
 
 def _builtin_dialects() -> dict[str, Callable[[], Dialect]]:
-    from xdsl.dialects import arith, builtin, cf, func, llvm, math, memref, scf
+    from xdsl.dialects import builtin, cf, func, llvm, math, memref, scf
 
     return {
         "builtin": lambda: builtin.Builtin,

@@ -284,10 +284,7 @@ class TensorBuilder:
     def full(self, sizes: Sequence[int | Dim], value: TValue, element: Attribute) -> TValue:
         dims = [self.as_dim(s) for s in sizes]
         scalar = self.cast(value, element)
-        shape = [d.static for d in dims]
-        if not dims:
-            return scalar
-        return self.broadcast_to(scalar, dims) if shape else scalar
+        return self.broadcast_to(scalar, dims) if dims else scalar
 
     def iota(self, n: int | Dim, element: Attribute) -> TValue:
         return TValue(self.emit(T.IotaOp(self.as_dim(n).ssa, element)).results[0])

@@ -34,7 +34,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import shapes as S
 from ember.errors import ScriptError
 from ember.frontends import optable, subset
-from ember.frontends.builder import PY_ELEMENT, BuildError, Dim, TensorBuilder, TValue
+from ember.frontends.builder import PY_ELEMENT, BuildError, TensorBuilder, TValue
 from ember.frontends.script_control import ControlFlowMixin, always_returns
 
 

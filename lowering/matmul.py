@@ -14,7 +14,7 @@ from xdsl.builder import Builder
 from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import IndexType
 from xdsl.dialects.utils.fast_math import FastMathFlag
-from xdsl.ir import Block, SSAValue
+from xdsl.ir import Block
 from xdsl.rewriter import InsertPoint
 
 from ember.dialects import etensor as T

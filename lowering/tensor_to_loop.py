@@ -31,7 +31,6 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     MemRefType,
     ModuleOp,
-    NoneAttr,
     StridedLayoutAttr,
     TensorType,
     i64,
