@@ -22,6 +22,12 @@ def rand(*shape, dtype=np.float32):
     return RNG.standard_normal(shape).astype(dtype)
 
 
+def reseed(*key: int) -> None:
+    """Make ``rand`` a function of ``key``, so a hypothesis example replays with the same data."""
+    global RNG
+    RNG = np.random.default_rng(key)
+
+
 def mlp(x, w1, b1, w2, b2):
     h = np.maximum(x @ w1 + b1, 0)
     z = h @ w2 + b2
@@ -98,10 +104,12 @@ def shapes(x):
 @given(rows=st.integers(2, 9), cols=st.integers(4, 7))
 @FAST
 def test_sizes_read_from_shape_stay_symbolic(rows, cols):
+    reseed(rows, cols)
     x = rand(rows, cols)
     got, want = traced_shapes()(x), shapes(x)
     for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-5)
+        # a row mean can cancel to ~1e-4: the f32 sum order differs from NumPy's pairwise one
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert np.shape(a) == np.shape(b)
     assert type(got[3]) is int and got[3] == rows * 3 + 1
     assert traced_shapes().cache_info()["misses"] == 1
@@ -169,6 +177,7 @@ def traced(which: int):
 @FAST
 def test_traced_programs_equal_numpy_on_random_shapes(which, rows, cols):
     fn, make = PROGRAMS[which]
+    reseed(which, rows, cols)
     args = make(rows, cols)
     got, want = traced(which)(*args), fn(*args)
     for a, b in zip(got, want) if isinstance(want, tuple) else [(got, want)]:
