@@ -45,6 +45,11 @@ class Specialization:
     timings: dict[str, float]
     #: results need no conversion (no 0-d arrays to turn into scalars)
     plain: bool = False
+    #: the entry function's name, its parameter kinds ("array" or a scalar kind: f64, i64,
+    #: i1...) and its results as (numpy dtype name, rank): the native ABI of ``call``
+    name: str = ""
+    kinds: list[str] = field(default_factory=list)
+    results: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass

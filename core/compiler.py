@@ -96,4 +96,6 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     timings["llvm-O3+codegen"] = time.perf_counter() - t0
     call = make_entry(engine, name, kinds, results)
     return Specialization(key, call, weak, returns_tuple, messages, texts, llvm_text,
-                          engine.optimized_ir, timings, plain=all(rank > 0 for _, rank in results))
+                          engine.optimized_ir, timings, plain=all(rank > 0 for _, rank in results),
+                          name=name, kinds=list(kinds),
+                          results=[(dt.name, rank) for dt, rank in results])
