@@ -64,9 +64,30 @@ class Engine:
             pb.getModulePassManager().run(module, pb)
         #: Optimised IR, captured before codegen mutates the module.
         self.optimized_ir: str = str(module)
+        #: The machine code MCJIT produced (an object file for this host), for the disk cache
+        #: and ``ember.save``; ``Engine.from_object`` loads it back without LLVM.
+        self.object_code: bytes | None = None
         self._engine = llb.create_mcjit_compiler(module, tm)  # owns tm and module
+        self._engine.set_object_cache(notify_func=self._keep_object)
         self._engine.finalize_object()
         self._engine.run_static_constructors()
+
+    def _keep_object(self, _module, buffer: bytes) -> None:
+        self.object_code = bytes(buffer)
+
+    @classmethod
+    def from_object(cls, object_code: bytes, optimized_ir: str = "") -> "Engine":
+        """An engine over machine code that ``Engine(...).object_code`` produced for this host:
+        no parsing, optimisation or code generation, only linking."""
+        _init_llvm()
+        self = cls.__new__(cls)
+        self.optimized_ir = optimized_ir
+        self.object_code = object_code
+        self._engine = llb.create_mcjit_compiler(llb.parse_assembly(""), _target_machine())
+        self._engine.add_object_file(llb.ObjectFileRef.from_data(object_code))
+        self._engine.finalize_object()
+        self._engine.run_static_constructors()
+        return self
 
     def address(self, name: str) -> int:
         """The native address of function ``name``."""
