@@ -23,7 +23,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ember.lowering.func_to_llvm import NUMPY_ARRAY_LAYOUT
+#: Byte offsets of the fields of a CPython ``PyArrayObject`` that compiled code reads
+#: (``func_to_llvm``); checked against the running numpy by :func:`check_layout`. Kept here,
+#: not in ``func_to_llvm``, so calling compiled code never imports the xDSL lowering.
+NUMPY_ARRAY_LAYOUT = {"data": 16, "dimensions": 32, "strides": 40}
 
 #: Parameter kind -> ctypes type of the native parameter.
 PARAM_CTYPES = {

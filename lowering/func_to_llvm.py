@@ -45,10 +45,9 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from ember.lowering.llvm_common import (PTR, Emitter, cast_to, element_bytes, i32, i64,
                                         is_strided, llvm_operands, llvm_type, replace)
+from ember.lowering.abi import NUMPY_ARRAY_LAYOUT
 from ember.lowering.memref_to_llvm import build_descriptor
 
-#: Byte offsets of the fields of a CPython ``PyArrayObject`` (checked by ``abi.check_layout``).
-NUMPY_ARRAY_LAYOUT = {"data": 16, "dimensions": 32, "strides": 40}
 
 
 def is_entry(fn: Operation) -> bool:
