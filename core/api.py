@@ -219,6 +219,12 @@ class ScriptFunction:
             raise RuntimeError(f"{self.__name__} has not been compiled yet: call it first")
         return self._last
 
+    def __reduce__(self):
+        """Pickled by its compiled IR and a manifest, never by code (``ember.persist``)."""
+        from ember.persist import reduce_function
+
+        return reduce_function(self)
+
     # -- compiling -----------------------------------------------------------------------
 
     def _reason(self, key: tuple) -> str:
@@ -237,20 +243,37 @@ class ScriptFunction:
 
     def _compile(self, key: tuple, args: tuple) -> Specialization:
         from ember.compiler import compile_module
+        from ember.persist import cache_lookup, cache_store
 
         t0 = time.perf_counter()
         module, weak, returns_tuple = self._build(key, args)
         build_time = time.perf_counter() - t0
         kinds = ["array" if isinstance(s, ArraySpec) else _SCALAR_KINDS[s.pytype] for s in key]
-        spec = compile_module(module, self.py_func.__name__, kinds, weak, returns_tuple, key,
-                              {stage: [p for spec in specs for p in resolve_pass(spec)]
-                               for stage, specs in self._extra_passes.items()})
-        spec.timings = {"frontend": build_time, **spec.timings}
+        disk_key = _disk_cache_key(module, kinds, self._extra_passes)
+        reason = self._reason(key)
+        t1 = time.perf_counter()
+        spec = cache_lookup(disk_key) if disk_key else None
+        if spec is not None:
+            spec.timings = {"frontend": build_time, "disk-cache": time.perf_counter() - t1}
+            reason += " (from the disk cache)"
+        else:
+            spec = compile_module(module, self.py_func.__name__, kinds, weak, returns_tuple, key,
+                                  {stage: [p for spec in specs for p in resolve_pass(spec)]
+                                   for stage, specs in self._extra_passes.items()})
+            spec.timings = {"frontend": build_time, **spec.timings}
+            if disk_key:
+                cache_store(disk_key, self, spec)
         total = time.perf_counter() - t0
-        self._records.append(CompileRecord(", ".join(s.describe() for s in key),
-                                           self._reason(key), total, spec.timings))
+        self._records.append(CompileRecord(", ".join(s.describe() for s in key), reason, total,
+                                           spec.timings))
         self._cache[key] = spec
         return spec
+
+
+def _disk_cache_key(module, kinds: list[str], extra_passes: dict) -> str | None:
+    from ember.persist import cache_dir, cache_key
+
+    return cache_key(module, kinds, extra_passes) if cache_dir() is not None else None
 
 
 def _differences(old: tuple, new: tuple) -> list[str]:

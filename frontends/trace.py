@@ -236,6 +236,11 @@ def _inline_hook(fn, args: tuple):
     tracer = find_tracer(args)
     if tracer is None:
         return NotImplemented
+    if fn.py_func is None:
+        from ember.errors import TraceError
+
+        raise TraceError(f"{fn.__name__} was loaded from an artifact without its Python source, "
+                         "so a trace cannot record it; call it outside the traced function")
     if getattr(fn, "trace_through", False):
         return fn.py_func(*args)
     return tracer.inline_script(fn, args)
