@@ -24,6 +24,8 @@ from ember.registry import resolve_pass
 from ember.frontends.script import ArraySpec, ScalarSpec, build_function
 
 _SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
+#: how many exact (dtype, shape, strides) call keys a function remembers before starting over
+_FAST_KEYS = 1024
 
 #: Hooks of the ``ember.trace`` runs in progress. While one runs, a scripted function called
 #: with traced values is inlined into the trace instead of called (``ember.frontends.trace``).
@@ -159,14 +161,18 @@ class ScriptFunction:
             args = list(args)
             for k, name, ann in self._checks:
                 args[k] = _check_annotation(args[k], name, ann)
-        # The fast key: the facts a specialisation depends on, read as cheaply as possible.
-        key = tuple((a.dtype, tuple([d == 1 for d in a.shape]), a.flags.c_contiguous, a.flags.aligned)
-                    if type(a) is np.ndarray else type(a) for a in args)
+        # The fast key: facts that determine the specialisation (dtype, shape and strides fix
+        # the size-1 dims and the layout), read as cheaply as possible. Exact shapes make it
+        # grow with every new shape, so it is bounded; the real key is ArraySpec's.
+        key = tuple([(a.dtype, a.shape, a.strides, a.flags.aligned) if type(a) is np.ndarray
+                     else type(a) for a in args])
         spec = self._fast.get(key)
         if spec is None:
             args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
             spec = self._lookup(args)
             if not any(isinstance(a, np.generic) for a in args):
+                if len(self._fast) >= _FAST_KEYS:
+                    self._fast.clear()
                 self._fast[key] = spec
         else:
             self._hits += 1
