@@ -12,10 +12,11 @@ from ember.errors import CompilerError, ScriptError, TraceCheckError, TraceError
 from ember.custom_op import CUSTOM_OPS as custom_ops, CustomOp, custom_op
 from ember.registry import register_dialect, register_pass
 from ember.tracing import TracedFunction, trace
+from ember.export import export
 from ember.persist import ArtifactError, LoadedFunction, load, save
 
 __version__ = "0.1.0"
 __all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "trace",
            "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "register_dialect",
            "register_pass", "custom_op", "CustomOp", "custom_ops", "save", "load", "LoadedFunction",
-           "ArtifactError", "__version__"]
+           "ArtifactError", "export", "__version__"]
