@@ -10,13 +10,14 @@
 Each signature becomes one C function, ``<name>_<mangling>`` (see :func:`mangle`), plus
 ``<name>`` as an alias when exactly one signature is exported; ``<symbol>_message(status)``
 gives the text of a status. The C ABI (``ember_tensor``, ``ember_allocator``) is described in
-:mod:`ember.export_abi` and ``docs/deployment.md``. The library needs no Python: only libc
-and libm. A ``.so`` is linked by the system C compiler (``$CC``, ``cc``, ``gcc`` or
+:mod:`ember.export_abi` and ``docs/deployment.md``. The library needs no Python: only libc,
+libm and pthreads. A ``.so`` is linked by the system C compiler (``$CC``, ``cc``, ``gcc`` or
 ``clang``; ``<target>-gcc`` for another architecture); a ``.o`` needs no compiler.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import os
@@ -32,10 +33,9 @@ from pathlib import Path
 import llvmlite.binding as llb
 import numpy as np
 
-from ember.api import ScriptFunction
+from ember.api import ScriptFunction, Specialization
 from ember.dialects.shapes import DYN
-from ember.export_abi import (RUNTIME_IR, SCALAR_TYPES, ExportedSignature, alias_ir, header_text,
-                              shim_ir)
+from ember.export_abi import RUNTIME_IR, ExportedSignature, alias_ir, header_text, shim_ir
 from ember.frontends.script import ArraySpec, ScalarSpec
 from ember.tracing import TracedFunction
 
@@ -96,15 +96,10 @@ def resolve_target(target: str | None) -> Target:
     return found
 
 
-_initialized = False
-
-
+@functools.cache
 def _init_targets() -> None:
-    global _initialized
-    if not _initialized:
-        llb.initialize_all_targets()
-        llb.initialize_all_asmprinters()
-        _initialized = True
+    llb.initialize_all_targets()
+    llb.initialize_all_asmprinters()
 
 
 # -- signatures ----------------------------------------------------------------------------------
@@ -158,30 +153,28 @@ def mangle(key: tuple) -> str:
     return "_".join(tokens) or "void"
 
 
-def _select(f: ScriptFunction, signatures) -> list[tuple]:
-    """The keys to export, compiling the missing ones of a scripted function."""
+def _select(f: ScriptFunction, signatures) -> list[tuple[tuple, Specialization]]:
+    """The (key, specialisation) pairs to export, compiling the missing ones of a scripted
+    function."""
     name = f.__name__
     if signatures is None:
         if not f._cache:
             raise ValueError(f"{name} has not been compiled for any signature: call it first, "
                              "or pass signatures=[...]")
-        return list(f._cache)
+        return list(f._cache.items())
     if isinstance(signatures, str):
         signatures = [signatures]
-    keys = []
+    selected = {}
     for text in signatures:
         key = parse_signature(text)
         if f._nparams is not None and len(key) != f._nparams:
             raise ValueError(f"signature {text!r} has {len(key)} parameters; {name} takes "
                              f"{f._nparams}")
-        if key not in f._cache:
-            if isinstance(f, TracedFunction):
-                raise ValueError(f"{name} has no trace for signature {describe(key)!r}: call it "
-                                 "once with such arguments first")
-            f._compile(key, None)
-        if key not in keys:
-            keys.append(key)
-    return keys
+        if key not in f._cache and isinstance(f, TracedFunction):
+            raise ValueError(f"{name} has no trace for signature {describe(key)!r}: call it "
+                             "once with such arguments first")
+        selected[key] = f._cache.get(key) or f._compile(key, None)
+    return list(selected.items())
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -236,65 +229,61 @@ class ExportResult:
     signatures: list[ExportedSignature] = field(default_factory=list, repr=False)
 
 
-def _signature(f: ScriptFunction, base: str, key: tuple) -> tuple[ExportedSignature, str]:
-    spec = f._cache[key]
+def _signature(f: ScriptFunction, base: str, key: tuple, spec: Specialization) -> ExportedSignature:
     params, outs = _c_names(f, len(key), len(spec.results))
     symbol = f"{base}_{mangle(key)}"
-    sig = ExportedSignature(symbol, f"{symbol}.impl", key, list(spec.kinds), params,
-                            list(spec.results), outs, list(spec.messages),
-                            _python_signature(base, params, key, spec.results))
-    return sig, spec.llvm_ir
+    return ExportedSignature(symbol, f"{symbol}.impl", key, list(spec.kinds), params,
+                             list(spec.results), outs, list(spec.messages),
+                             _python_signature(base, params, key, spec.results))
 
 
-def _entry_module(sig: ExportedSignature, ir_text: str, entry: str, tm) -> tuple[llb.ModuleRef, list[str]]:
+def _entry_module(sig: ExportedSignature, spec: Specialization, tm) -> tuple[llb.ModuleRef, list[str]]:
     """Parse a specialisation's IR for ``tm``; rename its public definitions into the
     signature's namespace (the entry becomes ``sig.impl``). Returns the module and the new
     names, to make internal once linked."""
-    mod = llb.parse_assembly(ir_text)
+    mod = llb.parse_assembly(spec.llvm_ir)
     mod.triple, mod.data_layout = tm.triple, str(tm.target_data)
     renamed = []
     for value in [*mod.functions, *mod.global_variables]:
         if value.is_declaration or value.linkage != llb.Linkage.external:
             continue
-        value.name = sig.impl if value.name == entry else f"{sig.symbol}.{value.name}"
+        value.name = sig.impl if value.name == spec.name else f"{sig.symbol}.{value.name}"
         renamed.append(value.name)
     return mod, renamed
 
 
-def compile_object(f: ScriptFunction, keys: list[tuple], target: Target, name: str | None = None
-                   ) -> tuple[bytes, list[ExportedSignature], str | None]:
-    """Machine code (ELF object) for ``keys`` of ``f``: the entries, their shims, the runtime.
-
-    Returns the object, the exported signatures and the alias (or ``None``)."""
-    base = name or f.__name__
-    if not (base.isascii() and base.isidentifier()):
-        raise ValueError(f"{base!r} is not a C identifier: pass name='...' to ember.export")
-    tm = target.machine()
-    pairs = [_signature(f, base, key) for key in keys]
-    sigs = [s for s, _ in pairs]
-    alias = base if len(sigs) == 1 else None
-    decls = [f'declare i32 @"{s.impl}"(' + ", ".join(
-        ["ptr" if k == "array" else SCALAR_TYPES[k][0].split()[0] for k in s.kinds] + ["ptr"]) + ")"
-        for s in sigs]
-    text = "\n".join([RUNTIME_IR, *decls, *(shim_ir(s) for s in sigs),
-                      alias_ir(alias, sigs[0]) if alias else ""])
-    module = llb.parse_assembly(text)
-    module.triple, module.data_layout = tm.triple, str(tm.target_data)
-    internal = []
-    for sig, (_, ir_text) in zip(sigs, pairs):
-        entry_mod, renamed = _entry_module(sig, ir_text, f._cache[sig.specs].name, tm)
-        module.link_in(entry_mod)
-        internal += renamed
-    for n in internal:
-        value = (module.get_function(n) if n in {fn.name for fn in module.functions}
-                 else module.get_global_variable(n))
-        value.linkage = "internal"
-    module.verify()
+def _optimize(module: llb.ModuleRef, tm: llb.TargetMachine) -> None:
+    """The O3 pipeline of ``ember.lowering.jit.Engine`` (loop and SLP vectorisers on)."""
     pto = llb.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pb = llb.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(module, pb)
+
+
+def compile_object(f: ScriptFunction, selected: list[tuple[tuple, Specialization]], target: Target,
+                   name: str | None = None) -> tuple[bytes, list[ExportedSignature], str | None]:
+    """Machine code (an ELF object) for the ``(key, specialisation)`` pairs of ``f``: their
+    entries, shims and the runtime. Returns the object, the signatures and the alias (or None)."""
+    base = name or f.__name__
+    if not (base.isascii() and base.isidentifier()):
+        raise ValueError(f"{base!r} is not a C identifier: pass name='...' to ember.export")
+    tm = target.machine()
+    sigs = [_signature(f, base, key, spec) for key, spec in selected]
+    alias = base if len(sigs) == 1 else None
+    module = llb.parse_assembly("\n".join([RUNTIME_IR, *map(shim_ir, sigs),
+                                            alias_ir(alias, sigs[0]) if alias else ""]))
+    module.triple, module.data_layout = tm.triple, str(tm.target_data)
+    internal = set()
+    for sig, (_, spec) in zip(sigs, selected):
+        entry_module, renamed = _entry_module(sig, spec, tm)
+        module.link_in(entry_module)
+        internal.update(renamed)
+    for value in [*module.functions, *module.global_variables]:
+        if value.name in internal:
+            value.linkage = "internal"
+    module.verify()
+    _optimize(module, tm)
     return tm.emit_object(module), sigs, alias
 
 
@@ -346,8 +335,7 @@ def export(f, path, signatures=None, header=None, target=None, name=None) -> Exp
         raise ValueError(f"cannot export to {str(path)!r}: the name must end in .so (shared "
                          "library) or .o (object file)")
     tgt = resolve_target(target)
-    keys = _select(f, signatures)
-    obj, sigs, alias = compile_object(f, keys, tgt, name)
+    obj, sigs, alias = compile_object(f, _select(f, signatures), tgt, name)
     if path.suffix == ".so":
         link_shared(obj, path, tgt)
     else:

@@ -210,15 +210,24 @@ def _unpack_tensor(out: _Lines, k: int, arg: str, spec: ArraySpec, obj: str, fal
 
 
 def shim_ir(sig: ExportedSignature) -> str:
-    """The shim ``sig.symbol``, its ``.alloc`` callback and its ``_message`` function."""
-    return "\n".join([_shim(sig), _alloc_callback(sig), _message_function(sig)])
+    """The shim ``sig.symbol``, its ``.alloc`` callback and its ``_message`` function, and
+    the declaration of the entry ``sig.impl`` (linked in next)."""
+    entry_params = ["ptr" if kind == "array" else SCALAR_TYPES[kind][0].split()[0]
+                    for kind in sig.kinds]
+    declaration = f'declare i32 @"{sig.impl}"({", ".join(entry_params + ["ptr"])})\n'
+    return "\n".join([declaration, _shim(sig), _alloc_callback(sig), _message_function(sig)])
 
 
 def _c_params(sig: ExportedSignature) -> list[tuple[str, str]]:
     """(LLVM type, LLVM name) of each shim parameter."""
-    params = [("ptr" if kind == "array" else SCALAR_TYPES[kind][0], f'%"{name}"')
+    params = [("ptr" if kind == "array" else SCALAR_TYPES[kind][0], _arg(name))
               for kind, name in zip(sig.kinds, sig.params)]
-    return params + [("ptr", f'%"{name}"') for name in sig.outs] + [("ptr", "%allocator")]
+    return params + [("ptr", _arg(name)) for name in sig.outs] + [("ptr", "%allocator")]
+
+
+def _arg(name: str) -> str:
+    """The IR name of C parameter ``name`` (prefixed: labels share the namespace)."""
+    return f'%"arg.{name}"'
 
 
 def _shim(sig: ExportedSignature) -> str:
@@ -232,15 +241,15 @@ def _shim(sig: ExportedSignature) -> str:
     for (_, rank), name in zip(sig.results, sig.outs):  # a failed call leaves data == NULL
         for field, ty, value in (("data", "ptr", "null"), ("ndim", "i64", rank),
                                  ("strides", "ptr", "null")):
-            out.store_field(f'%"{name}"', TENSOR_FIELDS[field], ty, value)
+            out.store_field(_arg(name), TENSOR_FIELDS[field], ty, value)
     for k in objs:
-        _unpack_tensor(out, k, f'%"{sig.params[k]}"', sig.specs[k], objs[k], fallbacks[k])
+        _unpack_tensor(out, k, _arg(sig.params[k]), sig.specs[k], objs[k], fallbacks[k])
     out.do("store ptr %allocator, ptr " + frame)
     for j, name in enumerate(sig.outs):
-        out.store_field(frame, 8 * (j + 1), "ptr", f'%"{name}"')
+        out.store_field(frame, 8 * (j + 1), "ptr", _arg(name))
     prev = out.emit("load ptr, ptr @__ember_frame", "prev")
     out.do(f"store ptr {frame}, ptr @__ember_frame")
-    args = [f"ptr {objs[k]}" if kind == "array" else f"{SCALAR_TYPES[kind][0].split()[0]} %\"{name}\""
+    args = [f"ptr {objs[k]}" if kind == "array" else f"{SCALAR_TYPES[kind][0].split()[0]} {_arg(name)}"
             for k, (kind, name) in enumerate(zip(sig.kinds, sig.params))]
     args.append(f'ptr @"{sig.symbol}.alloc"')
     status = out.emit(f'call i32 @"{sig.impl}"({", ".join(args)})', "status")

@@ -26,6 +26,7 @@ from ember.export import ExportError, mangle, parse_signature
 DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
 HAVE_CC = shutil.which(os.environ.get("CC", "cc")) is not None
 needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (cc) to link a .so or a C program")
+GLOBAL, WEAK = 1, 2  # ELF symbol bindings
 #: target -> (ELF e_machine, the QEMU user-mode emulator)
 CROSS = {"aarch64-linux-gnu": (183, "qemu-aarch64"), "riscv64-linux-gnu": (243, "qemu-riscv64")}
 
@@ -259,7 +260,6 @@ def test_cross_object(tmp_path, target):
     export_doc_objects(tmp_path, target, "cross")
     header, symbols = read_elf(tmp_path / "scale-cross.o")
     assert header == {"class": 2, "data": 1, "machine": machine}  # ELF64, little-endian
-    GLOBAL, WEAK = 1, 2
     for name in ("scale_add_f32dd_f32d_float", "scale_add_f64dds_f64d_float_message"):
         assert symbols[name] == (GLOBAL, True)
     assert symbols["ember_free"] == (WEAK, True)
@@ -268,6 +268,27 @@ def test_cross_object(tmp_path, target):
     assert symbols["stats"] == symbols["stats_f64dd"] == (GLOBAL, True)
     assert symbols["stats_message"] == (GLOBAL, True)
     assert not any(name.endswith(".impl") and symbols[name][0] != 0 for name in symbols)
+
+
+def math_mix(x, y):
+    return np.tanh(x) + np.exp(y) * np.sqrt(x) + np.log(x) ** 2
+
+
+@pytest.mark.parametrize("target", sorted(CROSS))
+def test_math_needs_only_libc_and_libm(tmp_path, target):
+    """The IR handed to a cross target names no host (the triple is replaced on export), and
+    the object needs nothing but libc and libm."""
+    f = ember.script(math_mix)
+    ember.export(f, tmp_path / "m.o", signatures=["float32[?], float64[?] strided"], target=target)
+    for spec in f._cache.values():
+        lines = [line for line in spec.llvm_ir.splitlines() if not line.startswith("target ")]
+        assert not [line for line in lines if re.search(r"x86|avx|sse|target-cpu", line)]
+    header, symbols = read_elf(tmp_path / "m.o")
+    assert header["machine"] == CROSS[target][0]
+    needed = {name for name, (binding, defined) in symbols.items()
+              if name and not defined and binding != WEAK}  # weak: may stay unresolved
+    assert {"malloc", "free"} <= needed
+    assert not [name for name in needed if re.match(r"_?Py|ember", name)]  # no Python, no JIT
 
 
 @pytest.mark.parametrize("target", sorted(CROSS))
@@ -288,13 +309,22 @@ def test_cross_program_runs_under_qemu(tmp_path, target):
     print(f"ran the demo for {target} under {qemu}")
 
 
-def test_generic_x86_64_object(tmp_path):
-    f = ember.script(counts)
-    info = ember.export(f, tmp_path / "c.o", signatures=["float64[?], int, bool"],
-                        target="x86_64-unknown-linux-gnu")
-    header, symbols = read_elf(tmp_path / "c.o")
+def awkward(entry, double, out0, allocator: float):
+    return entry * allocator + double, out0.sum()
+
+
+def test_generic_x86_64_object_and_c_names(tmp_path):
+    """Python names that are C keywords, or IR labels, or the ABI's own names, still work."""
+    f = ember.script(awkward)
+    info = ember.export(f, tmp_path / "a.o", signatures=["float64[?], float64[?], int64[?], float"],
+                        target="x86_64-unknown-linux-gnu", header=tmp_path / "a.h")
+    header, symbols = read_elf(tmp_path / "a.o")
     assert header["machine"] == 62 and info.target == "x86_64-unknown-linux-gnu"
-    assert symbols["counts"] == symbols["counts_f64d_int_bool"] == (1, True)
+    assert symbols["awkward"] == symbols["awkward_f64d_f64d_i64d_float"] == (1, True)
+    assert ("int32_t awkward(const ember_tensor *entry, const ember_tensor *double_,\n"
+            "                const ember_tensor *out0, double allocator_, ember_tensor *out0_,\n"
+            "                ember_tensor *out1, const ember_allocator *allocator);"
+            ) in (tmp_path / "a.h").read_text()
 
 
 # -- signatures, names, errors ------------------------------------------------------------------
