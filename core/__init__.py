@@ -11,6 +11,7 @@ from ember.api import ScriptFunction, Tensor, script
 from ember.errors import CompilerError, ScriptError, TraceCheckError, TraceError, TracerWarning
 from ember.custom_op import CUSTOM_OPS as custom_ops, CustomOp, custom_op
 from ember.registry import register_dialect, register_pass
+from ember.threads import get_num_threads, set_num_threads
 from ember.tracing import TracedFunction, trace
 from ember.export import export
 from ember.persist import ArtifactError, LoadedFunction, load, save

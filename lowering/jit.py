@@ -17,9 +17,12 @@ import functools
 
 import llvmlite.binding as llb
 
+from ember.lowering.parallel_runtime import bind_symbols
+
 #: Symbols compiled code may call; ``check_symbols`` verifies that the process has them.
 RUNTIME_SYMBOLS = ("malloc", "free", "expf", "exp", "logf", "log", "tanhf", "tanh", "powf",
-                   "sinf", "cosf", "erff", "erf", "log1pf", "expm1f")
+                   "sinf", "cosf", "erff", "erf", "log1pf", "expm1f",
+                   "pthread_create", "pthread_join", "getenv", "atoi", "sysconf")
 
 
 @functools.cache
@@ -29,6 +32,7 @@ def _init_llvm() -> None:
     libm = ctypes.util.find_library("m")
     if libm is not None:  # make libm's symbols visible to MCJIT's process-symbol lookup
         llb.load_library_permanently(libm)
+    bind_symbols()  # the thread count and grain of the parallel runtime, process-wide
     check_symbols()
 
 

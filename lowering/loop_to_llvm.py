@@ -17,17 +17,20 @@ from ember.lowering.func_to_llvm import FuncToLLVMPass, NumberAssertsPass
 from ember.lowering.loop_to_scf import ExpandMemrefCopyPass, LoopToScfPass, LowerScfToCfPass
 from ember.lowering.math_to_llvm import MathToLLVMPass
 from ember.lowering.memref_to_llvm import MemrefToLLVMPass
+from ember.lowering.parallel_outline import ParallelOutlinePass
 from ember.lowering.vector_math import ExpandMathPass
 
 #: Our pass classes by name (for ember-opt).
 PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
-    NumberAssertsPass, LoopToScfPass, ExpandMemrefCopyPass, LowerScfToCfPass, FuncToLLVMPass,
+    NumberAssertsPass, ParallelOutlinePass, LoopToScfPass, ExpandMemrefCopyPass, LowerScfToCfPass, FuncToLLVMPass,
     MemrefToLLVMPass, ArithToLLVMPass, MathToLLVMPass, ExpandMathPass)}
 
-#: The ordered pipeline.  ``func-to-llvm`` goes first among the ``*-to-llvm`` passes because
-#: ``memref-to-llvm`` needs the entry ABI's ``%alloc_result`` parameter.
+#: The ordered pipeline.  ``parallel-outline`` follows ``number-asserts`` (an outlined body
+#: returns the number of its failing assert) and precedes ``loop-to-scf`` (it needs the
+#: ``loop.parallel`` ops).  ``func-to-llvm`` goes first among the ``*-to-llvm`` passes
+#: because ``memref-to-llvm`` needs the entry ABI's ``%alloc_result`` parameter.
 LOOP_TO_LLVM_PASSES: list[ModulePass] = [
-    NumberAssertsPass(), LoopToScfPass(), ExpandMemrefCopyPass(), LowerScfToCfPass(),
+    NumberAssertsPass(), ParallelOutlinePass(), LoopToScfPass(), ExpandMemrefCopyPass(), LowerScfToCfPass(),
     FuncToLLVMPass(), MemrefToLLVMPass(), ArithToLLVMPass(), MathToLLVMPass(),
     ReconcileUnrealizedCastsPass(),
 ]

@@ -1,0 +1,455 @@
+"""``parallel-outline``: run the outermost ``loop.parallel`` loops on threads.
+
+Each outermost ``loop.parallel`` (not inside another ``loop.parallel`` or a ``loop.for``)
+is moved into a new private function, the *body*, which runs one chunk of the loop's
+first dimension that has more than one iteration.  The loop is replaced by a call of the
+threads runtime (``ember.lowering.parallel_runtime``, copied into the module)::
+
+    loop.parallel (%i, %j) = (%c0, %c0) to (%n, %m) step (%c1, %c1) { ... }
+  ->
+    %work = ...                     (trip count x estimated cost of one iteration, f64)
+    %chunks = llvm.call @ember_parallel_chunks(%trip, %work) : (i64, f64) -> i64
+    (pack the captured values into %ctx, a stack struct)
+    %body = llvm.mlir.addressof @f_parallel0 : !llvm.ptr
+    %status = llvm.call @ember_parallel_for(%body, %ctx, %chunks) : (!llvm.ptr, !llvm.ptr, i64) -> i32
+    cf.assert ...                   (one per assert of the body: its status)
+
+    func.func private @f_parallel0(%ctx: !llvm.ptr, %k: index, %chunks: index) -> i32 {
+      (unpack %ctx; chunk %k of %chunks covers iterations [lo, hi) of the split dimension)
+      loop.parallel (%i, %j) = (%lo, %c0) to (%hi, %m) step (%c1, %c1) { ... }
+      func.return %c0_i32 : i32
+    }
+
+Small loops stay serial: the runtime asks for one chunk unless the estimated work exceeds
+the grain.  Constants are cloned into the body rather than captured.  A reduction writes
+one partial per chunk into a stack buffer; the caller combines the partials in chunk order,
+so a result depends on the number of chunks only (deterministic for a thread count).
+Chunk ``k > 0`` of an ``add``/``mul`` reduction starts from the identity; the other
+combiners are idempotent and start from the initial value.  An assert inside the body
+returns its number among the body's asserts (the body is lowered to branches at once), and
+the caller re-asserts each, so the entry function still reports the failing assert.
+
+Not outlined: loops that call functions (``func.call``: C kernels need not be thread-safe)
+or allocate a result buffer (only the entry function can ask Python for one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, cf, func, llvm, memref, scf
+from xdsl.dialects.builtin import (DenseArrayBase, FloatAttr, FunctionType, IndexType, IntegerAttr,
+                                   IntegerType, MemRefType, ModuleOp, UnitAttr,
+                                   UnrealizedConversionCastOp, f64, i32, i64)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
+from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLowering
+
+from ember.dialects import loop
+from ember.lowering.llvm_common import PTR, llvm_type
+from ember.lowering.loop_to_scf import ForToScf, ParallelToScf, WhileLowering
+from ember.lowering.parallel_runtime import MAX_CHUNKS, add_runtime
+
+#: Estimated cost of one op, in scalar operations (``math`` ops may be libm calls).
+MATH_COST = 16
+#: Trip count assumed for a nested loop whose bounds are only known inside the body.
+GUESSED_TRIP = 16
+BODY_ATTR = "ember.parallel_body"
+_CHEAP_MATH = {"math.absf", "math.fma", "math.copysign", "math.roundeven", "math.floor",
+               "math.ceil", "math.trunc", "math.sqrt", "math.absi"}
+_INDEX = IndexType()
+
+
+def _inside(v: SSAValue, root: Operation) -> bool:
+    """Whether ``v`` is defined in ``root`` (one of its results or in its regions)."""
+    owner = v.owner
+    op = owner.parent_op() if isinstance(owner, Block) else owner
+    while op is not None:
+        if op is root:
+            return True
+        op = op.parent_op()
+    return False
+
+
+def _constant(v: SSAValue) -> Operation | None:
+    owner = v.owner
+    return owner if isinstance(owner, arith.ConstantOp) else None
+
+
+def _static_int(v: SSAValue) -> int | None:
+    c = _constant(v)
+    return c.value.value.data if c is not None and isinstance(c.value, IntegerAttr) else None
+
+
+def _free_values(op: Operation) -> list[SSAValue]:
+    """The values ``op`` uses (its bounds and inits included) that are defined outside it."""
+    seen: dict[SSAValue, None] = {}
+    for inner in op.walk():
+        for v in inner.operands:
+            if not _inside(v, op):
+                seen.setdefault(v)
+    return list(seen)
+
+
+def _outlinable(op: loop.ParallelOp) -> bool:
+    parent = op.parent_op()
+    while not isinstance(parent, func.FuncOp):
+        if parent is None or isinstance(parent, (loop.ParallelOp, loop.ForOp)):
+            return False
+        parent = parent.parent_op()
+    if BODY_ATTR in parent.attributes or _split_dim(op) is None:
+        return False
+    return not any(isinstance(o, func.CallOp) or
+                   (isinstance(o, memref.AllocOp) and "ember.result" in o.attributes)
+                   for o in op.walk())
+
+
+def _split_dim(op: loop.ParallelOp) -> int | None:
+    """The first dimension that is not statically a single iteration."""
+    for d, (lb, ub, step) in enumerate(zip(op.lb, op.ub, op.step)):
+        bounds = [_static_int(v) for v in (lb, ub, step)]
+        if None in bounds or -(-(bounds[1] - bounds[0]) // bounds[2]) > 1:
+            return d
+    return None
+
+
+class _Arith:
+    """Index and f64 arithmetic that folds Python numbers (like ``llvm_common.Emitter``)."""
+
+    def __init__(self, ip: InsertPoint):
+        self.ip = ip
+
+    def emit(self, op: Operation) -> SSAValue:
+        Rewriter.insert_op(op, self.ip)
+        return op.results[0] if op.results else None  # type: ignore[return-value]
+
+    def emit_all(self, op: Operation) -> list[SSAValue]:
+        Rewriter.insert_op(op, self.ip)
+        return list(op.results)
+
+    def index(self, x: int | SSAValue) -> SSAValue:
+        return self.emit(arith.ConstantOp(IntegerAttr(x, _INDEX))) if isinstance(x, int) else x
+
+    def float(self, x: float | SSAValue) -> SSAValue:
+        return self.emit(arith.ConstantOp(FloatAttr(x, f64))) if isinstance(x, float) else x
+
+    def binary(self, cls, a, b, fold):
+        if not isinstance(a, SSAValue) and not isinstance(b, SSAValue):
+            return fold(a, b)
+        conv = self.float if cls in (arith.AddfOp, arith.MulfOp) else self.index
+        return self.emit(cls(conv(a), conv(b)))
+
+    def trip(self, lb, ub, step) -> int | SSAValue:
+        """``max(ceil((ub - lb) / step), 0)``."""
+        s = [_static_int(v) for v in (lb, ub, step)]
+        if None not in s:
+            return max(-(-(s[1] - s[0]) // s[2]), 0)
+        diff = ub if s[0] == 0 else self.emit(arith.SubiOp(ub, lb))
+        if s[2] != 1:
+            diff = self.emit(arith.DivUIOp(self.emit(arith.AddiOp(
+                diff, self.emit(arith.SubiOp(step, self.index(1))))), step))
+        count = diff
+        positive = self.emit(arith.CmpiOp(ub, lb, "sgt"))
+        return self.emit(arith.SelectOp(positive, count, self.index(0)))
+
+    def to_float(self, x: int | SSAValue) -> float | SSAValue:
+        if isinstance(x, int):
+            return float(x)
+        as_int = self.emit(arith.IndexCastOp(x, i64))
+        return self.emit(arith.SIToFPOp(as_int, f64))
+
+    def add(self, a, b):
+        return self.binary(arith.AddfOp, a, b, lambda x, y: x + y)
+
+    def iadd(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return b if _static_int(a) == 0 else a if _static_int(b) == 0 else \
+            self.emit(arith.AddiOp(a, b))
+
+    def imul(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return b if _static_int(a) == 1 else a if _static_int(b) == 1 else \
+            self.emit(arith.MuliOp(a, b))
+
+    def mul(self, a, b):
+        return self.binary(arith.MulfOp, a, b, lambda x, y: x * y)
+
+
+def _nest_trip(a: _Arith, op: Operation, root: Operation) -> float | SSAValue:
+    """The trip count of a nested loop as f64, when its bounds are known outside ``root``."""
+    if isinstance(op, (loop.ForOp, loop.ParallelOp)):
+        dims = list(zip(op.lb, op.ub, op.step))
+    elif isinstance(op, scf.ForOp):
+        dims = [(op.lb, op.ub, op.step)]
+    else:
+        return float(GUESSED_TRIP)
+    total: float | SSAValue = 1.0
+    for bounds in dims:
+        if all(_static_int(v) is not None or not _inside(v, root) for v in bounds):
+            total = a.mul(total, a.to_float(a.trip(*bounds)))
+        else:
+            total = a.mul(total, float(GUESSED_TRIP))
+    return total
+
+
+def _cost(a: _Arith, block: Block, root: Operation) -> float | SSAValue:
+    """Estimated scalar operations of one run of ``block`` (nested loops times their trips)."""
+    static, dynamic = 0.0, []
+    for op in block.ops:
+        if not op.regions:
+            cheap = not op.name.startswith("math.") or op.name in _CHEAP_MATH
+            static += 1.0 if cheap else MATH_COST
+            continue
+        inner: float | SSAValue = 0.0
+        for region in op.regions:
+            for b in region.blocks:
+                inner = a.add(inner, _cost(a, b, root))
+        if isinstance(op, (loop.ForOp, loop.ParallelOp, scf.ForOp, scf.WhileOp)):
+            inner = a.mul(inner, _nest_trip(a, op, root))
+        if isinstance(inner, float):
+            static += inner
+        else:
+            dynamic.append(inner)
+    total: float | SSAValue = static
+    for term in dynamic:
+        total = a.add(total, term)
+    return total
+
+
+def _combine(kind: str, t: Attribute, x: SSAValue, y: SSAValue) -> Operation:
+    """The combiner of reduction ``kind`` on two partials of type ``t``."""
+    is_float = not isinstance(t, (IntegerType, IndexType))
+    is_bool = isinstance(t, IntegerType) and t.width.data == 1
+    table = {
+        "add": arith.AddfOp if is_float else arith.AddiOp,
+        "mul": arith.MulfOp if is_float else arith.MuliOp,
+        "max": arith.MaximumfOp if is_float else arith.OrIOp if is_bool else arith.MaxSIOp,
+        "min": arith.MinimumfOp if is_float else arith.AndIOp if is_bool else arith.MinSIOp,
+        "and": arith.AndIOp, "or": arith.OrIOp,
+    }
+    return table[kind](x, y)
+
+
+def _identity(kind: str, t: Attribute) -> Operation:
+    """The identity of ``add``/``mul`` (-0.0 for a float sum: -0.0 + x is x for every x)."""
+    if isinstance(t, (IntegerType, IndexType)):
+        return arith.ConstantOp(IntegerAttr(0 if kind == "add" else 1, t))
+    return arith.ConstantOp(FloatAttr(-0.0 if kind == "add" else 1.0, t))
+
+
+@dataclass
+class _Outline:
+    """The pieces of one outlined loop shared by the body and the call site."""
+
+    op: loop.ParallelOp
+    dim: int
+    name: str
+    captured: list[SSAValue]  # call-site values packed into the context, in order
+    constants: list[Operation]  # cloned into the body instead
+    trips: list[int | SSAValue]  # call-site trip count of each dimension
+    trip: SSAValue  # ... and of the split dimension, as a value
+    partials: list[SSAValue]  # one memref<MAX_CHUNKS x T> per reduction
+
+    @property
+    def struct_type(self) -> llvm.LLVMStructType:
+        return llvm.LLVMStructType.from_type_list([llvm_type(v.type) for v in self.captured])
+
+
+def _unpack(o: _Outline, a: _Arith, ctx: SSAValue) -> dict[SSAValue, SSAValue]:
+    packed = a.emit(llvm.LoadOp(ctx, o.struct_type))
+    mapper: dict[SSAValue, SSAValue] = {}
+    for i, v in enumerate(o.captured):
+        word = a.emit(llvm.ExtractValueOp(DenseArrayBase.from_list(i64, [i]), packed,
+                                          llvm_type(v.type)))
+        if word.type != v.type:
+            word = a.emit(UnrealizedConversionCastOp.get([word], [v.type]))
+        mapper[v] = word
+    for c in o.constants:
+        mapper[c.results[0]] = a.emit(c.clone())
+    return mapper
+
+
+def _chunk_bounds(a: _Arith, o: _Outline, mapper, k: SSAValue, chunks: SSAValue):
+    """Iterations ``[lo, hi)`` of chunk ``k``: the first ``trip % chunks`` chunks get one more."""
+    trip = mapper[o.trip]
+    q = a.emit(arith.DivUIOp(trip, chunks))
+    r = a.emit(arith.RemUIOp(trip, chunks))
+    first = a.iadd(a.imul(k, q), a.emit(arith.MinUIOp(k, r)))
+    extra = a.emit(arith.SelectOp(a.emit(arith.CmpiOp(k, r, "ult")), a.index(1), a.index(0)))
+    last = a.iadd(a.iadd(first, q), extra)
+    lb, step = mapper[o.op.lb[o.dim]], mapper[o.op.step[o.dim]]
+    return a.iadd(lb, a.imul(first, step)), a.iadd(lb, a.imul(last, step))
+
+
+def _build_body(o: _Outline) -> func.FuncOp:
+    block = Block(arg_types=[PTR, _INDEX, _INDEX])
+    ctx, k, chunks = block.args
+    a = _Arith(InsertPoint.at_end(block))
+    mapper = _unpack(o, a, ctx)
+    lo, hi = _chunk_bounds(a, o, mapper, k, chunks)
+    clone = o.op.clone(value_mapper=dict(mapper))
+    lbs, ubs = list(clone.lb), list(clone.ub)
+    lbs[o.dim], ubs[o.dim] = lo, hi
+    is_first = a.emit(arith.CmpiOp(k, a.index(0), "eq")) if clone.iter_args else None
+    inits = []
+    for init, kind in zip(clone.iter_args, o.op.reduction_kinds):
+        if kind in ("add", "mul"):
+            init = a.emit(arith.SelectOp(is_first, init, a.emit(_identity(kind, init.type))))
+        inits.append(init)
+    new = loop.ParallelOp(lbs, ubs, list(clone.step), Rewriter.move_region_contents_to_new_regions(
+        clone.body), inits, o.op.reduction_kinds)
+    new.attributes |= clone.attributes
+    clone.erase()
+    a.emit(new)
+    for r, buf in zip(new.res, o.partials):
+        a.emit(memref.StoreOp.get(r, mapper[buf], [k]))
+    a.emit(func.ReturnOp(a.emit(arith.ConstantOp(IntegerAttr(0, i32)))))
+    body = func.FuncOp(o.name, FunctionType.from_lists([PTR, _INDEX, _INDEX], [i32]),
+                       Region(block), visibility="private")
+    body.attributes[BODY_ATTR] = UnitAttr()
+    return body
+
+
+def _lower_body_asserts(body: func.FuncOp) -> list[tuple[int, str, Attribute | None]]:
+    """Make each ``cf.assert`` of the body return its number j (1, 2, ... in walk order).
+
+    The body is lowered to branches first (an assert must leave nested loops).  Returns
+    ``(j, message, ember.assert_id)`` per assert, for the caller to re-assert the status."""
+    asserts = [op for op in body.walk() if isinstance(op, cf.AssertOp)]
+    if not asserts:
+        return []
+    found = []
+    for j, op in enumerate(asserts, start=1):
+        op.attributes["ember.chunk_status"] = IntegerAttr(j, i32)
+        found.append((j, op.msg.data, op.attributes.get("ember.assert_id")))
+    PatternRewriteWalker(GreedyRewritePatternApplier([ForToScf(), ParallelToScf()]),
+                         apply_recursively=True).rewrite_region(body.body)
+    PatternRewriteWalker(GreedyRewritePatternApplier(
+        [SwitchLowering(), IfLowering(), ForLowering(), WhileLowering()])).rewrite_region(body.body)
+    for op in [op for op in body.walk() if isinstance(op, cf.AssertOp)]:
+        block = op.parent_block()
+        rest = block.split_before(op)
+        fail = Block()
+        status = arith.ConstantOp(op.attributes["ember.chunk_status"])
+        fail.add_ops([status, func.ReturnOp(status.result)])
+        block.parent_region().insert_block_after(fail, block)
+        block.add_op(cf.ConditionalBranchOp(op.arg, rest, (), fail, ()))
+        Rewriter.erase_op(op)
+    return found
+
+
+def _entry_block(op: Operation) -> Block:
+    parent = op.parent_op()
+    while not isinstance(parent, func.FuncOp):
+        parent = parent.parent_op()
+    return parent.body.blocks.first
+
+
+def _prepare(op: loop.ParallelOp, name: str) -> _Outline:
+    """Compute the call-site values (trip count, partials buffers) and what to capture."""
+    dim = _split_dim(op)
+    a = _Arith(InsertPoint.before(op))
+    trips = [a.trip(*bounds) for bounds in zip(op.lb, op.ub, op.step)]
+    trip = a.index(trips[dim])
+    entry = _entry_block(op)
+    partials = []
+    for v in op.iter_args:
+        buf = memref.AllocaOp.get(v.type, 8, shape=[MAX_CHUNKS])
+        entry.insert_op_before(buf, entry.first_op) if entry.first_op else entry.add_op(buf)
+        partials.append(buf.memref)
+    free = _free_values(op)
+    constants = [v.owner for v in free if _constant(v) is not None]
+    captured = [v for v in free if _constant(v) is None] + [trip, *partials]
+    if isinstance(trip.owner, arith.ConstantOp):
+        captured.remove(trip)
+        constants.append(trip.owner)
+    return _Outline(op, dim, name, captured, constants, trips, trip, partials)
+
+
+def _call(o: _Outline, asserts) -> list[SSAValue]:
+    """Replace the loop: pick the chunk count, pack the context, run, check, combine."""
+    op = o.op
+    a = _Arith(InsertPoint.before(op))
+    total: float | SSAValue = 1.0
+    for t in o.trips:
+        total = a.mul(total, a.to_float(t))
+    work = a.float(a.mul(total, _cost(a, op.body.block, op)))
+    trip64 = a.emit(arith.IndexCastOp(o.trip, i64))
+    chunks = a.emit(llvm.CallOp("ember_parallel_chunks", trip64, work, return_type=i64))
+    entry = _entry_block(op)
+    one = llvm.ConstantOp(IntegerAttr(1, i64), i64)
+    ctx = llvm.AllocaOp(one.result, o.struct_type, alignment=8)
+    for new in (ctx, one):
+        entry.insert_op_before(new, entry.first_op) if entry.first_op else entry.add_op(new)
+    packed = a.emit(llvm.UndefOp(o.struct_type))
+    for i, v in enumerate(o.captured):
+        if llvm_type(v.type) != v.type:
+            v = a.emit(UnrealizedConversionCastOp.get([v], [llvm_type(v.type)]))
+        packed = a.emit(llvm.InsertValueOp(DenseArrayBase.from_list(i64, [i]), packed, v))
+    a.emit(llvm.StoreOp(packed, ctx.res))
+    body = a.emit(llvm.AddressOfOp(o.name, PTR))
+    status = a.emit(llvm.CallOp("ember_parallel_for", body, ctx.res, chunks, return_type=i32))
+    for j, message, assert_id in asserts:
+        ok = a.emit(arith.CmpiOp(status, a.emit(arith.ConstantOp(IntegerAttr(j, i32))), "ne"))
+        check = cf.AssertOp(ok, message)
+        if assert_id is not None:
+            check.attributes["ember.assert_id"] = assert_id
+        a.emit(check)
+    return _combine_partials(a, o, chunks)
+
+
+def _combine_partials(a: _Arith, o: _Outline, chunks: SSAValue) -> list[SSAValue]:
+    """``r = partial[0]; for k in 1..chunks: r = combine(r, partial[k])``."""
+    if not o.partials:
+        return []
+    zero, one = a.index(0), a.index(1)
+    firsts = [a.emit(memref.LoadOp.get(buf, [zero])) for buf in o.partials]
+    count = a.emit(arith.IndexCastOp(chunks, _INDEX))
+    block = Block(arg_types=[_INDEX, *(v.type for v in firsts)])
+    k, *accs = block.args
+    combined = []
+    for buf, acc, kind in zip(o.partials, accs, o.op.reduction_kinds):
+        part = memref.LoadOp.get(buf, [k])
+        step = _combine(kind, acc.type, acc, part.res)
+        block.add_ops([part, step])
+        combined.append(step.results[0])
+    block.add_op(loop.YieldOp(*combined))
+    return a.emit_all(loop.ForOp(one, count, one, firsts, block))
+
+
+@dataclass(frozen=True)
+class ParallelOutlinePass(ModulePass):
+    """Outline the outermost ``loop.parallel`` loops into bodies run on threads."""
+
+    name = "parallel-outline"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        targets = [p for p in op.walk() if isinstance(p, loop.ParallelOp) and _outlinable(p)]
+        if not targets:
+            return
+        taken = {o.sym_name.data for o in op.ops if hasattr(o, "sym_name")}
+        last: dict[Operation, Operation] = {}  # function -> its last body so far
+        for target in targets:
+            fn = target.parent_op()
+            while not isinstance(fn, func.FuncOp):
+                fn = fn.parent_op()
+            name = _fresh(f"{fn.sym_name.data}_parallel", taken)
+            outline = _prepare(target, name)
+            body = _build_body(outline)
+            asserts = _lower_body_asserts(body)
+            results = _call(outline, asserts)
+            Rewriter.insert_op(body, InsertPoint.after(last.get(fn, fn)))
+            last[fn] = body
+            for old, new in zip(target.results, results):
+                old.replace_all_uses_with(new)
+            Rewriter.erase_op(target)
+        add_runtime(op)
+
+
+def _fresh(stem: str, taken: set[str]) -> str:
+    k = 0
+    while f"{stem}{k}" in taken:
+        k += 1
+    taken.add(f"{stem}{k}")
+    return f"{stem}{k}"
