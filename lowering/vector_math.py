@@ -1,4 +1,4 @@
-"""``expand-math``: ``math.exp/log/tanh/sin/cos`` on f32/f64 scalars to branch-free ``arith``.
+"""``expand-math``: ``math.exp/log/tanh/sin/cos/powf`` on f32/f64 scalars to branch-free ``arith``.
 
 LLVM's x86 backend turns ``llvm.tanh.f32`` and friends into scalar libm calls (``tanhf``,
 ~20 ns each), and a loop that calls libm does not vectorise. This pass replaces each op by
@@ -8,19 +8,21 @@ reduction, a polynomial, and the exponent rebuilt with integer bit operations. S
 are patched with ``arith.select``, never branches, so the loop body stays one basic block::
 
     %y = math.tanh %x : f32
-  becomes
-    %w = arith.extf %x : f32 to f64
-    %a = math.absf %w : f64
+  becomes (all f32, i32 for the exponent bits)
+    %a = math.absf %x : f32
     ...                                  // t = expm1(2|x|): roundeven, fma, 2^n by bitcast
-    %q = arith.divf %t, %t2 : f64        // tanh|x| = t / (t + 2)
-    %s = math.copysign %q, %w : f64
-    %n = arith.cmpf uno, %w, %w : f64
-    %r = arith.select %n, %w, %s : f64   // NaN in, NaN out
-    %y = arith.truncf %r : f64 to f32
+    %q = arith.divf %t, %t2 : f32        // tanh|x| = t / (t + 2)
+    %p = math.fma %a3, %P, %a : f32      // |x| < 0.55: |x| + |x|^3 * P(x^2)
+    %m = arith.select %lt, %p, %q : f32
+    %s = math.copysign %m, %x : f32      // tanh(-0) = -0
+    %n = arith.cmpf uno, %x, %x : f32
+    %y = arith.select %n, %x, %s : f32   // NaN in, NaN out
 
-Every kernel computes in f64: f32 ops are widened, use the shorter f32 polynomials of
-``vector_math_data`` and round once, so f32 subnormals, overflow and underflow come out of
-the final ``truncf`` correctly rounded. Measured errors and domains: docs/vector-math.md.
+f32 ops compute in f32 with f32 constants, at twice the vector width of f64, except for
+three steps that need more precision: the sin/cos reduction (in f64, then the polynomials in
+f32), a general f32 ``powf`` (exp(y*log|x|) in f64, rounded once) and constant integer powers
+(products in f64, rounded once). f64 ``powf`` with a non-trivial exponent stays a libm call.
+Measured errors and domains: docs/vector-math.md.
 
 ``ExpandMathPass(strict=True)`` (``-p 'expand-math{strict=true}'``) keeps the original op as
 a fallback, chosen by ``select``, where the expansion is inaccurate (sin/cos beyond
@@ -36,8 +38,8 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import (Float32Type, Float64Type, FloatAttr, IntegerAttr, ModuleOp,
-                                    f64, i64)
-from xdsl.ir import Operation, SSAValue
+                                    f32, f64, i32, i64)
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
@@ -45,34 +47,47 @@ from ember.lowering import vector_math_data as D
 
 Value = SSAValue
 
+#: float type -> (kind, same-width integer type, width, mantissa bits, exponent bias)
+_LAYOUT = {f32: ("f32", i32, 32, 23, 127), f64: ("f64", i64, 64, 52, 1023)}
+
 
 class _Emitter:
-    """Builds f64/i64 arithmetic as a list of ops; each method returns the new value."""
+    """Builds arithmetic of one float type (f32 or f64, with the integer type of its width)
+    as a list of ops; each method returns the new value. ``wide()`` shares the list in f64."""
 
-    def __init__(self) -> None:
-        self.ops: list[Operation] = []
+    def __init__(self, ftype: Attribute = f64, ops: list[Operation] | None = None) -> None:
+        self.ops: list[Operation] = [] if ops is None else ops
+        self.ftype = ftype
+        self.kind, self.itype, self.width, self.mant, self.bias = _LAYOUT[ftype]
+
+    def wide(self) -> _Emitter:
+        return _Emitter(f64, self.ops)
 
     def emit(self, op: Operation) -> Value:
         self.ops.append(op)
         return op.results[0]
 
     def const(self, value: float) -> Value:
-        return self.emit(arith.ConstantOp(FloatAttr(value, f64)))
+        return self.emit(arith.ConstantOp(FloatAttr(value, self.ftype)))
 
     def int(self, value: int) -> Value:
-        signed = value - (1 << 64) if value >= 1 << 63 else value
-        return self.emit(arith.ConstantOp(IntegerAttr(signed, i64)))
+        signed = value - (1 << self.width) if value >= 1 << (self.width - 1) else value
+        return self.emit(arith.ConstantOp(IntegerAttr(signed, self.itype)))
 
     def add(self, a, b): return self.emit(arith.AddfOp(a, b))
     def sub(self, a, b): return self.emit(arith.SubfOp(a, b))
     def mul(self, a, b): return self.emit(arith.MulfOp(a, b))
     def div(self, a, b): return self.emit(arith.DivfOp(a, b))
     def fma(self, a, b, c): return self.emit(math.FmaOp(a, b, c))
+    def abs(self, x): return self.emit(math.AbsFOp(x))
+    def floor(self, x): return self.emit(math.FloorOp(x))
     def cmp(self, pred, a, b): return self.emit(arith.CmpfOp(a, b, pred))
     def select(self, c, a, b): return self.emit(arith.SelectOp(c, a, b))
-    def to_int(self, x): return self.emit(arith.FPToSIOp(x, i64))
-    def bits(self, x): return self.emit(arith.BitcastOp(x, i64))
-    def from_bits(self, n): return self.emit(arith.BitcastOp(n, f64))
+    def to_int(self, x): return self.emit(arith.FPToSIOp(x, self.itype))
+    def bits(self, x): return self.emit(arith.BitcastOp(x, self.itype))
+    def from_bits(self, n): return self.emit(arith.BitcastOp(n, self.ftype))
+    def extend(self, x): return self.emit(arith.ExtFOp(x, f64))
+    def narrow(self, x): return self.emit(arith.TruncFOp(x, f32))
 
     def poly(self, x: Value, coeffs: list[float]) -> Value:
         """Horner with fma; ``coeffs`` from the constant term up."""
@@ -82,9 +97,9 @@ class _Emitter:
         return acc
 
     def pow2(self, n: Value) -> Value:
-        """2^n for an i64 n in f64's normal exponent range: ``bitcast((n + 1023) << 52)``."""
-        biased = self.emit(arith.AddiOp(n, self.int(1023)))
-        return self.from_bits(self.emit(arith.ShLIOp(biased, self.int(52))))
+        """2^n for an integer n in the normal exponent range: ``bitcast((n + bias) << mant)``."""
+        biased = self.emit(arith.AddiOp(n, self.int(self.bias)))
+        return self.from_bits(self.emit(arith.ShLIOp(biased, self.int(self.mant))))
 
     def clamp(self, x: Value, lo: float, hi: float) -> Value:
         """min(max(x, lo), hi), keeping NaN."""
@@ -94,15 +109,15 @@ class _Emitter:
         return self.select(self.cmp("olt", x, c_lo), c_lo, x)
 
 
-def _expm1_parts(e: _Emitter, y: Value, q: list[float]) -> tuple[Value, Value]:
-    """y = n*ln2 + r with |r| <= ln2/2 (n as i64); returns n and p = e^r - 1 = r + r^2*Q(r).
-
-    ``n`` is poison for NaN ``y`` (``fptosi``); callers select NaN lanes away."""
+def _expm1_parts(e: _Emitter, y: Value) -> tuple[Value, Value]:
+    """y = n*ln2 + r with |r| <= ln2/2 (n as an integer); returns n and p = e^r - 1 =
+    r + r^2*Q(r). ``n`` is poison for NaN ``y`` (``fptosi``); callers select NaN lanes away."""
+    hi, lo = (D.LN2_HI, D.LN2_LO) if e.kind == "f64" else (D.LN2_HI_F32, D.LN2_LO_F32)
     n = e.emit(math.RoundEvenOp(e.mul(y, e.const(D.LOG2E))))
     minus_n = e.emit(arith.NegfOp(n))
-    r = e.fma(minus_n, e.const(D.LN2_HI), y)
-    r = e.fma(minus_n, e.const(D.LN2_LO), r)
-    p = e.fma(e.mul(r, r), e.poly(r, q), r)
+    r = e.fma(minus_n, e.const(hi), y)
+    r = e.fma(minus_n, e.const(lo), r)
+    p = e.fma(e.mul(r, r), e.poly(r, D.EXPM1_Q[e.kind]), r)
     return e.to_int(n), p
 
 
@@ -111,44 +126,59 @@ def _nan_passthrough(e: _Emitter, x: Value, result: Value) -> Value:
     return e.select(e.cmp("uno", x, x), x, result)
 
 
-def _exp(e: _Emitter, x: Value, kind: str) -> Value:
-    """2^n * (1 + p); the scale is split in two halves so that 2^n never overflows."""
-    lo, hi = D.EXP_RANGE[kind]
-    n, p = _expm1_parts(e, e.clamp(x, lo, hi), D.EXPM1_Q[kind])
+def _exp(e: _Emitter, x: Value) -> Value:
+    """2^n * (1 + p); the scale is split in two halves so that 2^n never overflows, and the
+    last multiply rounds subnormal results."""
+    lo, hi = D.EXP_RANGE[e.kind]
+    n, p = _expm1_parts(e, e.clamp(x, lo, hi))
     n1 = e.emit(arith.ShRSIOp(n, e.int(1)))
     n2 = e.emit(arith.SubiOp(n, n1))
     y = e.mul(e.mul(e.add(p, e.const(1.0)), e.pow2(n1)), e.pow2(n2))
     return _nan_passthrough(e, x, y)
 
 
-def _tanh(e: _Emitter, x: Value, kind: str) -> Value:
-    """copysign(t / (t + 2), x) with t = expm1(2|x|) = 2^n*p + (2^n - 1): no cancellation
-    near 0, so tanh(-0) = -0 and tiny inputs return themselves."""
-    a = e.clamp(e.emit(math.AbsFOp(x)), 0.0, D.TANH_CLAMP)
-    n, p = _expm1_parts(e, e.add(a, a), D.EXPM1_Q[kind])
+def _tanh_expm1(e: _Emitter, a: Value, clamp: float) -> Value:
+    """tanh(a) for a >= 0 as t / (t + 2) with t = expm1(2a) = 2^n*p + (2^n - 1): no
+    cancellation."""
+    c = e.clamp(a, 0.0, clamp)
+    n, p = _expm1_parts(e, e.add(c, c))
     scale = e.pow2(n)
     t = e.fma(scale, p, e.sub(scale, e.const(1.0)))
-    q = e.div(t, e.add(t, e.const(2.0)))
-    return _nan_passthrough(e, x, e.emit(math.CopySignOp(q, x)))
+    return e.div(t, e.add(t, e.const(2.0)))
 
 
-def _log(e: _Emitter, x: Value, kind: str) -> Value:
-    """x = 2^k * m, m in [sqrt(1/2), sqrt(2)) by bit arithmetic (musl log.c), f = m - 1,
-    s = f / (2 + f), then fdlibm's form (f64) or 2s + s*z*P(z) (f32)."""
-    tiny = e.cmp("olt", x, e.const(2.0 ** -1022))
-    xs = e.select(tiny, e.mul(x, e.const(2.0 ** 54)), x)
+def _tanh(e: _Emitter, x: Value) -> Value:
+    """copysign(tanh|x|, x), so tanh(-0) = -0. f64: the expm1 form everywhere (tiny inputs
+    return themselves). f32: the odd polynomial a + a^3*P(a^2) below 0.55, where t/(t+2)
+    would round three times; both are computed and one is selected."""
+    a = e.abs(x)
+    big = _tanh_expm1(e, a, D.TANH_CLAMP if e.kind == "f64" else D.TANH_CLAMP_F32)
+    if e.kind == "f32":
+        z = e.mul(a, a)
+        small = e.fma(e.mul(a, z), e.poly(z, D.TANH_P_F32), a)
+        big = e.select(e.cmp("olt", a, e.const(D.TANH_SMALL_F32)), small, big)
+    return _nan_passthrough(e, x, e.emit(math.CopySignOp(big, x)))
+
+
+def _log(e: _Emitter, x: Value) -> Value:
+    """x = 2^k * m, m in [sqrt(1/2), sqrt(2)) by bit arithmetic (musl log.c), f = m - 1;
+    f64: fdlibm's form with s = f / (2 + f); f32: f + f^2*(-1/2 + f*P(f)), no division."""
+    min_normal, sub_scale = (2.0 ** -1022, 54) if e.kind == "f64" else (2.0 ** -126, 23)
+    tiny = e.cmp("olt", x, e.const(min_normal))
+    xs = e.select(tiny, e.mul(x, e.const(2.0 ** sub_scale)), x)
     ix = e.bits(xs)
-    tmp = e.emit(arith.SubiOp(ix, e.int(D.LOG_OFF)))
-    k = e.emit(arith.ShRSIOp(tmp, e.int(52)))
-    m = e.from_bits(e.emit(arith.SubiOp(ix, e.emit(arith.ShLIOp(k, e.int(52))))))
-    dk = e.sub(e.emit(arith.SIToFPOp(k, f64)), e.select(tiny, e.const(54.0), e.const(0.0)))
+    tmp = e.emit(arith.SubiOp(ix, e.int(D.LOG_OFF[e.kind])))
+    k = e.emit(arith.ShRSIOp(tmp, e.int(e.mant)))
+    m = e.from_bits(e.emit(arith.SubiOp(ix, e.emit(arith.ShLIOp(k, e.int(e.mant))))))
+    dk = e.sub(e.emit(arith.SIToFPOp(k, e.ftype)),
+               e.select(tiny, e.const(float(sub_scale)), e.const(0.0)))
     f = e.sub(m, e.const(1.0))
-    s = e.div(f, e.add(f, e.const(2.0)))
-    z = e.mul(s, s)
-    if kind == "f32":
-        log1p = e.fma(s, e.mul(z, e.poly(z, D.LOG_P_F32)), e.add(s, s))
-        y = e.fma(dk, e.const(D.LN2_HI + D.LN2_LO), log1p)
+    if e.kind == "f32":
+        c = e.mul(e.mul(f, f), e.fma(f, e.poly(f, D.LOG1P_P_F32), e.const(-0.5)))
+        y = e.fma(dk, e.const(D.LN2_HI_F32), e.add(f, e.fma(dk, e.const(D.LN2_LO_F32), c)))
     else:
+        s = e.div(f, e.add(f, e.const(2.0)))
+        z = e.mul(s, s)
         r = e.mul(z, e.poly(z, D.LOG_LG))
         hfsq = e.mul(e.const(0.5), e.mul(f, f))
         inner = e.fma(s, e.add(hfsq, r), e.mul(dk, e.const(D.LN2_LO)))
@@ -158,54 +188,155 @@ def _log(e: _Emitter, x: Value, kind: str) -> Value:
     return e.select(e.cmp("ult", x, e.const(0.0)), e.const(float("nan")), y)
 
 
-def _sincos(e: _Emitter, x: Value, kind: str, quadrant: int) -> Value:
-    """x = k*pi/2 + r (three-part Cody-Waite with fma), then [sin, cos, -sin, -cos] of r
-    picked by (k + quadrant) mod 4: quadrant 0 gives sin x, 1 gives cos x."""
-    k = e.emit(math.RoundEvenOp(e.mul(x, e.const(D.TWO_OVER_PI))))
-    minus_k = e.emit(arith.NegfOp(k))
-    r = e.fma(minus_k, e.const(D.PIO2_1), x)
-    r = e.fma(minus_k, e.const(D.PIO2_2), r)
-    r = e.fma(minus_k, e.const(D.PIO2_3), r)
+def _reduce_pio2(w: _Emitter, x: Value, parts: int = 3) -> tuple[Value, Value]:
+    """In f64: x = k*pi/2 + r (Cody-Waite with fma and ``parts`` parts of pi/2); returns r
+    and k (f64)."""
+    k = w.emit(math.RoundEvenOp(w.mul(x, w.const(D.TWO_OVER_PI))))
+    minus_k = w.emit(arith.NegfOp(k))
+    r = x
+    for part in (D.PIO2_1, D.PIO2_2, D.PIO2_3)[:parts]:
+        r = w.fma(minus_k, w.const(part), r)
+    return r, k
+
+
+def _sin_cos_f64(e: _Emitter, x: Value) -> tuple[Value, Value, Value]:
+    """(sin r, cos r, k mod 4) with fdlibm's kernels (k_sin.c, k_cos.c); k mod 4 is computed
+    in floating point, so it is exact and finite for every finite x."""
+    r, k = _reduce_pio2(e, x)
+    k_mod4 = e.to_int(e.fma(e.floor(e.mul(k, e.const(0.25))), e.const(-4.0), k))
     z = e.mul(r, r)
-    terms = D.TERMS[kind]
-    sin_r = e.fma(e.mul(r, z), e.poly(z, D.SIN_S[:terms["sin"]]), r)
+    sin_r = e.fma(e.mul(r, z), e.poly(z, D.SIN_S), r)
+    return sin_r, _cos_kernel(e, z, D.COS_C), k_mod4
+
+
+def _cos_kernel(e: _Emitter, z: Value, coeffs: list[float], lo: Value | None = None) -> Value:
+    """1 - z/2 rounded, plus what that rounding lost (minus ``lo``), plus z^2 * C(z)
+    (fdlibm k_cos.c)."""
     half_z = e.mul(z, e.const(0.5))
     w = e.sub(e.const(1.0), half_z)
-    # 1 - z/2 rounded, plus what that rounding lost, plus z^2 * C(z) (fdlibm k_cos.c)
-    tail = e.fma(e.mul(z, z), e.poly(z, D.COS_C[:terms["cos"]]), e.sub(e.sub(e.const(1.0), w), half_z))
-    cos_r = e.add(w, tail)
-    # k mod 4 in floating point is exact and finite for finite x, so fptosi never sees NaN/inf
-    k_mod4 = e.fma(e.emit(math.FloorOp(e.mul(k, e.const(0.25)))), e.const(-4.0), k)
-    q = e.emit(arith.AddiOp(e.to_int(k_mod4), e.int(quadrant)))
+    lost = e.sub(e.sub(e.const(1.0), w), half_z)
+    if lo is not None:
+        lost = e.sub(lost, lo)
+    return e.add(w, e.fma(e.mul(z, z), e.poly(z, coeffs), lost))
+
+
+def _sin_cos_f32(e: _Emitter, x: Value) -> tuple[Value, Value, Value]:
+    """The reduction in f64 (two parts of pi/2 are plenty for f32 inputs up to 2^50), r split
+    into f32 r_hi + r_lo, the polynomials in f32 on r_hi, corrected by r_lo to first order;
+    k mod 4 from k's low bits."""
+    w = e.wide()
+    r, k = _reduce_pio2(w, w.extend(x), parts=2)
+    k_low = e.emit(arith.TruncIOp(w.to_int(k), i32))
+    r_hi = w.narrow(r)
+    r_lo = w.narrow(w.sub(r, w.extend(r_hi)))
+    z = e.mul(r_hi, r_hi)
+    sin_r = e.add(r_hi, e.fma(e.mul(r_hi, z), e.poly(z, D.SIN_S_F32), r_lo))
+    cos_r = _cos_kernel(e, z, D.COS_C[:D.COS_TERMS_F32], e.mul(r_lo, r_hi))
+    return sin_r, cos_r, k_low
+
+
+def _sincos(e: _Emitter, x: Value, quadrant: int) -> Value:
+    """[sin, cos, -sin, -cos] of r picked by (k + quadrant) mod 4: quadrant 0 gives sin x,
+    1 gives cos x. NaN, inf and |x| beyond the accurate domain give NaN."""
+    sin_r, cos_r, k_low = (_sin_cos_f64 if e.kind == "f64" else _sin_cos_f32)(e, x)
+    q = e.emit(arith.AddiOp(k_low, e.int(quadrant)))
     odd = e.emit(arith.CmpiOp(e.emit(arith.AndIOp(q, e.int(1))), e.int(0), "ne"))
     value = e.select(odd, cos_r, sin_r)
-    sign = e.emit(arith.ShLIOp(e.emit(arith.AndIOp(q, e.int(2))), e.int(62)))
+    sign = e.emit(arith.ShLIOp(e.emit(arith.AndIOp(q, e.int(2))), e.int(e.width - 2)))
     y = e.from_bits(e.emit(arith.XOrIOp(e.bits(value), sign)))
     if quadrant == 0:
         # fma(-k, pi/2, x) is +0 for x = -0, so sin(-0) would lose its sign
         y = e.select(e.cmp("oeq", x, e.const(0.0)), x, y)
-    # NaN, inf and |x| beyond the accurate domain give NaN; this also drops the lanes where
-    # k_mod4 was NaN and fptosi made poison
-    outside = e.cmp("ugt", e.emit(math.AbsFOp(x)), e.const(D.TRIG_BOUND[kind]))
+    # the select also drops the lanes where k was NaN and fptosi made poison
+    outside = e.cmp("ugt", e.abs(x), e.const(D.TRIG_BOUND[e.kind]))
     return e.select(outside, e.const(float("nan")), y)
 
 
-Kernel = Callable[[_Emitter, Value, str], Value]
+def _pow_int(e: _Emitter, x: Value, n: int) -> Value:
+    """x^n for a constant integer n: f32 multiplies in f64 (x^2 exact, at most two more
+    roundings of 2^-53) and rounds once; f64 n = 3, 4 adds the error of x*x by fma."""
+    if n in (0, 1):
+        return e.const(1.0) if n == 0 else x
+    if e.kind == "f32":
+        w = e.wide()
+        xw = w.extend(x)
+        y = xw
+        for _ in range(abs(n) - 1):
+            y = w.mul(y, xw)
+        return w.narrow(w.div(w.const(1.0), y) if n < 0 else y)
+    if n == -1:
+        return e.div(e.const(1.0), x)
+    x2 = e.mul(x, x)
+    if n == 2:
+        return x2
+    err = e.fma(x, x, e.emit(arith.NegfOp(x2)))
+    if n == 3:
+        naive, fine = e.mul(x2, x), e.fma(x2, x, e.mul(err, x))
+    else:
+        naive, fine = e.mul(x2, x2), e.fma(x2, x2, e.mul(e.add(x2, x2), err))
+    # near overflow the correction term itself overflows (to either sign)
+    return e.select(e.cmp("oeq", e.abs(naive), e.const(float("inf"))), naive, fine)
 
-#: math op -> kernel (x in f64, "f32"/"f64" for the coefficient tables) -> f64 result.
+
+def _pow_f32(e: _Emitter, x: Value, y: Value) -> Value:
+    """exp(y * log|x|) with the f64 kernels (error ~2^-43 relative), rounded once; then
+    C99/NumPy's special cases by select: the sign for x < 0 and odd y, NaN for finite x < 0
+    and non-integer y, 1 for y = 0, x = 1 and |x| = 1 with y = +-inf."""
+    w = e.wide()
+    xw, yw = w.extend(x), w.extend(y)
+    mag = w.narrow(_exp(w, w.mul(yw, _log(w, w.abs(xw)))))
+    floor_y = e.floor(y)
+    y_odd = e.emit(arith.AndIOp(e.cmp("oeq", floor_y, y), e.cmp(
+        "une", e.mul(e.floor(e.mul(y, e.const(0.5))), e.const(2.0)), y)))
+    x_neg = e.emit(arith.CmpiOp(e.bits(x), e.int(0), "slt"))
+    r = e.select(e.emit(arith.AndIOp(x_neg, y_odd)), e.emit(arith.NegfOp(mag)), mag)
+    finite_neg = e.emit(arith.AndIOp(e.cmp("olt", x, e.const(0.0)),
+                                     e.cmp("ogt", x, e.const(float("-inf")))))
+    r = e.select(e.emit(arith.AndIOp(finite_neg, e.cmp("une", floor_y, y))),
+                 e.const(float("nan")), r)
+    one = e.const(1.0)
+    unit_inf = e.emit(arith.AndIOp(e.cmp("oeq", e.abs(x), one),
+                                   e.cmp("oeq", e.abs(y), e.const(float("inf")))))
+    r = e.select(unit_inf, one, r)
+    trivial = e.emit(arith.OrIOp(e.cmp("oeq", y, e.const(0.0)), e.cmp("oeq", x, one)))
+    return e.select(trivial, one, r)
+
+
+def _constant_integer(v: Value) -> int | None:
+    """The value of ``v`` if it is an integral float constant (or ``sitofp`` of one)."""
+    op = v.owner
+    if isinstance(op, (arith.SIToFPOp, arith.ExtFOp)):
+        op = op.input.owner
+    if not isinstance(op, arith.ConstantOp) or not isinstance(op.value, (FloatAttr, IntegerAttr)):
+        return None
+    value = op.value.value.data
+    return int(value) if float(value).is_integer() and abs(value) < 2 ** 31 else None
+
+
+def _pow(e: _Emitter, x: Value, y: Value) -> Value | None:
+    """Products for small constant integer exponents; f32 via f64 exp/log; f64 general pow
+    is left to libm (None)."""
+    n = _constant_integer(y)
+    if n is not None and (-D.POW_INT_MAX if e.kind == "f32" else -1) <= n <= D.POW_INT_MAX:
+        return _pow_int(e, x, n)
+    return _pow_f32(e, x, y) if e.kind == "f32" else None
+
+
+Kernel = Callable[..., Value | None]
+
+#: math op -> kernel: (emitter of the op's type, operands...) -> result, or None to keep it.
 KERNELS: dict[type[Operation], Kernel] = {
     math.ExpOp: _exp,
     math.LogOp: _log,
     math.TanhOp: _tanh,
-    math.SinOp: lambda e, x, kind: _sincos(e, x, kind, 0),
-    math.CosOp: lambda e, x, kind: _sincos(e, x, kind, 1),
+    math.SinOp: lambda e, x: _sincos(e, x, 0),
+    math.CosOp: lambda e, x: _sincos(e, x, 1),
+    math.PowFOp: _pow,
 }
 
 #: Ops whose expansion is inaccurate for |x| > bound; strict mode selects the original there.
 _STRICT_BOUND: dict[type[Operation], dict[str, float]] = {
     math.SinOp: D.TRIG_BOUND, math.CosOp: D.TRIG_BOUND}
-
-_KINDS = {Float32Type: "f32", Float64Type: "f64"}
 
 
 @dataclass
@@ -216,26 +347,24 @@ class ExpandMath(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         kernel = KERNELS.get(type(op))
-        kind = _KINDS.get(type(op.results[0].type)) if kernel is not None else None
-        if kind is None:
+        if kernel is None or not isinstance(op.results[0].type, (Float32Type, Float64Type)):
             return
-        e = _Emitter()
-        x = op.operands[0]
-        wide = e.emit(arith.ExtFOp(x, f64)) if kind == "f32" else x
-        y = kernel(e, wide, kind)
+        e = _Emitter(op.results[0].type)
+        y = kernel(e, *op.operands)
+        if y is None:
+            return
         bound = _STRICT_BOUND.get(type(op))
         if self.strict and bound is not None:
-            exact = e.emit(type(op)(wide))
-            big = e.cmp("ugt", e.emit(math.AbsFOp(wide)), e.const(bound[kind]))
+            x = op.operands[0]
+            exact = e.emit(type(op)(x))
+            big = e.cmp("ugt", e.abs(x), e.const(bound[e.kind]))
             y = e.select(big, exact, y)
-        if kind == "f32":
-            y = e.emit(arith.TruncFOp(y, op.results[0].type))
         rewriter.replace(op, e.ops, [y])
 
 
 @dataclass(frozen=True)
 class ExpandMathPass(ModulePass):
-    """Expand exp/log/tanh/sin/cos into vectorisable arith (see the module docstring)."""
+    """Expand exp/log/tanh/sin/cos/powf into vectorisable arith (see the module docstring)."""
 
     name = "expand-math"
 

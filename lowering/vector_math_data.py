@@ -1,17 +1,18 @@
 """Constants and polynomial coefficients for ``expand-math`` (``ember.lowering.vector_math``).
 
-Every kernel evaluates in f64; f32 ops are widened, computed with the shorter ``F32`` tables
-(about 2^-30 relative error, far below half an f32 ulp) and rounded once. The f64 tables are
-``F64``. Sources:
+f64 kernels use the f64 tables; f32 kernels compute in f32 with the ``*_F32`` tables (the
+emitter rounds every constant to f32). Sources:
 
 * ``sin``/``cos``: fdlibm ``k_sin.c``/``k_cos.c`` (Sun Microsystems, 1993; also musl's
   ``__sin.c``/``__cos.c``), minimax on [-pi/4, pi/4]. The f32 tables drop the last term.
 * ``log``: fdlibm ``e_log.c`` ``Lg1..Lg7`` for f64 (minimax for ``R(z)`` in
   ``log(1+f) = f - f^2/2 + s*(f^2/2 + R(z))``, ``s = f/(2+f)``, ``z = s^2``).
-* ``exp``/``expm1`` ``Q`` and the f32 ``log`` ``R``: fitted for ember by weighted least squares
-  on 400 Chebyshev nodes in mpmath (60 digits), minimising the relative error; the fit
+* f32 ``sin``: musl ``__sindf.c`` (minimax for 4 terms); f32 ``cos``: fdlibm's first 4 terms.
+* ``exp``/``expm1`` ``Q``, the f32 ``tanh`` and ``log1p`` polynomials: fitted for ember by
+  weighted least squares on Chebyshev nodes in mpmath, minimising the relative error; the fit
   script is in docs/vector-math.md. Relative fit errors: exp ``Q`` deg 10 2^-57, deg 5
-  2^-28.4 (which becomes < 2^-31 in ``expm1``); log ``R`` 2^-29 (< 2^-35 in ``log``).
+  2^-28.4 (which becomes < 2^-31 in ``expm1``); tanh 2^-28.5 and log1p 2^-27 with the
+  coefficients rounded to f32.
 """
 
 import math
@@ -43,8 +44,10 @@ EXPM1_Q = {
 LOG_LG = [6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
           2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
           1.479819860511658591e-01]
-#: f32 log: log((1+s)/(1-s)) = 2s + s*z*P(z), P's coefficients, constant term first.
-LOG_P_F32 = [0.6666666655474675, 0.4000012169552661, 0.28550833081466337, 0.23330208077431647]
+#: f32 log: log(1+f) = f + f^2*(-1/2 + f*P(f)) on [sqrt(1/2)-1, sqrt(2)-1]: no division.
+LOG1P_P_F32 = [0.3333335518836975, -0.2500085234642029, 0.19999825954437256,
+               -0.1662134826183319, 0.14227087795734406, -0.13202300667762756,
+               0.12620672583580017, -0.07362811267375946]
 
 #: sin r = r + r^3 * S(r^2); fdlibm S1..S6.
 SIN_S = [-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
@@ -53,15 +56,28 @@ SIN_S = [-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298
 COS_C = [4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
          -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11]
 
-#: Per element type: the terms each kernel keeps.
-TERMS = {"f64": {"sin": 6, "cos": 6}, "f32": {"sin": 5, "cos": 5}}
+#: f32 sin r = r + r^3 * S(r^2) (musl __sindf.c S1..S4); cos uses COS_C[:4].
+SIN_S_F32 = [-0.166666666416265235595, 0.0083333293858894631756, -0.000198393348360966317347,
+             0.0000027183114939898219064]
+COS_TERMS_F32 = 4
+
+#: f32 ln 2 = LN2_HI_F32 + LN2_LO_F32; LN2_HI_F32 is float32(ln 2). With fma, the first
+#: reduction step x - n*LN2_HI_F32 is exact for every |x| the f32 kernels reduce.
+LN2_HI_F32 = 0.6931471824645996
+LN2_LO_F32 = -1.9046542121259336e-09
+
+#: f32 tanh: x + x^3 * P(x^2) below TANH_SMALL_F32, expm1 form above; |x| clamped to
+#: TANH_CLAMP_F32 (tanh rounds to +-1 beyond 9.02).
+TANH_SMALL_F32 = 0.55
+TANH_P_F32 = [-0.33333316445350647, 0.13332565128803253, -0.05385029688477516,
+              0.021064136177301407, -0.006264368072152138]
+TANH_CLAMP_F32 = 10.0
 
 #: exp's input clamp: below LO the result is +0, above HI it is +inf (in the *result* type),
 #: and inside the range the scale 2^n never leaves f64's normal range.
 EXP_RANGE = {"f64": (-746.0, 710.0), "f32": (-104.0, 89.0)}
 
-#: tanh(x) rounds to +-1 beyond these (|x| >= 19.1 in f64, 9.02 in f32); clamping there
-#: keeps e^(2x) finite.
+#: f64 tanh(x) rounds to +-1 beyond |x| >= 19.1; clamping there keeps e^(2x) finite.
 TANH_CLAMP = 40.0
 
 #: sin/cos domain: for |x| <= bound the reduction is accurate (k = round(x * 2/pi) is within
@@ -70,6 +86,9 @@ TANH_CLAMP = 40.0
 #: binade up to the bound and beyond it: docs/vector-math.md.
 TRIG_BOUND = {"f32": math.ldexp(1.0, 50), "f64": math.ldexp(1.0, 47)}
 
-#: musl log.c: bits of the double nearest sqrt(1/2); ``bits(x) - LOG_OFF`` has the exponent k
-#: with x = 2^k * m, m in [sqrt(1/2), sqrt(2)).
-LOG_OFF = 0x3FE6A09E667F3BCD
+#: musl log.c/logf.c: bits of the float nearest sqrt(1/2); ``bits(x) - LOG_OFF`` has the
+#: exponent k with x = 2^k * m, m in [sqrt(1/2), sqrt(2)).
+LOG_OFF = {"f64": 0x3FE6A09E667F3BCD, "f32": 0x3F3504F3}
+
+#: pow with a constant integer exponent |n| <= POW_INT_MAX is expanded into products.
+POW_INT_MAX = 4

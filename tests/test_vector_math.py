@@ -1,10 +1,13 @@
-"""``expand-math``: accuracy of the expanded exp/log/tanh/sin/cos against correctly rounded
+"""``expand-math``: accuracy of the expanded exp/log/tanh/sin/cos/pow against correctly rounded
 references, special values, vectorisation, and the strict (libm) pipeline.
 
 Each (function, dtype) compiles once; the tests call it on large arrays. References: f32 is
 computed in f64 and compared before rounding; f64 in x87 long double (64-bit mantissa, libm's
 ``expl``/``logl``/...: error about 2^-11 f64 ulp, so measured errors are good to ~0.001 ulp).
+The exhaustive f32 check (all 2^32 inputs) is ``-m slow``.
 """
+
+import re
 
 import numpy as np
 import pytest
@@ -19,9 +22,15 @@ NAMES = ["exp", "log", "tanh", "sin", "cos"]
 
 #: The documented contract (docs/vector-math.md), in ulp of the result type.
 MAX_ULP = {
-    F32: {"exp": 1.0, "log": 1.0, "tanh": 1.0, "sin": 1.0, "cos": 1.0},
-    F64: {"exp": 1.0, "log": 1.0, "tanh": 3.0, "sin": 2.0, "cos": 2.0},
+    F32: {"exp": 2.0, "log": 2.0, "tanh": 2.0, "sin": 2.0, "cos": 2.0, "pow": 2.0},
+    F64: {"exp": 1.0, "log": 1.0, "tanh": 3.0, "sin": 2.0, "cos": 2.0, "pow": 1.0},
 }
+#: f32 inputs where a kernel changes regime: every float within 2^13 ulps of each is sampled.
+EDGES = {"exp": [0.0, 0.34657359, -0.34657359, 88.72283, -87.33655, -103.27893, -103.97208],
+         "log": [1.0, 0.70710677, 1.4142135, 1.1754944e-38, 1e-45, 3.4028235e38],
+         "tanh": [0.0, 0.55, -0.55, 9.010913, 1e-20],
+         "sin": [0.0, 0.7853982, 1.5707964, 3.1415927, 1e4, 2.0**24, 2.0**50 * 0.999],
+         "cos": [0.0, 0.7853982, 1.5707964, 3.1415927, 1e4, 2.0**24, 2.0**50 * 0.999]}
 #: Dense sampling ranges, and where sin/cos are accurate (NaN beyond, see the docs).
 DENSE = {"exp": {F32: (-105, 90), F64: (-750, 711)}, "log": (0, 1e4), "tanh": (-20, 20),
          "sin": (-1e4, 1e4), "cos": (-1e4, 1e4)}
@@ -64,13 +73,23 @@ def ulp_errors(y, ref_wide):
     return np.abs(y[finite].astype(np.longdouble) - ref_wide[finite].astype(np.longdouble)) / ulp
 
 
+def _edges(name):
+    """Every f32 within 2^13 ulps of each of ``EDGES[name]``, both signs of zero included."""
+    steps = np.arange(-(1 << 13), 1 << 13, dtype=np.int64)
+    bits = np.array(EDGES[name], F32).view(np.int32).astype(np.int64)[:, None] + steps
+    near = np.concatenate([bits.ravel(), (steps & 0x7FFFFFFF) | 0x80000000])
+    return (near & 0xFFFFFFFF).astype(np.uint32).view(F32)
+
+
 def samples(name, dtype, n=1 << 19):
-    """n random bit patterns (every exponent, subnormals, inf, NaN) + n dense in the domain."""
+    """n random bit patterns (every exponent, subnormals, inf, NaN) + n dense in the domain
+    + n/2 dense in [-1, 1]; f32 adds the neighbourhoods of ``EDGES``."""
     rng = np.random.default_rng(sum(map(ord, name)))
     bits = np.uint32 if dtype == F32 else np.uint64
     raw = rng.integers(0, np.iinfo(bits).max, n, dtype=bits, endpoint=True).view(dtype)
     lo, hi = DENSE[name][dtype] if isinstance(DENSE[name], dict) else DENSE[name]
-    x = np.concatenate([raw, rng.uniform(lo, hi, n).astype(dtype)])
+    parts = [raw, rng.uniform(lo, hi, n).astype(dtype), rng.uniform(-1, 1, n // 2).astype(dtype)]
+    x = np.concatenate(parts + ([_edges(name)] if dtype == F32 else []))
     if name in ("sin", "cos"):
         x = x[~(np.abs(x) > TRIG_BOUND[dtype])]
     return x
@@ -89,8 +108,9 @@ def test_max_ulp_error(compiled, name, dtype):
 
 def _specials(dtype):
     fi = np.finfo(dtype)
-    return np.array([0.0, -0.0, np.inf, -np.inf, np.nan, fi.smallest_subnormal, -fi.smallest_subnormal,
-                     fi.tiny, fi.max, -fi.max, 1.0, -1.0, 0.5], dtype)
+    return np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, fi.smallest_subnormal,
+                     -fi.smallest_subnormal, fi.tiny, -fi.tiny, fi.tiny / 2, fi.max, -fi.max,
+                     1.0, -1.0, 0.5, 2.0, 10.0, -10.0, 100.0, -100.0, 1e6, -1e6], dtype)
 
 
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["f32", "f64"])
@@ -121,12 +141,37 @@ def test_sin_cos_beyond_domain_is_nan(compiled, dtype):
     assert np.isnan(compiled["sin"](x)).all() and np.isnan(compiled["cos"](x)).all()
 
 
-def test_tanh_loop_is_vectorised(compiled):
-    f = compiled["tanh"]
-    f(np.zeros(16, F32))
+_LIBM_CALL = re.compile(r"@(llvm\.)?(exp|log|tanh|sin|cos|pow)f?(\.|\()")
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "tanh"])
+def test_f32_loop_is_vectorised_in_f32(compiled, name):
+    """The f32 kernels compute in f32: the loop is float vectors, with no double and no call."""
+    f = compiled[name]
+    f(np.ones(16, F32))
     ir = f.llvm_ir(optimized=True)
     assert "<8 x float>" in ir or "<16 x float>" in ir
-    assert "@llvm.tanh" not in ir and "@tanhf" not in ir
+    assert not re.search(r"x double>", ir) and not _LIBM_CALL.search(ir)
+
+
+def _chain(x, a, b):
+    return np.tanh(x * a + b) * 0.5 + x
+
+
+def _gelu(x):
+    return 0.5 * x * (1 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
+
+
+@pytest.mark.parametrize("fn, args", [(_chain, (0.5, np.ones(64, F32))), (_gelu, ())],
+                         ids=["chain", "gelu"])
+def test_fused_chains_vectorise_without_calls(fn, args):
+    f = ember.script(fn)
+    x = np.linspace(-6, 6, 64, dtype=F32)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(f(x, *args), fn(x, *args), rtol=1e-6, atol=1e-6)
+    ir = f.llvm_ir(optimized=True)
+    assert "x float>" in ir and "fdiv <" in ir
+    assert not _LIBM_CALL.search(ir)
 
 
 def test_strict_math_keeps_libm(monkeypatch):
@@ -171,3 +216,90 @@ def test_expansion_matches_libm(strict_and_fast, name, data):
     exact = want.astype(np.longdouble)
     err = ulp_errors(got, exact) if np.isfinite(want).any() else np.zeros(1)
     assert err.max() <= MAX_ULP[dtype][name] + 1
+
+
+# -- pow ----------------------------------------------------------------------------------------
+
+def _pow(x, y):
+    return np.power(x, y)
+
+
+def _cube(x):
+    return x ** 3
+
+
+def _fourth(x):
+    return x ** 4
+
+
+def _reciprocal(x):
+    return x ** -1
+
+
+_POW_SPECIALS = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, np.inf, -np.inf,
+                          np.nan, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.75, 1.5, -2.5, 127.0, -128.0])
+
+
+@pytest.fixture(scope="module")
+def pow_f32():
+    return ember.script(_pow)
+
+
+def test_pow_f32_max_ulp_error(pow_f32):
+    rng = np.random.default_rng(7)
+    n = 1 << 18
+    bits = lambda: rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32).view(F32)
+    xs = [bits(), rng.uniform(0, 10, n).astype(F32), rng.uniform(-3, 3, n).astype(F32)]
+    ys = [rng.uniform(-40, 40, n).astype(F32), bits(),
+          np.round(rng.uniform(-30, 30, n)).astype(F32)]
+    for x in xs:
+        for y in ys:
+            with np.errstate(all="ignore"):
+                err = ulp_errors(pow_f32(x, y), np.power(x.astype(F64), y.astype(F64)))
+            assert err.max() <= MAX_ULP[F32]["pow"]
+
+
+def test_pow_f32_special_values_match_numpy(pow_f32):
+    """Every pair of special values: C99 pow's cases (signed zeros, infinities, NaN, 1^y,
+    x^0, negative bases with integer and non-integer exponents)."""
+    x, y = (g.ravel().astype(F32) for g in np.meshgrid(_POW_SPECIALS, _POW_SPECIALS))
+    with np.errstate(all="ignore"):
+        got, want = pow_f32(x, y), np.power(x, y)
+    special = ~np.isfinite(want) | (want == 0) | (want == 1)
+    np.testing.assert_array_equal(got[special], want[special])
+    signed = special & ~np.isnan(want)
+    np.testing.assert_array_equal(np.signbit(got[signed]), np.signbit(want[signed]))
+    np.testing.assert_allclose(got[~special], want[~special], rtol=2 * np.finfo(F32).eps)
+
+
+@pytest.mark.parametrize("dtype", [F32, pytest.param(F64, marks=needs_long_double)],
+                         ids=["f32", "f64"])
+@pytest.mark.parametrize("fn, n", [(_cube, 3), (_fourth, 4), (_reciprocal, -1)],
+                         ids=["cube", "fourth", "reciprocal"])
+def test_pow_constant_integer_is_products(fn, n, dtype):
+    f = ember.script(fn)
+    rng = np.random.default_rng(n + 10)
+    bits = np.uint32 if dtype == F32 else np.uint64
+    x = np.concatenate([rng.integers(0, np.iinfo(bits).max, 1 << 18, dtype=bits).view(dtype),
+                        rng.uniform(-10, 10, 1 << 18).astype(dtype), _specials(dtype)])
+    with np.errstate(all="ignore"):
+        err = ulp_errors(f(x), np.power(x.astype(np.longdouble), n))
+    assert err.max() <= MAX_ULP[dtype]["pow"]
+    assert "math.powf" not in f.ir(stage="loop")
+
+
+# -- exhaustive f32 ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_f32_exhaustive(compiled, name):
+    """All 2^32 f32 inputs (sin/cos up to their domain), 2^24 at a time (~1 min each)."""
+    worst = 0.0
+    for chunk in range(256):
+        x = np.arange(chunk << 24, (chunk + 1) << 24, dtype=np.uint64).astype(np.uint32).view(F32)
+        if name in ("sin", "cos"):
+            x = x[~(np.abs(x) > TRIG_BOUND[F32])]
+        with np.errstate(all="ignore"):
+            err = ulp_errors(compiled[name](x), reference(name, x))
+        worst = max(worst, float(err.max()) if err.size else 0.0)
+    assert worst <= MAX_ULP[F32][name]

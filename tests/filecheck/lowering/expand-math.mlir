@@ -1,8 +1,8 @@
 // RUN: ember-opt %s -p expand-math | filecheck %s
 // RUN: ember-opt %s -p 'expand-math{strict=true}' | filecheck %s --check-prefix=STRICT
 
-// exp on f32: widen, clamp, n = roundeven(x*log2e), two-part ln2 reduction with fma,
-// polynomial, 2^n rebuilt in two halves from integer bits, NaN passthrough, round once.
+// exp on f32 computes in f32: clamp, n = roundeven(x*log2e), two-part ln2 reduction with
+// fma, polynomial, 2^n rebuilt in two halves from i32 bits, NaN passthrough. No widening.
 func.func @exp(%x: f32) -> f32 {
   %y = math.exp %x : f32
   func.return %y : f32
@@ -10,21 +10,42 @@ func.func @exp(%x: f32) -> f32 {
 
 // CHECK-LABEL: func.func @exp
 // CHECK-NOT:     math.exp
-// CHECK:         %[[W:.*]] = arith.extf %x : f32 to f64
-// CHECK:         arith.constant 8.900000e+01 : f64
-// CHECK:         arith.constant -1.040000e+02 : f64
-// CHECK:         %[[N:.*]] = math.roundeven %{{.*}} : f64
-// CHECK:         math.fma
-// CHECK:         %[[NI:.*]] = arith.fptosi %[[N]] : f64 to i64
-// CHECK:         %[[HALF:.*]] = arith.shrsi %[[NI]], %{{.*}} : i64
-// CHECK:         arith.shli
-// CHECK:         arith.bitcast %{{.*}} : i64 to f64
-// CHECK:         %[[NAN:.*]] = arith.cmpf uno, %[[W]], %[[W]] : f64
-// CHECK-NEXT:    %[[R:.*]] = arith.select %[[NAN]], %[[W]], %{{.*}} : f64
-// CHECK-NEXT:    %[[Y:.*]] = arith.truncf %[[R]] : f64 to f32
-// CHECK-NEXT:    func.return %[[Y]] : f32
+// CHECK-NOT:     arith.extf
+// CHECK:         arith.constant 8.900000e+01 : f32
+// CHECK:         arith.constant -1.040000e+02 : f32
+// CHECK:         %[[N:.*]] = math.roundeven %{{.*}} : f32
+// CHECK:         math.fma %{{.*}} : f32
+// CHECK:         %[[NI:.*]] = arith.fptosi %[[N]] : f32 to i32
+// CHECK:         %[[HALF:.*]] = arith.shrsi %[[NI]], %{{.*}} : i32
+// CHECK:         arith.constant 23 : i32
+// CHECK:         arith.bitcast %{{.*}} : i32 to f32
+// CHECK:         %[[NAN:.*]] = arith.cmpf uno, %x, %x : f32
+// CHECK-NEXT:    %[[R:.*]] = arith.select %[[NAN]], %x, %{{.*}} : f32
+// CHECK-NEXT:    func.return %[[R]] : f32
 
-// f64 ops are not widened; log patches 0, inf and negative inputs with selects.
+// tanh on f32 is f32 arithmetic only: the expm1 form t/(t+2) and the odd polynomial for
+// |x| < 0.55, both computed, one selected; copysign keeps tanh(-0) = -0.
+func.func @tanh_f32(%x: f32) -> f32 {
+  %y = math.tanh %x : f32
+  func.return %y : f32
+}
+
+// CHECK-LABEL: func.func @tanh_f32
+// CHECK-NOT:     math.tanh
+// CHECK-NOT:     f64
+// CHECK:         %[[A:.*]] = math.absf %x : f32
+// CHECK:         math.roundeven %{{.*}} : f32
+// CHECK:         %[[BIG:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK:         %[[SMALL:.*]] = math.fma %{{.*}}, %{{.*}}, %[[A]] : f32
+// CHECK-NEXT:    %[[BOUND:.*]] = arith.constant 5.500000e-01 : f32
+// CHECK-NEXT:    %[[LT:.*]] = arith.cmpf olt, %[[A]], %[[BOUND]] : f32
+// CHECK-NEXT:    %[[Y:.*]] = arith.select %[[LT]], %[[SMALL]], %[[BIG]] : f32
+// CHECK-NEXT:    %[[S:.*]] = math.copysign %[[Y]], %x : f32
+// CHECK-NEXT:    %[[NAN:.*]] = arith.cmpf uno, %x, %x : f32
+// CHECK-NEXT:    %[[R:.*]] = arith.select %[[NAN]], %x, %[[S]] : f32
+// CHECK-NEXT:    func.return %[[R]] : f32
+
+// f64 ops stay f64; log patches 0, inf and negative inputs with selects.
 func.func @log(%x: f64) -> f64 {
   %y = math.log %x : f64
   func.return %y : f64
@@ -41,6 +62,19 @@ func.func @log(%x: f64) -> f64 {
 // CHECK-NEXT:    %[[Y:.*]] = arith.select
 // CHECK-NEXT:    func.return %[[Y]] : f64
 
+// f32 log needs no division: f + f^2*(-1/2 + f*P(f)).
+func.func @log_f32(%x: f32) -> f32 {
+  %y = math.log %x : f32
+  func.return %y : f32
+}
+
+// CHECK-LABEL: func.func @log_f32
+// CHECK-NOT:     f64
+// CHECK-NOT:     arith.divf
+// CHECK:         arith.bitcast %{{.*}} : f32 to i32
+// CHECK:         arith.constant 1060439283 : i32
+// CHECK:         func.return
+
 // tanh keeps the sign of its input (tanh(-0) = -0) with copysign.
 func.func @tanh(%x: f64) -> f64 {
   %y = math.tanh %x : f64
@@ -53,8 +87,9 @@ func.func @tanh(%x: f64) -> f64 {
 // CHECK:         arith.divf
 // CHECK:         math.copysign %{{.*}}, %x : f64
 
-// sin/cos: three-part pi/2 reduction; NaN beyond the accurate domain, or, in strict mode,
-// the original op selected there.
+// sin/cos: f64 reduces with three parts of pi/2; f32 reduces in f64 with two, then
+// evaluates its polynomials in f32. NaN beyond the accurate domain, or, in strict mode, the
+// original op selected there.
 func.func @trig(%x: f32, %z: f64) -> (f32, f64) {
   %s = math.sin %x : f32
   %c = math.cos %z : f64
@@ -63,23 +98,47 @@ func.func @trig(%x: f32, %z: f64) -> (f32, f64) {
 
 // CHECK-LABEL: func.func @trig
 // CHECK-NOT:     math.sin
+// CHECK:         arith.extf %x : f32 to f64
 // CHECK:         arith.constant 1.5707963267948966 : f64
 // CHECK:         arith.constant 6.123233995736766e-17 : f64
-// CHECK:         arith.constant -1.4973849048591698e-33 : f64
-// CHECK:         arith.constant 0x4310000000000000 : f64
-// CHECK:         arith.truncf
+// CHECK-NOT:     -1.4973849048591698e-33
+// CHECK:         arith.truncf %{{.*}} : f64 to f32
+// CHECK:         math.fma %{{.*}} : f32
+// CHECK:         arith.constant 1.12589991e+15 : f32
 // CHECK-NOT:     math.cos
+// CHECK:         arith.constant -1.4973849048591698e-33 : f64
 // CHECK:         arith.constant {{0x42[eE]0000000000000}} : f64
 // CHECK:         func.return
 
 // STRICT-LABEL: func.func @trig
-// STRICT:         %[[LIBM:.*]] = math.sin %{{.*}} : f64
-// STRICT-NEXT:    %[[ABS:.*]] = math.absf
-// STRICT-NEXT:    %[[BOUND:.*]] = arith.constant 0x4310000000000000 : f64
-// STRICT-NEXT:    %[[BIG:.*]] = arith.cmpf ugt, %[[ABS]], %[[BOUND]] : f64
-// STRICT-NEXT:    %[[SEL:.*]] = arith.select %[[BIG]], %[[LIBM]], %{{.*}} : f64
-// STRICT-NEXT:    arith.truncf %[[SEL]] : f64 to f32
+// STRICT:         %[[LIBM:.*]] = math.sin %x : f32
+// STRICT-NEXT:    %[[ABS:.*]] = math.absf %x : f32
+// STRICT-NEXT:    %[[BOUND:.*]] = arith.constant 1.12589991e+15 : f32
+// STRICT-NEXT:    %[[BIG:.*]] = arith.cmpf ugt, %[[ABS]], %[[BOUND]] : f32
+// STRICT-NEXT:    %[[SEL:.*]] = arith.select %[[BIG]], %[[LIBM]], %{{.*}} : f32
 // STRICT:         math.cos %z : f64
+
+// powf: a small constant integer exponent becomes products (f32: in f64, rounded once);
+// a general f32 pow is exp(y*log|x|) in f64 plus selects for C99's special cases; a
+// general f64 pow stays a libm call.
+func.func @pow(%x: f32, %y: f32, %w: f64) -> (f32, f32, f64) {
+  %three = arith.constant 3 : i64
+  %t = arith.sitofp %three : i64 to f32
+  %c = math.powf %x, %t : f32
+  %g = math.powf %x, %y : f32
+  %h = math.powf %w, %w : f64
+  func.return %c, %g, %h : f32, f32, f64
+}
+
+// CHECK-LABEL: func.func @pow
+// CHECK:         %[[XW:.*]] = arith.extf %x : f32 to f64
+// CHECK-NEXT:    %[[X2:.*]] = arith.mulf %[[XW]], %[[XW]] : f64
+// CHECK-NEXT:    %[[X3:.*]] = arith.mulf %[[X2]], %[[XW]] : f64
+// CHECK-NEXT:    %[[C:.*]] = arith.truncf %[[X3]] : f64 to f32
+// CHECK:         arith.extf %y : f32 to f64
+// CHECK:         math.floor %y : f32
+// CHECK:         %[[H:.*]] = math.powf %w, %w : f64
+// CHECK-NEXT:    func.return %[[C]], %{{.*}}, %[[H]] : f32, f32, f64
 
 // Other math ops and other types are left alone.
 func.func @untouched(%x: f32) -> f32 {
