@@ -84,10 +84,11 @@ def _static_int(v: SSAValue) -> int | None:
     return c.value.value.data if c is not None and isinstance(c.value, IntegerAttr) else None
 
 
-def _free_values(op: Operation) -> list[SSAValue]:
-    """The values ``op`` uses (its bounds and inits included) that are defined outside it."""
-    seen: dict[SSAValue, None] = {}
-    for inner in op.walk():
+def _free_values(op: loop.ParallelOp, dim: int) -> list[SSAValue]:
+    """The values the body needs from outside: the bounds and inits of ``op`` (but the
+    upper bound of the split dimension ``dim``), and what its region uses."""
+    seen = dict.fromkeys(v for k, v in enumerate(op.operands) if k != len(op.lb) + dim)
+    for inner in op.body.walk():
         for v in inner.operands:
             if not _inside(v, op):
                 seen.setdefault(v)
@@ -139,6 +140,9 @@ class _Arith:
     def binary(self, cls, a, b, fold):
         if not isinstance(a, SSAValue) and not isinstance(b, SSAValue):
             return fold(a, b)
+        neutral = 1.0 if cls is arith.MulfOp else 0.0
+        if a == neutral or b == neutral:
+            return b if a == neutral else a
         conv = self.float if cls in (arith.AddfOp, arith.MulfOp) else self.index
         return self.emit(cls(conv(a), conv(b)))
 
@@ -285,6 +289,7 @@ def _chunk_bounds(a: _Arith, o: _Outline, mapper, k: SSAValue, chunks: SSAValue)
 def _build_body(o: _Outline) -> func.FuncOp:
     block = Block(arg_types=[PTR, _INDEX, _INDEX])
     ctx, k, chunks = block.args
+    ctx.name_hint, k.name_hint, chunks.name_hint = "ctx", "chunk", "chunks"
     a = _Arith(InsertPoint.at_end(block))
     mapper = _unpack(o, a, ctx)
     lo, hi = _chunk_bounds(a, o, mapper, k, chunks)
@@ -358,7 +363,7 @@ def _prepare(op: loop.ParallelOp, name: str) -> _Outline:
         buf = memref.AllocaOp.get(v.type, 8, shape=[MAX_CHUNKS])
         entry.insert_op_before(buf, entry.first_op) if entry.first_op else entry.add_op(buf)
         partials.append(buf.memref)
-    free = _free_values(op)
+    free = _free_values(op, dim)
     constants = [v.owner for v in free if _constant(v) is not None]
     captured = [v for v in free if _constant(v) is None] + [trip, *partials]
     if isinstance(trip.owner, arith.ConstantOp):

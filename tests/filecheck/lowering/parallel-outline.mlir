@@ -1,0 +1,137 @@
+// RUN: ember-opt %s -p parallel-outline | filecheck %s
+
+// An elementwise loop: the body runs chunk %chunk of %chunks of the rows.
+func.func @scale(%x: memref<?x?xf32>, %y: memref<?x?xf32>, %a: f32) attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?x?xf32>
+  %m = memref.dim %x, %c1 : memref<?x?xf32>
+  loop.parallel (%i, %j) = (%c0, %c0) to (%n, %m) step (%c1, %c1) {
+    %v = memref.load %x[%i, %j] : memref<?x?xf32>
+    %w = arith.mulf %v, %a : f32
+    memref.store %w, %y[%i, %j] : memref<?x?xf32>
+  }
+  func.return
+}
+
+// CHECK-LABEL: func.func @scale(
+// CHECK:         %[[CTX:.*]] = llvm.alloca %{{.*}} x !llvm.struct<(i64, !llvm.struct<(!llvm.ptr, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>, f32, !llvm.struct<(!llvm.ptr, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>, i64)>
+// work = rows x columns x 4 ops
+// CHECK:         %[[CELLS:.*]] = arith.mulf %{{.*}}, %{{.*}} : f64
+// CHECK-NEXT:    %[[FOUR:.*]] = arith.constant 4.000000e+00 : f64
+// CHECK-NEXT:    %[[WORK:.*]] = arith.mulf %[[CELLS]], %[[FOUR]] : f64
+// CHECK-NEXT:    %[[TRIP:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK-NEXT:    %[[CHUNKS:.*]] = llvm.call @ember_parallel_chunks(%[[TRIP]], %[[WORK]]) : (i64, f64) -> i64
+// CHECK:         llvm.store %{{.*}}, %[[CTX]]
+// CHECK-NEXT:    %[[BODY:.*]] = llvm.mlir.addressof @scale_parallel0 : !llvm.ptr
+// CHECK-NEXT:    %{{.*}} = llvm.call @ember_parallel_for(%[[BODY]], %[[CTX]], %[[CHUNKS]]) : (!llvm.ptr, !llvm.ptr, i64) -> i32
+// CHECK-NEXT:    func.return
+
+// CHECK-LABEL: func.func private @scale_parallel0(%ctx: !llvm.ptr, %chunk: index, %chunks: index) -> i32 attributes {ember.parallel_body} {
+// CHECK-NEXT:    %[[S:.*]] = llvm.load %ctx : !llvm.ptr -> !llvm.struct<(i64,
+// CHECK:         %[[X:.*]] = builtin.unrealized_conversion_cast %{{.*}} : !llvm.struct<(!llvm.ptr, !llvm.array<2 x i64>, !llvm.array<2 x i64>)> to memref<?x?xf32>
+// CHECK:         %[[A:.*]] = llvm.extractvalue %[[S]][2]
+// CHECK:         %[[Q:.*]] = arith.divui %[[N:.*]], %chunks : index
+// CHECK-NEXT:    %[[R:.*]] = arith.remui %[[N]], %chunks : index
+// CHECK-NEXT:    %[[KQ:.*]] = arith.muli %chunk, %[[Q]] : index
+// CHECK-NEXT:    %[[KR:.*]] = arith.minui %chunk, %[[R]] : index
+// CHECK-NEXT:    %[[LO:.*]] = arith.addi %[[KQ]], %[[KR]] : index
+// CHECK:         loop.parallel (%i, %j) = (%[[LO]], %c0) to (%{{.*}}, %{{.*}}) step (%c1, %c1) {
+// CHECK-NEXT:      %v = memref.load %[[X]][%i, %j] : memref<?x?xf32>
+// CHECK-NEXT:      %w = arith.mulf %v, %[[A]] : f32
+// CHECK:         %[[OK:.*]] = arith.constant 0 : i32
+// CHECK-NEXT:    func.return %[[OK]] : i32
+
+// A reduction: one partial per chunk, combined in chunk order after the join.
+func.func @total(%x: memref<?xf64>) -> f64 attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f64
+  %n = memref.dim %x, %c0 : memref<?xf64>
+  %s = loop.parallel (%i) = (%c0) to (%n) step (%c1) reduce(add) init(%acc = %zero) -> (f64) {
+    %v = memref.load %x[%i] : memref<?xf64>
+    %r = arith.addf %acc, %v : f64
+    loop.yield %r : f64
+  }
+  func.return %s : f64
+}
+
+// CHECK-LABEL: func.func @total(
+// CHECK:         %[[PARTIALS:.*]] = memref.alloca() {alignment = 8 : i64} : memref<256xf64>
+// CHECK:         %[[CHUNKS:.*]] = llvm.call @ember_parallel_chunks(
+// CHECK:         llvm.call @ember_parallel_for(
+// CHECK:         %[[FIRST:.*]] = memref.load %[[PARTIALS]][%{{.*}}] : memref<256xf64>
+// CHECK-NEXT:    %[[COUNT:.*]] = arith.index_cast %[[CHUNKS]] : i64 to index
+// CHECK-NEXT:    %s = loop.for %[[K:.*]] = %{{.*}} to %[[COUNT]] step %{{.*}} iter_args(%[[ACC:.*]] = %[[FIRST]]) -> (f64) {
+// CHECK-NEXT:      %[[P:.*]] = memref.load %[[PARTIALS]][%[[K]]] : memref<256xf64>
+// CHECK-NEXT:      %[[SUM:.*]] = arith.addf %[[ACC]], %[[P]] : f64
+// CHECK-NEXT:      loop.yield %[[SUM]] : f64
+// CHECK:         func.return %s : f64
+
+// Chunk 0 starts from the initial value, the others from -0.0 (the identity of a float sum).
+// CHECK-LABEL: func.func private @total_parallel0(
+// CHECK:         %[[FIRST:.*]] = arith.cmpi eq, %chunk, %{{.*}} : index
+// CHECK-NEXT:    %[[ID:.*]] = arith.constant -0.000000e+00 : f64
+// CHECK-NEXT:    %[[INIT:.*]] = arith.select %[[FIRST]], %zero, %[[ID]] : f64
+// CHECK-NEXT:    %[[R:.*]] = loop.parallel (%i) = (%{{.*}}) to (%{{.*}}) step (%c1) reduce(add) init(%acc = %[[INIT]]) -> (f64) {
+// CHECK:         memref.store %[[R]], %{{.*}}[%chunk] : memref<256xf64>
+
+// Not outlined: inside a loop.for, and a single iteration.
+func.func @inner(%x: memref<?x?xf32>) attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?x?xf32>
+  %f = arith.constant 1.0 : f32
+  loop.for %i = %c0 to %n step %c1 {
+    loop.parallel (%j) = (%c0) to (%n) step (%c1) {
+      memref.store %f, %x[%i, %j] : memref<?x?xf32>
+    }
+  }
+  loop.parallel (%j) = (%c0) to (%c1) step (%c1) {
+    memref.store %f, %x[%j, %j] : memref<?x?xf32>
+  }
+  func.return
+}
+
+// CHECK-LABEL: func.func @inner(
+// CHECK-NEXT:    %c0 = arith.constant 0 : index
+// CHECK:         loop.for
+// CHECK-NEXT:      loop.parallel
+// CHECK:         loop.parallel (%{{.*}}) = (%c0) to (%c1) step (%c1) {
+// CHECK-NOT:     ember_parallel_for
+// CHECK:         func.return
+
+// An assert in the body returns its number; the caller asserts on the status.
+func.func @checked(%x: memref<?xi64>) attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %z = arith.constant 0 : i64
+  %n = memref.dim %x, %c0 : memref<?xi64>
+  loop.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %x[%i] : memref<?xi64>
+    %ok = arith.cmpi sge, %v, %z : i64
+    cf.assert %ok, "negative" {ember.assert_id = 1 : i64}
+    memref.store %z, %x[%i] : memref<?xi64>
+  }
+  func.return
+}
+
+// CHECK-LABEL: func.func @checked(
+// CHECK:         %[[STATUS:.*]] = llvm.call @ember_parallel_for(
+// CHECK-NEXT:    %[[ONE:.*]] = arith.constant 1 : i32
+// CHECK-NEXT:    %[[OK:.*]] = arith.cmpi ne, %[[STATUS]], %[[ONE]] : i32
+// CHECK-NEXT:    cf.assert %[[OK]], "negative" {ember.assert_id = 1 : i64}
+
+// CHECK-LABEL: func.func private @checked_parallel0(
+// CHECK:         %ok = arith.cmpi sge, %v, %z : i64
+// CHECK-NEXT:    cf.cond_br %ok, ^[[GOOD:.*]], ^[[BAD:.*]]
+// CHECK-NEXT:  ^[[BAD]]:
+// CHECK-NEXT:    %[[J:.*]] = arith.constant 1 : i32
+// CHECK-NEXT:    func.return %[[J]] : i32
+
+// The runtime, once per module.
+// CHECK:       llvm.mlir.global extern_weak @ember_num_threads() {addr_space = 0 : i32} : i32
+// CHECK:       llvm.func @pthread_create(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
+// CHECK:       llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {
+// CHECK:       llvm.func internal @ember_parallel_for(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64) -> i32 {
+// CHECK-NOT:   llvm.func internal @ember_parallel_for(
