@@ -10,8 +10,10 @@ measured in this process. Not part of pytest.
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_var] = "1"
+if __name__ == "__main__":  # imported by workloads.py, the runner owns the thread counts
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                 "EMBER_NUM_THREADS"):
+        os.environ[_var] = "1"
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -19,8 +21,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-
-import ember  # noqa: E402
 
 
 def mandelbrot(h: int, w: int, max_iter: int):
@@ -116,6 +116,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     opts = ap.parse_args()
+    import ember
+
     rng = np.random.default_rng(0)
     try:
         import numba

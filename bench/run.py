@@ -1,60 +1,71 @@
-"""ember against NumPy (and Numba / PyTorch when installed), in one process, one thread.
+"""ember against NumPy, Numba and PyTorch: one worker process per thread count.
 
-    python bench/run.py              # full sizes; writes bench/results.md and prints it
-    python bench/run.py --quick      # small sizes, a smoke test of the runner itself
-    python bench/run.py --only chain,matmul --samples 11
+    python bench/run.py                  # full sizes, 1 and 2 threads; bench/results.md + docs/
+    python bench/run.py --quick          # small sizes, 1 thread, no torch.compile: a smoke test
+    python bench/run.py --only chain,matmul --threads 1 --samples 11
+    python bench/run.py --only softmax,mandelbrot --threads 1,2 --peers numba
 
-Workloads: (a) ``np.tanh(x*a + b)*0.5 + x`` on 4M float32 (b an array, then a scalar),
-(b) row sums of 2048x2048 float32, (c) 512x512 float32 matmul, (d) import time and
-first-call compile time in fresh subprocesses (cold and warm disk cache), (e) per-call
-overhead of ``x + 1`` on 4 float32 elements.
+The driver starts ``run.py --worker N`` once per thread count, with OPENBLAS/OMP/MKL/NUMBA/
+EMBER_NUM_THREADS set to N before the interpreter starts (torch gets ``set_num_threads(N)``).
+A worker measures the machine's limits (``limits.py``) and then every selected workload on
+every backend, and hands its rows back as JSON. The first thread count runs every selected
+workload; the others run ``--thread-workloads`` only. Then the driver times import and
+first calls in fresh processes (cold and warm disk cache) and writes the tables, the
+targets with a "met?" column and a chart (``chart.py``).
 
 Times are medians over ``--samples`` samples; each sample loops the call until it takes
 at least 12 ms. ``x numpy`` is NumPy's time divided by the backend's, measured in the same
-run (> 1 means faster than NumPy). ``~`` marks an interquartile spread above 15% of the
+process (> 1 means faster than NumPy). ``~`` marks an interquartile spread above 15% of the
 median; ``✗`` marks a result that differs from NumPy's. Not part of ``pytest``.
 """
 
+import argparse
+import importlib
+import importlib.metadata
+import json
 import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-             "EMBER_NUM_THREADS"):
-    os.environ[_var] = "1"  # before numpy (and its BLAS) is imported
-
-import argparse  # noqa: E402
-import importlib  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from workloads import PEERS, WORKLOADS, Workload  # noqa: E402
+from chart import DOCS_INTRO, fmt_time, plot, render_all  # noqa: E402
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMBA_NUM_THREADS", "EMBER_NUM_THREADS")
+PEERS_DEFAULT = "numba,numba loops,torch,torch builtin,torch.jit.script,torch.compile"
+THREAD_WORKLOADS = "chain,softmax,matmul,mandelbrot"
 
 
 @dataclass
 class Row:
+    key: str
     workload: str
     backend: str
-    time: str
-    ratio: str
-    rate: str
-    notes: str
+    threads: int
+    seconds: float | None = None
+    noisy: bool = False
+    ok: bool = True
+    ratio: float | None = None
+    rate: float | None = None
+    unit: str = ""
+    pct: float | None = None  # of the machine limit that bounds this workload
+    notes: str = ""
 
 
-def measure(fn: Callable[[], object], samples: int, min_sample: float = 0.012) -> tuple[float, bool]:
+def measure(fn, samples: int, min_sample: float = 0.012) -> tuple[float, bool]:
     """(median seconds per call, noisy?) over ``samples`` samples of >= ``min_sample`` s."""
     fn()
-    loops, t = 1, 0.0
+    loops = 1
     while True:
         t0 = time.perf_counter()
         for _ in range(loops):
@@ -73,37 +84,54 @@ def measure(fn: Callable[[], object], samples: int, min_sample: float = 0.012) -
     return float(med), bool((q3 - q1) > 0.15 * med)
 
 
-def fmt_time(s: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
-
-
 def matches(got, want) -> bool:
     got, want = np.asarray(got), np.asarray(want)
     scale = float(np.abs(want).max()) if want.size else 1.0
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=1e-4, atol=1e-4 * scale))
 
 
-def run_workload(w: Workload, backends: dict[str, object], samples: int, quick: bool) -> list[Row]:
-    args = w.make_args(np.random.default_rng(0), quick)
-    label = w.label(args)
-    want = w.numpy(*args)
-    t_numpy, noisy = measure(lambda: w.numpy(*args), samples)
-    rows = [Row(label, "numpy", fmt_time(t_numpy) + (" ~" if noisy else ""), "1.00x",
-                w.rate(t_numpy, args), "")]
-    for name, module in backends.items():
+def one_line(e: BaseException) -> str:
+    """The error's first line; for Numba's typing errors also the signature and the cause."""
+    lines = [ln.strip() for ln in f"{type(e).__name__}: {e}".strip().splitlines()] or ["?"]
+    extra = [next((ln for ln in lines[1:] if ln.startswith(p)), "") for p in (">>>", "TypingError:")]
+    text = " ".join([lines[0], *(x.lstrip("> ") for x in extra if x)])
+    return text[:240].replace("|", "/")
+
+
+def fresh(args: tuple) -> tuple:
+    """Copies of the array arguments: a program may write into its inputs (Jacobi's swap)."""
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool) -> list[Row]:
+    """The numpy row, then one row per backend: timed, checked against numpy, rated."""
+    from workloads import NotApplicable
+
+    threads = limits["threads"]
+    args = w.make(np.random.default_rng(0), quick)
+    label, want = w.label(args), w.numpy(*fresh(args))
+
+    def row(backend: str, seconds: float, noisy: bool, ok: bool, notes: str) -> Row:
+        rate = w.rate(seconds, args)
+        pct = 100 * rate / limits[w.limit] if rate and w.limit else None
+        return Row(w.key, label, backend, threads, seconds, noisy, ok, t_numpy / seconds,
+                   rate, w.unit, pct, notes)
+
+    numpy_args = fresh(args)
+    t_numpy, noisy = measure(lambda: w.numpy(*numpy_args), samples)
+    rows = [row("numpy", t_numpy, noisy, True, "")]
+    for name, (module, adapter) in backends.items():
         try:
-            fn, call_args, note, first = PEERS[name](module, w, args)
-        except Exception as e:  # a peer that cannot run this workload is a row, not a crash
-            rows.append(Row(label, name, "-", "-", "-", f"skipped: {_one_line(e)}"))
+            p = adapter(module, w, fresh(args), threads)
+            ok = matches(_to_numpy(p.first_out), want)
+            t, noisy = measure(lambda: p.fn(*p.args), samples)
+        except NotApplicable:
             continue
-        t, noisy = measure(lambda: fn(*call_args), samples)
-        ok = matches(_to_numpy(fn(*call_args)), want)
-        notes = "; ".join(n for n in (note, f"1st call {fmt_time(first)}" if first else "") if n)
-        rows.append(Row(label, name, fmt_time(t) + (" ~" if noisy else "") + ("" if ok else " ✗"),
-                        f"{t_numpy / t:.2f}x", w.rate(t, args), notes))
+        except Exception as e:  # a backend that cannot run this workload is a row, not a crash
+            rows.append(Row(w.key, label, name, threads, notes=f"failed: {one_line(e)}"))
+            continue
+        first = f"1st call {fmt_time(p.first_call)}" if p.first_call > 1e-3 else ""
+        rows.append(row(name, t, noisy, ok, "; ".join(n for n in (p.note, first) if n)))
     return rows
 
 
@@ -111,58 +139,138 @@ def _to_numpy(v):
     return v.numpy() if hasattr(v, "numpy") and not isinstance(v, np.ndarray) else v
 
 
-def _one_line(e: BaseException) -> str:
-    text = f"{type(e).__name__}: {e}".strip().splitlines()[0]
-    return text[:120]
+def load_backends(names: list[str], threads: int) -> dict:
+    """backend name -> (imported module, adapter); a peer that is not installed is skipped."""
+    from workloads import PEERS
+
+    backends = {}
+    for name in names:
+        module_name, adapter = PEERS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            print(f"# {name}: {module_name} not installed, skipped", file=sys.stderr)
+            continue
+        if module_name == "torch":
+            module.set_num_threads(threads)
+        backends[name] = (module, adapter)
+    return backends
+
+
+def worker(opts) -> int:
+    """One thread count: limits, then every selected workload on every backend -> JSON."""
+    import limits as machine_limits
+    from workloads import WORKLOADS
+
+    threads = opts.worker
+    assert all(os.environ.get(v) == str(threads) for v in THREAD_VARS), "set by the driver"
+    backends = load_backends(["ember", *opts.peers.split(",")], threads)
+    print(f"# {threads} thread(s): machine limits", file=sys.stderr, flush=True)
+    lim = machine_limits.measure(threads, opts.quick)
+    rows: list[Row] = []
+    for w in WORKLOADS:
+        if w.key in opts.keys.split(","):
+            print(f"# {threads} thread(s): {w.key}", file=sys.stderr, flush=True)
+            rows += run_workload(w, backends, lim, opts.samples, opts.quick)
+    Path(opts.json).write_text(json.dumps({"limits": lim, "rows": [asdict(r) for r in rows]}))
+    return 0
+
+
+def spawn_worker(threads: int, keys: list[str], peers: list[str], opts, tmp: Path) -> dict:
+    """Run one worker in a fresh process with every thread pool set to ``threads``."""
+    out = tmp / f"worker-{threads}.json"
+    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+    env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(tmp / "inductor"))
+    cmd = [sys.executable, __file__, "--worker", str(threads), "--json", str(out),
+           "--keys", ",".join(keys), "--peers", ",".join(peers), "--samples", str(opts.samples)]
+    proc = subprocess.run(cmd + (["--quick"] if opts.quick else []), env=env)
+    if proc.returncode != 0 or not out.exists():
+        raise SystemExit(f"worker for {threads} thread(s) failed (exit {proc.returncode})")
+    data = json.loads(out.read_text())
+    data["rows"] = [Row(**r) for r in data["rows"]]
+    return data
 
 
 CHILD = """\
-import time, sys
+import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
+sys.path.insert(0, {here!r})
+from workloads import WORKLOADS
+if {key!r}:
+    w = next(w for w in WORKLOADS if w.key == {key!r})
+    args = w.make(np.random.default_rng(0), {quick!r})
 t1 = time.perf_counter()
 import {module}
 t2 = time.perf_counter()
-sys.path.insert(0, {here!r})
-from workloads import {fn}
-compiled = {decorate}
-x = np.ones((256, 512), np.float32)
-args = (x, x, 0.5) if {fn!r} == "f" else (x, 0.5, x)
-t3 = time.perf_counter()
-compiled(*args)
-t4 = time.perf_counter()
-compiled(*args)
-t5 = time.perf_counter()
-print(t2 - t1, t4 - t3, t5 - t4)
+if {key!r}:
+    compiled = {decorate}(w.source)
+    t3 = time.perf_counter()
+    compiled(*args)
+    t4 = time.perf_counter()
+    compiled(*args)
+    t5 = time.perf_counter()
+else:
+    t3 = t4 = t5 = t2
+print(json.dumps([t2 - t1, t4 - t3, t5 - t4]))
 """
-LATENCY_CASES = [("ember", "f"), ("ember", "chain"), ("numba", "chain")]
 
 
-def compile_latency(backend: str, fn: str, runs: int) -> list[Row]:
-    """Import and first-call times in fresh processes: cold, then warm (same cache dir)."""
-    decorate = {"ember": f"ember.script({fn})", "numba": f"numba.njit(cache=True)({fn})"}[backend]
-    code = CHILD.format(module=backend, here=str(HERE), fn=fn, decorate=decorate)
-    workload = f"first call of {fn}, 256x512 f32, fresh process"
+@dataclass(frozen=True)
+class LatencyCase:
+    backend: str
+    key: str  # a workload key; "" times the import alone
+    decorate: str = ""
+    caches: tuple[str, ...] = ("cold", "warm")
+
+
+LATENCY_CASES = [
+    LatencyCase("ember", "", caches=("-",)),
+    LatencyCase("ember", "chain", "ember.script"),
+    LatencyCase("ember", "mlp", "ember.script"),
+    LatencyCase("numba", "chain", "numba.njit(cache=True)"),
+]
+
+
+@dataclass
+class Latency:
+    what: str
+    backend: str
+    cache: str
+    import_s: float | None = None
+    first_s: float | None = None
+    second_s: float | None = None
+    notes: str = ""
+
+
+def compile_latency(case: LatencyCase, runs: int, env: dict, quick: bool) -> list[Latency]:
+    """Import and first-call times in fresh processes: cold (an empty cache dir each run),
+    then warm (the cache dir the cold runs left)."""
+    module = case.backend
+    code = CHILD.format(here=str(HERE), key=case.key, quick=quick, module=module,
+                        decorate=case.decorate)
+    what = f"first call of {case.key}" if case.key else f"import {module} (numpy imported)"
     rows = []
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, EMBER_CACHE_DIR=cache, NUMBA_CACHE_DIR=cache)
-        for label in ("cold", "warm"):
+        child_env = dict(os.environ, EMBER_CACHE_DIR=cache, NUMBA_CACHE_DIR=cache, **env)
+        for label in case.caches:
             results = []
             for _ in range(runs):
                 if label == "cold":  # every cold run starts from an empty cache
                     for p in Path(cache).iterdir():
                         shutil.rmtree(p) if p.is_dir() else p.unlink()
-                out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                                     text=True, timeout=300)
+                out = subprocess.run([sys.executable, "-c", code], env=child_env,
+                                     capture_output=True, text=True, timeout=600)
                 if out.returncode != 0:
                     err = (out.stderr.strip().splitlines() or ["?"])[-1]
-                    return rows + [Row(workload, backend, "-", "-", "-", f"failed: {err[:120]}")]
-                results.append([float(v) for v in out.stdout.split()])
+                    return rows + [Latency(what, module, label, notes=f"failed: {err[:160]}")]
+                results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             imp, first, second = np.median(np.array(results), axis=0)
-            cache_note = "empty cache dir" if label == "cold" else "cache dir of the cold runs"
-            rows.append(Row(f"{workload} ({label})", backend, fmt_time(first), "-", "-",
-                            f"import {backend} {fmt_time(imp)}; 2nd call {fmt_time(second)}; "
-                            f"{cache_note}; median of {runs} process{'es' if runs > 1 else ''}"))
+            note = {"cold": "empty cache dir", "warm": "the cache dir of the cold runs"}.get(
+                label, "")
+            rows.append(Latency(what, module, label, imp, first if case.key else None,
+                                second if case.key else None,
+                                f"{note}{'; ' if note else ''}median of {runs} processes"))
     return rows
 
 
@@ -184,59 +292,74 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs; " + ", ".join(versions)
 
 
-def render(rows: list[Row], header: str) -> str:
-    lines = [header, "", "| workload | backend | time | x numpy | rate | notes |",
-             "|---|---|---:|---:|---:|---|"]
-    lines += [f"| {r.workload} | {r.backend} | {r.time} | {r.ratio} | {r.rate} | {r.notes} |"
-              for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-def load_backends(wanted: list[str]) -> dict[str, object]:
-    backends = {}
-    for name in wanted:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            print(f"# {name} not installed: skipped", file=sys.stderr)
-            continue
-        if name == "torch":
-            module.set_num_threads(1)
-        backends[name] = module
-    return backends
+def parse(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes, 1 thread, no torch.compile (smoke test)")
+    ap.add_argument("--samples", type=int, default=7, help="samples per measurement")
+    ap.add_argument("--only", default="", help="comma-separated workload keys (and 'compile')")
+    ap.add_argument("--peers", default=None, help=f"backends besides ember [{PEERS_DEFAULT}]")
+    ap.add_argument("--threads", default=None, help="thread counts, one worker each [1,2]")
+    ap.add_argument("--thread-workloads", default=THREAD_WORKLOADS,
+                    help="what the 2nd.. thread counts run ('all': everything selected)")
+    ap.add_argument("--processes", type=int, default=3, help="fresh processes per latency row")
+    ap.add_argument("-o", "--output", default=str(HERE / "results.md"))
+    ap.add_argument("--docs", action="store_true",
+                    help="also write docs/benchmarks.md and .png (default for a full run)")
+    ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--json", help=argparse.SUPPRESS)
+    ap.add_argument("--keys", help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    ap.add_argument("--samples", type=int, default=7, help="samples per measurement")
-    ap.add_argument("--only", default="", help="comma-separated workload keys")
-    ap.add_argument("--peers", default="numba,torch", help="optional peers to try")
-    ap.add_argument("--processes", type=int, default=3, help="fresh processes per latency row")
-    ap.add_argument("-o", "--output", default=str(HERE / "results.md"))
-    args = ap.parse_args(argv)
+    from workloads import WORKLOADS
 
-    backends = load_backends(["ember", *[p for p in args.peers.split(",") if p]])
-    only = {k for k in args.only.split(",") if k}
-    rows: list[Row] = []
-    for w in WORKLOADS:
-        if only and w.key not in only:
-            continue
-        print(f"# {w.key}", file=sys.stderr)
-        rows += run_workload(w, backends, args.samples, args.quick)
+    opts = parse(argv)
+    if opts.worker:
+        return worker(opts)
+    threads = [int(t) for t in (opts.threads or ("1" if opts.quick else "1,2")).split(",")]
+    peers = [p for p in (opts.peers if opts.peers is not None else PEERS_DEFAULT).split(",") if p]
+    if opts.quick and opts.peers is None:
+        peers.remove("torch.compile")  # its first call takes seconds to a minute per workload
+    if len(threads) > 1:  # Numba's threads only where they can make a difference
+        peers += [f"{p} parallel" for p in ("numba", "numba loops") if p in peers]
+    only = [k for k in opts.only.split(",") if k]
+    keys = [w.key for w in WORKLOADS if not only or w.key in only]
+    more = keys if opts.thread_workloads == "all" else [
+        k for k in keys if k in opts.thread_workloads.split(",")]
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, t in enumerate(threads):
+            if i == 0 or more:
+                runs[t] = spawn_worker(t, keys if i == 0 else more, peers, opts, Path(tmp))
+    latency = []
     if not only or "compile" in only:
-        print("# compile latency", file=sys.stderr)
-        for name, fn in LATENCY_CASES:
-            if name in backends:
-                rows += compile_latency(name, fn, 1 if args.quick else args.processes)
+        print("# compile latency", file=sys.stderr, flush=True)
+        env = {v: str(threads[0]) for v in THREAD_VARS}
+        for case in LATENCY_CASES:
+            if case.backend == "ember" or case.backend in peers:
+                latency += compile_latency(case, 1 if opts.quick else opts.processes, env,
+                                           opts.quick)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    header = (f"# ember benchmarks — {stamp}\n\n{machine()}\n\n"
-              f"All thread pools pinned to 1 thread. `python bench/run.py{' --quick' if args.quick else ''}`; "
-              "see bench/README.md for how to read this table.")
-    text = render(rows, header)
+    command = "python bench/run.py" + ("".join(f" {a}" for a in (argv or sys.argv[1:])))
+    text = render_all(runs, latency, stamp, machine(), command, opts.quick)
     print(text)
-    Path(args.output).write_text(text)
+    Path(opts.output).write_text(text)
+    if opts.docs or not (opts.quick or only):
+        write_docs(text, runs)
     return 0
+
+
+def write_docs(text: str, runs: dict) -> None:
+    """docs/benchmarks.md (an intro + the results) and docs/benchmarks.png (the chart)."""
+
+    docs = HERE.parent / "docs"
+    first = runs[min(runs)]["rows"]
+    png = plot(first, docs / "benchmarks.png")
+    body = text.split("\n", 1)[1]  # the results' own title gives way to the intro's
+    picture = "![x NumPy per workload and backend](benchmarks.png)\n\n" if png else ""
+    (docs / "benchmarks.md").write_text(DOCS_INTRO + picture + body)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,138 @@
+"""The machine's limits for the benchmark's rate column: memory bandwidth and f32 FLOP/s.
+
+    python bench/limits.py              # with the thread count of the environment
+    python bench/limits.py --quick
+
+``measure(threads)`` runs in the benchmark's worker process, after the thread variables
+are set, and returns the achievable limits with that many threads:
+
+- ``stream``: the best of ``np.add(a, b, out=c)`` (3 arrays moved: 2 read, 1 written) and
+  ``np.copyto(c, a)`` (2 moved) on arrays several times larger than the LLC (capped at
+  256 MiB each). With more than one thread the arrays are split among Python threads
+  (NumPy's ufuncs release the GIL).
+- ``read``: the best read-only rate of ``x.sum()`` (NumPy's pairwise sum) and ``x @ y``
+  (BLAS sdot, 2 arrays read): the limit for the reduction rows.
+- ``flops``: OpenBLAS sgemm at 2048 (``a @ b``, 2n³ flops), the achievable f32 peak.
+- ``flops_theory``: nominal clock (/proc/cpuinfo) x SIMD f32 lanes (AVX-512: 16, AVX2: 8)
+  x 2 (FMA) x 2 FMA units (assumed, not readable) x threads.
+"""
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+MIB = 1 << 20
+
+
+def llc_bytes() -> int:
+    """The last-level cache from sysfs (0 when unknown)."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": MIB, "G": 1 << 30}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * scale)
+    return max(sizes, default=0)
+
+
+def best_time(fn, samples: int) -> float:
+    """The best of ``samples`` timed calls after one warm-up call (bandwidth is a ceiling)."""
+    fn()
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def split(threads: int, fn, *arrays):
+    """``fn`` on ``threads`` contiguous slices of ``arrays`` at once, one Python thread each."""
+    if threads == 1:
+        return lambda: fn(*arrays)
+    n = arrays[0].size
+    bounds = [(n * i // threads, n * (i + 1) // threads) for i in range(threads)]
+    pool = ThreadPoolExecutor(threads)
+    return lambda: list(pool.map(lambda b: fn(*(a[b[0]:b[1]] for a in arrays)), bounds))
+
+
+def cpu_info() -> tuple[float, int]:
+    """(nominal GHz, f32 SIMD lanes) from /proc/cpuinfo; (0.0, 4) when unknown."""
+    ghz, lanes = 0.0, 4
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ghz, lanes
+    for line in text.splitlines():
+        if line.startswith("cpu MHz") and not ghz:
+            ghz = float(line.split(":")[1]) / 1e3
+        if line.startswith("flags"):
+            flags = set(line.split(":")[1].split())
+            lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    return ghz, lanes
+
+
+def bandwidth(threads: int, nbytes: int, samples: int) -> dict:
+    """GB/s of add, copy, sum and sdot on float32 arrays of ``nbytes`` each."""
+    n = nbytes // 4
+    a, b, c = np.ones(n, np.float32), np.ones(n, np.float32), np.empty(n, np.float32)
+    add = split(threads, lambda x, y, z: np.add(x, y, out=z), a, b, c)
+    return {"add": 3 * nbytes / best_time(add, samples) / 1e9,
+            "copy": 2 * nbytes / best_time(split(threads, np.copyto, c, a), samples) / 1e9,
+            "sum": nbytes / best_time(split(threads, np.sum, a), samples) / 1e9,
+            "sdot": 2 * nbytes / best_time(lambda: a @ b, samples) / 1e9}  # BLAS threads itself
+
+
+def measure(threads: int, quick: bool = False) -> dict:
+    """The limits with ``threads`` threads; see the module docstring."""
+    llc = llc_bytes()
+    nbytes = 16 * MIB if quick else min(max(4 * llc, 64 * MIB), 256 * MIB)
+    samples = 3 if quick else 7
+    bw = bandwidth(threads, nbytes, samples)
+    m = 512 if quick else 2048
+    x, y = np.ones((m, m), np.float32), np.ones((m, m), np.float32)
+    flops = 2 * m**3 / best_time(lambda: x @ y, samples) / 1e9
+    ghz, lanes = cpu_info()
+    return {
+        "threads": threads, "array MiB": nbytes // MIB, "LLC MiB": llc // MIB,
+        **bw, "stream": max(bw["add"], bw["copy"]), "read": max(bw["sum"], bw["sdot"]),
+        "flops": flops, "sgemm n": m,
+        "ghz": ghz, "lanes": lanes, "flops_theory": ghz * lanes * 2 * 2 * threads,
+    }
+
+
+def render(limits: list[dict]) -> str:
+    """A markdown table, one column per thread count."""
+    rows = [
+        ("add `np.add(a, b, out=c)`, GB/s (2 read + 1 write)", "add", "{:.1f}"),
+        ("copy `np.copyto(c, a)`, GB/s (1 read + 1 write)", "copy", "{:.1f}"),
+        ("sum `a.sum()`, GB/s read", "sum", "{:.1f}"),
+        ("dot `a @ b` (BLAS sdot), GB/s read", "sdot", "{:.1f}"),
+        ("sgemm `a @ b` (OpenBLAS), GFLOP/s", "flops", "{:.0f}"),
+        ("theoretical f32 peak, GFLOP/s", "flops_theory", "{:.0f}"),
+    ]
+    head = "| limit | " + " | ".join(f"{d['threads']} thread{'s' * (d['threads'] > 1)}"
+                                      for d in limits) + " |"
+    lines = [head, "|---|" + "---:|" * len(limits)]
+    lines += [f"| {name} | " + " | ".join(fmt.format(d[key]) for d in limits) + " |"
+              for name, key, fmt in rows]
+    d = limits[0]
+    lines += ["", f"Bandwidth arrays: {d['array MiB']} MiB each (LLC {d['LLC MiB']} MiB); "
+                  f"sgemm at n={d['sgemm n']}. Theoretical peak: {d['ghz']:.2f} GHz nominal "
+                  f"x {d['lanes']} f32 lanes x 2 (FMA) x 2 FMA units (assumed) per thread. "
+                  "Each number is the best of its samples. The `% limit` column divides a "
+                  "row's rate by the best of `add` and `copy` (elementwise rows), by the best of `sum` and `dot` "
+                  "(reductions) or by `sgemm` (matmul, MLP) of the same thread count."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count() or 1
+    print(render([measure(threads, quick)]))
