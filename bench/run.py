@@ -103,8 +103,11 @@ def fresh(args: tuple) -> tuple:
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
-def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool) -> list[Row]:
-    """The numpy row, then one row per backend: timed, checked against numpy, rated."""
+def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool,
+                 progress=lambda backend: None, skip=()) -> list[Row]:
+    """The numpy row, then one row per backend: timed, checked against numpy, rated.
+    ``progress(backend)`` is called before each backend starts; a backend in ``skip`` crashed
+    a worker before and gets a "failed" row without being run again."""
     from workloads import NotApplicable
 
     threads = limits["threads"]
@@ -118,9 +121,15 @@ def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool) -> 
                    rate, w.unit, pct, notes)
 
     numpy_args = fresh(args)
+    progress("numpy")
     t_numpy, noisy = measure(lambda: w.numpy(*numpy_args), samples)
     rows = [row("numpy", t_numpy, noisy, True, "")]
     for name, (module, adapter) in backends.items():
+        if name in skip:
+            rows.append(Row(w.key, label, name, threads, notes="failed: the worker process "
+                            f"died while running this ({skip[name]}); see its stderr above"))
+            continue
+        progress(name)
         try:
             p = adapter(module, w, fresh(args), threads)
             ok = matches(_to_numpy(p.first_out), want)
@@ -151,45 +160,72 @@ def load_backends(names: list[str], threads: int) -> dict:
         except ImportError:
             print(f"# {name}: {module_name} not installed, skipped", file=sys.stderr)
             continue
-        if module_name == "torch":
+        if hasattr(module, "set_num_threads"):  # torch (ember follows EMBER_NUM_THREADS)
             module.set_num_threads(threads)
         backends[name] = (module, adapter)
     return backends
 
 
 def worker(opts) -> int:
-    """One thread count: limits, then every selected workload on every backend -> JSON."""
+    """One thread count: limits, then every selected workload on every backend -> JSON, which
+    is rewritten before each backend starts, so that the driver knows what a crash hit."""
     import limits as machine_limits
     from workloads import WORKLOADS
 
     threads = opts.worker
     assert all(os.environ.get(v) == str(threads) for v in THREAD_VARS), "set by the driver"
     backends = load_backends(["ember", *opts.peers.split(",")], threads)
+    skip = json.loads(opts.skip or "{}")  # {"key/backend": "exit code"}
     print(f"# {threads} thread(s): machine limits", file=sys.stderr, flush=True)
-    lim = machine_limits.measure(threads, opts.quick)
-    rows: list[Row] = []
+    state = {"limits": machine_limits.measure(threads, opts.quick), "rows": [], "current": None}
+
+    def progress(key: str, backend: str) -> None:
+        state["current"] = [key, backend]
+        Path(opts.json).write_text(json.dumps(state))
+
     for w in WORKLOADS:
         if w.key in opts.keys.split(","):
             print(f"# {threads} thread(s): {w.key}", file=sys.stderr, flush=True)
-            rows += run_workload(w, backends, lim, opts.samples, opts.quick)
-    Path(opts.json).write_text(json.dumps({"limits": lim, "rows": [asdict(r) for r in rows]}))
+            crashed = {k.split("/", 1)[1]: v for k, v in skip.items() if k.startswith(w.key + "/")}
+            rows = run_workload(w, backends, state["limits"], opts.samples, opts.quick,
+                                lambda b, key=w.key: progress(key, b), crashed)
+            state["rows"] += [asdict(r) for r in rows]
+    progress("", "")
     return 0
 
 
 def spawn_worker(threads: int, keys: list[str], peers: list[str], opts, tmp: Path) -> dict:
-    """Run one worker in a fresh process with every thread pool set to ``threads``."""
+    """Run one worker in a fresh process with every thread pool set to ``threads``. A worker
+    that dies (a segfault in compiled code) is started again after the backend it died in,
+    which gets a "failed" row."""
     out = tmp / f"worker-{threads}.json"
     env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
     env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(tmp / "inductor"))
-    cmd = [sys.executable, __file__, "--worker", str(threads), "--json", str(out),
-           "--keys", ",".join(keys), "--peers", ",".join(peers), "--samples", str(opts.samples)]
-    proc = subprocess.run(cmd + (["--quick"] if opts.quick else []), env=env)
-    if proc.returncode != 0 or not out.exists():
-        raise SystemExit(f"worker for {threads} thread(s) failed (exit {proc.returncode})")
-    data = json.loads(out.read_text())
-    data["rows"] = [Row(**r) for r in data["rows"]]
-    return data
-
+    rows, skip, todo, limits = [], {}, list(keys), None
+    while todo:
+        out.unlink(missing_ok=True)
+        cmd = [sys.executable, __file__, "--worker", str(threads), "--json", str(out),
+               "--keys", ",".join(todo), "--peers", ",".join(peers), "--samples",
+               str(opts.samples), "--skip", json.dumps(skip)]
+        proc = subprocess.run(cmd + (["--quick"] if opts.quick else []), env=env)
+        if not out.exists():
+            raise SystemExit(f"worker for {threads} thread(s) failed (exit {proc.returncode})")
+        data = json.loads(out.read_text())
+        limits = limits or data["limits"]
+        key, backend = data["current"]
+        if proc.returncode == 0:
+            rows += data["rows"]
+            break
+        if backend in ("", "numpy"):
+            raise SystemExit(f"worker for {threads} thread(s) died in {key}/{backend or '-'} "
+                             f"(exit {proc.returncode})")
+        print(f"# worker died in {key}/{backend} (exit {proc.returncode}): restarting",
+              file=sys.stderr, flush=True)
+        rows += [r for r in data["rows"] if r["key"] != key]
+        rc = proc.returncode
+        skip[f"{key}/{backend}"] = f"signal {-rc}" if rc < 0 else f"exit {rc}"
+        todo = todo[todo.index(key):]
+    return {"limits": limits, "rows": [Row(**r) for r in rows]}
 
 CHILD = """\
 import json, sys, time
@@ -309,6 +345,7 @@ def parse(argv):
     ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     ap.add_argument("--keys", help=argparse.SUPPRESS)
+    ap.add_argument("--skip", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
 
