@@ -14,6 +14,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -135,16 +136,24 @@ def as_tensor(a: np.ndarray, keep: list, strides=True) -> Tensor:
     return Tensor(a.ctypes.data, a.ndim, shape, st)
 
 
-def result(lib, t: Tensor, dtype) -> np.ndarray:
+ALLOC = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+
+
+class Allocator(ctypes.Structure):
+    _fields_ = [("alloc", ALLOC), ("ctx", ctypes.c_void_p)]
+
+
+def result(lib, t: Tensor, dtype, free: bool) -> np.ndarray:
     shape = tuple(t.shape[d] for d in range(t.ndim))
     n = int(np.prod(shape))
     out = np.frombuffer((ctypes.c_char * (n * np.dtype(dtype).itemsize)).from_address(t.data),
                         dtype).reshape(shape).copy()
-    lib.ember_free(ctypes.c_void_p(t.data))
+    if free:
+        lib.ember_free(ctypes.c_void_p(t.data))
     return out
 
 
-def call(lib, symbol: str, args: list, results: list) -> tuple[int, list]:
+def call(lib, symbol: str, args: list, results: list, allocator=None) -> tuple[int, list]:
     """Call exported ``symbol``: arrays become tensors; returns (status, result arrays)."""
     keep, c_args = [], []
     for a in args:
@@ -155,12 +164,13 @@ def call(lib, symbol: str, args: list, results: list) -> tuple[int, list]:
     outs = [Tensor(None, 0, (ctypes.c_int64 * max(rank, 1))(), None) for _, rank in results]
     fn = getattr(lib, symbol)
     fn.restype = ctypes.c_int32
-    status = fn(*c_args, *(ctypes.byref(o) for o in outs), None)
+    status = fn(*c_args, *(ctypes.byref(o) for o in outs),
+                None if allocator is None else ctypes.byref(allocator))
     if status:
         assert all(not o.data for o in outs)
         return status, []
     assert all(o.ndim == rank and not o.strides for o, (_, rank) in zip(outs, results))
-    return status, [result(lib, o, dt) for o, (dt, _) in zip(outs, results)]
+    return status, [result(lib, o, dt, allocator is None) for o, (dt, _) in zip(outs, results)]
 
 
 @needs_cc
@@ -187,6 +197,45 @@ def test_strided_views_against_numpy(doc_dir):
     assert status == -2  # ndim 2 where the signature has 1
     assert lib.scale_add_f32dd_f32d_float_message(0) == b"ok"
     assert lib.scale_add_f32dd_f32d_float_message(99) == b"unknown status"
+
+
+@needs_cc
+def test_allocators_nest_and_each_thread_keeps_its_own(doc_dir):
+    """A custom allocator sees its own ctx on every thread, and may call ember itself."""
+    folder, _ = doc_dir
+    scale, stats = (ctypes.CDLL(str(folder / name)) for name in ("libscale.so", "libstats.so"))
+    m = np.arange(12.0).reshape(2, 6)
+    seen, buffers, errors = [], [], []
+
+    def alloc(ctx, nbytes):
+        status, (mean, _) = call(stats, "stats", [m], [("float64", 0), ("float64", 1)])
+        assert status == 0 and mean == m.mean()  # a call from inside a call
+        seen.append((ctx, threading.get_ident()))
+        buffers.append(np.empty(nbytes, np.uint8))
+        return buffers[-1].ctypes.data
+
+    callback = ALLOC(alloc)
+
+    def work(t: int):
+        try:
+            x, y = np.full((3, 8), float(t))[:, ::2], np.arange(4.0)
+            for _ in range(20):
+                status, (out,) = call(scale, "scale_add_f64dds_f64d_float",
+                                      [x, y, ctypes.c_double(2.0)], [("float64", 2)],
+                                      Allocator(callback, t + 1))
+                assert status == 0
+                np.testing.assert_array_equal(out, x * 2.0 + y)
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(seen) == 80 and len(set(seen)) == 4  # each ctx on one thread only
+    assert {ctx for ctx, _ in seen} == {1, 2, 3, 4}
 
 
 def counts(x, n: int, flag: bool):
