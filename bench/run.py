@@ -207,23 +207,27 @@ def spawn_worker(threads: int, keys: list[str], peers: list[str], opts, tmp: Pat
         cmd = [sys.executable, __file__, "--worker", str(threads), "--json", str(out),
                "--keys", ",".join(todo), "--peers", ",".join(peers), "--samples",
                str(opts.samples), "--skip", json.dumps(skip)]
-        proc = subprocess.run(cmd + (["--quick"] if opts.quick else []), env=env)
+        try:
+            rc = subprocess.run(cmd + (["--quick"] if opts.quick else []), env=env,
+                                timeout=opts.worker_timeout).returncode
+            why = f"signal {-rc}" if rc < 0 else f"exit {rc}"
+        except subprocess.TimeoutExpired:
+            rc, why = None, f"killed after {opts.worker_timeout} s"
         if not out.exists():
-            raise SystemExit(f"worker for {threads} thread(s) failed (exit {proc.returncode})")
+            raise SystemExit(f"worker for {threads} thread(s) failed ({why})")
         data = json.loads(out.read_text())
         limits = limits or data["limits"]
         key, backend = data["current"]
-        if proc.returncode == 0:
+        if rc == 0:
             rows += data["rows"]
             break
         if backend in ("", "numpy"):
             raise SystemExit(f"worker for {threads} thread(s) died in {key}/{backend or '-'} "
-                             f"(exit {proc.returncode})")
-        print(f"# worker died in {key}/{backend} (exit {proc.returncode}): restarting",
-              file=sys.stderr, flush=True)
+                             f"({why})")
+        print(f"# worker died in {key}/{backend} ({why}): restarting", file=sys.stderr,
+              flush=True)
         rows += [r for r in data["rows"] if r["key"] != key]
-        rc = proc.returncode
-        skip[f"{key}/{backend}"] = f"signal {-rc}" if rc < 0 else f"exit {rc}"
+        skip[f"{key}/{backend}"] = why
         todo = todo[todo.index(key):]
     return {"limits": limits, "rows": [Row(**r) for r in rows]}
 
@@ -339,6 +343,9 @@ def parse(argv):
     ap.add_argument("--thread-workloads", default=THREAD_WORKLOADS,
                     help="what the 2nd.. thread counts run ('all': everything selected)")
     ap.add_argument("--processes", type=int, default=3, help="fresh processes per latency row")
+    ap.add_argument("--worker-timeout", type=float, default=3600,
+                    help="seconds before a hung worker is killed (and restarted after the "
+                         "backend it hung in)")
     ap.add_argument("-o", "--output", default=str(HERE / "results.md"))
     ap.add_argument("--docs", action="store_true",
                     help="also write docs/benchmarks.md and .png (default for a full run)")
