@@ -90,12 +90,12 @@ class Results:
     latency: list
 
     def row(self, key: str, backend: str, threads: int | None = None):
-        t = min(self.runs) if threads is None else threads
+        t = min(self.runs, default=1) if threads is None else threads
         rows = self.runs.get(t, {"rows": []})["rows"]
         return next((r for r in rows if r.key == key and r.backend == backend), None)
 
     def peers(self, key: str, threads: int | None = None) -> list:
-        t = min(self.runs) if threads is None else threads
+        t = min(self.runs, default=1) if threads is None else threads
         return [r for r in self.runs.get(t, {"rows": []})["rows"] if r.key == key
                 and r.backend not in ("numpy", "ember") and r.seconds is not None and r.ok]
 
@@ -242,15 +242,17 @@ def render_all(runs: dict, latency: list, stamp: str, machine: str, command: str
     parts = [f"# ember benchmarks — {stamp}\n\n{machine}\n\n`{command}`; see bench/README.md "
              "for how to read these tables. Ratios are measured in one process per thread "
              "count; the targets are those of the performance issue (1 thread unless said).\n",
-             "## Targets\n", caveat + targets_table(res),
-             "## Machine limits\n", machine_limits.render([runs[t]["limits"] for t in counts])]
+             "## Targets\n", caveat + targets_table(res)]
+    if runs:
+        parts += ["## Machine limits\n",
+                  machine_limits.render([runs[t]["limits"] for t in counts])]
     for t in counts:
         parts += [f"## Workloads, {t} thread{'s' * (t > 1)}\n", workload_table(runs[t]["rows"])]
     if len(counts) > 1:
         parts += [f"## Threads: speedup over {counts[0]} thread{'s' * (counts[0] > 1)}\n",
                   thread_table(runs)]
     if latency:
-        parts += [f"## Import and first call in fresh processes, {counts[0]} thread(s)\n",
+        parts += ["## Import and first call in fresh processes, 1 thread\n",
                   latency_table(latency)]
     return "\n".join(parts)
 

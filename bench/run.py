@@ -306,11 +306,10 @@ def compile_latency(case: LatencyCase, runs: int, env: dict, quick: bool) -> lis
                     return rows + [Latency(what, module, label, notes=f"failed: {err[:160]}")]
                 results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             imp, first, second = np.median(np.array(results), axis=0)
-            note = {"cold": "empty cache dir", "warm": "the cache dir of the cold runs"}.get(
-                label, "")
+            notes = [{"cold": "empty cache dir", "warm": "the cache dir of the cold runs"}.get(
+                label, ""), f"median of {runs} process{'es' * (runs > 1)}"]
             rows.append(Latency(what, module, label, imp, first if case.key else None,
-                                second if case.key else None,
-                                f"{note}{'; ' if note else ''}median of {runs} processes"))
+                                second if case.key else None, "; ".join(n for n in notes if n)))
     return rows
 
 
@@ -375,12 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, t in enumerate(threads):
-            if i == 0 or more:
+            if keys and (i == 0 or more):
                 runs[t] = spawn_worker(t, keys if i == 0 else more, peers, opts, Path(tmp))
     latency = []
     if not only or "compile" in only:
         print("# compile latency", file=sys.stderr, flush=True)
-        env = {v: str(threads[0]) for v in THREAD_VARS}
+        env = {v: "1" for v in THREAD_VARS}
         for case in LATENCY_CASES:
             if case.backend == "ember" or case.backend in peers:
                 latency += compile_latency(case, 1 if opts.quick else opts.processes, env,
@@ -390,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render_all(runs, latency, stamp, machine(), command, opts.quick)
     print(text)
     Path(opts.output).write_text(text)
-    if opts.docs or not (opts.quick or only):
+    if runs and (opts.docs or not (opts.quick or only)):
         write_docs(text, runs)
     return 0
 
