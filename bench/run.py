@@ -199,8 +199,9 @@ def spawn_worker(threads: int, keys: list[str], peers: list[str], opts, tmp: Pat
     that dies (a segfault in compiled code) is started again after the backend it died in,
     which gets a "failed" row."""
     out = tmp / f"worker-{threads}.json"
-    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
-    env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(tmp / "inductor"))
+    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS},  # 1st calls compile:
+               EMBER_CACHE_DIR=str(tmp / f"ember-{threads}"),  # empty disk caches
+               TORCHINDUCTOR_CACHE_DIR=str(tmp / f"inductor-{threads}"))
     rows, skip, todo, limits = [], {}, list(keys), None
     while todo:
         out.unlink(missing_ok=True)
