@@ -22,7 +22,8 @@ from ember.lowering.parallel_runtime import bind_symbols
 #: Symbols compiled code may call; ``check_symbols`` verifies that the process has them.
 RUNTIME_SYMBOLS = ("malloc", "free", "expf", "exp", "logf", "log", "tanhf", "tanh", "powf",
                    "sinf", "cosf", "erff", "erf", "log1pf", "expm1f",
-                   "pthread_create", "pthread_join", "getenv", "atoi", "sysconf")
+                   "pthread_create", "pthread_join", "pthread_mutex_lock", "pthread_mutex_unlock",
+                   "getenv", "atoi", "sysconf")
 
 
 @functools.cache

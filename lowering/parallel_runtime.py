@@ -6,19 +6,25 @@ every module that needs them (``internal`` linkage: modules linked into one shar
 do not clash).  A body is ``i32 body(ptr ctx, i64 chunk, i64 chunks)``: it runs its share
 of the iteration space and returns 0 or the number of the assert that failed.
 
-``ember_parallel_for(body, ctx, chunks)`` runs chunks ``1 .. chunks-1`` on new pthreads and
-chunk 0 on the calling thread, joins them, and returns the first non-zero status in chunk
-order (a chunk whose thread could not be created runs on the calling thread).
 ``ember_parallel_chunks(trip, work)`` picks the number of chunks: 1 unless ``work`` (an
-estimate of the loop's cost, in scalar operations) exceeds the grain, and never more than
-the thread count, the trip count or ``MAX_CHUNKS``.
+estimate of the loop's cost, in scalar operations) exceeds the grain, and otherwise as many
+grains as fit, rounded to a multiple of the thread count, at most ``CHUNKS_PER_THREAD`` per
+thread, the trip count and ``MAX_CHUNKS``.  The count depends only on the thread count and
+the problem, and so do the results (a reduction combines one partial per chunk, in order).
+
+``ember_parallel_for(body, ctx, chunks)`` starts ``min(threads, chunks) - 1`` pthreads;
+they and the calling thread claim chunks one at a time under a ``pthread_mutex`` until none
+is left (a thread that starts late, or runs on a busy core, takes fewer), then the caller
+joins them and returns the first non-zero status in chunk order.  A thread that cannot be
+created is simply missing: the others run its chunks.
 
 The thread count and the grain are process-wide: the JIT binds the external weak symbols
 ``ember_num_threads`` (i32) and ``ember_parallel_grain`` (i64) to two integers owned by
 this module (``set_num_threads``, ``set_grain``), so a change applies to every compiled
 function at once.  Outside the JIT (a shared library) the symbols are null and the code
 falls back to ``$EMBER_NUM_THREADS`` or ``sysconf(_SC_NPROCESSORS_ONLN)``, read once, and
-``DEFAULT_GRAIN``.
+``DEFAULT_GRAIN``.  Threads are created per loop (about 10 us each); a persistent pool that
+sleeps on a futex is the next step.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ if TYPE_CHECKING:  # xDSL is imported lazily: ``import ember`` reads the thread 
 MAX_CHUNKS = 256
 #: Minimum estimated work (scalar operations) per chunk; below it a loop stays serial.
 DEFAULT_GRAIN = 1 << 17
+#: Chunks per thread when the work allows: threads claim chunks one by one, so a thread
+#: that starts late or runs on a busy core takes fewer of them.
+CHUNKS_PER_THREAD = 4
 _SC_NPROCESSORS_ONLN = 84  # Linux
 
 RUNTIME_MLIR = f"""
@@ -49,6 +58,8 @@ llvm.func @atoi(!llvm.ptr) -> i32
 llvm.func @sysconf(i32) -> i64
 llvm.func @pthread_create(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
 llvm.func @pthread_join(i64, !llvm.ptr) -> i32
+llvm.func @pthread_mutex_lock(!llvm.ptr) -> i32
+llvm.func @pthread_mutex_unlock(!llvm.ptr) -> i32
 
 llvm.func internal @ember_thread_count() -> i64 {{
   %shared = llvm.mlir.addressof @ember_num_threads : !llvm.ptr
@@ -94,13 +105,10 @@ llvm.func internal @ember_thread_count() -> i64 {{
 
 llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {{
   %one = llvm.mlir.constant(1 : i64) : i64
-  %max = llvm.mlir.constant({MAX_CHUNKS} : i64) : i64
   %threads = llvm.call @ember_thread_count() : () -> i64
-  %t1 = llvm.icmp "slt" %threads, %trip : i64
-  %t2 = llvm.select %t1, %threads, %trip : i1, i64
-  %t3 = llvm.icmp "slt" %t2, %max : i64
-  %limit = llvm.select %t3, %t2, %max : i1, i64
-  %serial = llvm.icmp "sle" %limit, %one : i64
+  %alone = llvm.icmp "sle" %threads, %one : i64
+  %short = llvm.icmp "sle" %trip, %one : i64
+  %serial = llvm.or %alone, %short : i1
   llvm.cond_br %serial, ^done(%one : i64), ^grain
 ^grain:
   %shared = llvm.mlir.addressof @ember_parallel_grain : !llvm.ptr
@@ -108,40 +116,74 @@ llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {{
   %address = llvm.ptrtoint %shared : !llvm.ptr to i64
   %zero = llvm.mlir.constant(0 : i64) : i64
   %bound = llvm.icmp "ne" %address, %zero : i64
+  %most = llvm.mlir.constant({float(MAX_CHUNKS)} : f64) : f64
   llvm.cond_br %bound, ^load, ^divide(%default : i64)
 ^load:
   %g = llvm.load %shared : !llvm.ptr -> i64
   %positive = llvm.icmp "sgt" %g, %zero : i64
-  llvm.cond_br %positive, ^divide(%g : i64), ^done(%limit : i64)
+  llvm.cond_br %positive, ^divide(%g : i64), ^clamp(%most : f64)
 ^divide(%grain: i64):
   %gf = llvm.sitofp %grain : i64 to f64
   %q = llvm.fdiv %work, %gf : f64
-  %lf = llvm.sitofp %limit : i64 to f64
-  %small = llvm.fcmp "olt" %q, %lf : f64
-  llvm.cond_br %small, ^truncate, ^done(%limit : i64)
-^truncate:
-  %c = llvmx.fptosi %q : f64 to i64
+  llvm.br ^clamp(%q : f64)
+^clamp(%wanted: f64):
+  %tf = llvm.sitofp %trip : i64 to f64
+  %c1 = llvm.fcmp "olt" %wanted, %tf : f64
+  %w1 = llvm.select %c1, %wanted, %tf : i1, f64
+  %c2 = llvm.fcmp "olt" %w1, %most : f64
+  %w2 = llvm.select %c2, %w1, %most : i1, f64
+  %c = llvmx.fptosi %w2 : f64 to i64
   %some = llvm.icmp "sgt" %c, %one : i64
-  %c1 = llvm.select %some, %c, %one : i1, i64
-  llvm.br ^done(%c1 : i64)
-^done(%r: i64):
-  llvm.return %r : i64
+  %chunks = llvm.select %some, %c, %one : i1, i64
+  %per = llvm.mlir.constant({CHUNKS_PER_THREAD} : i64) : i64
+  %full = llvm.mul %threads, %per : i64
+  %enough = llvm.icmp "sge" %chunks, %full : i64
+  llvm.cond_br %enough, ^done(%full : i64), ^round
+^round:
+  %fewer = llvm.icmp "slt" %chunks, %threads : i64
+  %rounds = llvm.sdiv %chunks, %threads : i64
+  %even = llvm.mul %rounds, %threads : i64
+  %r = llvm.select %fewer, %chunks, %even : i1, i64
+  llvm.br ^done(%r : i64)
+^done(%result: i64):
+  llvm.return %result : i64
 }}
 
-llvm.func internal @ember_parallel_worker(%task: !llvm.ptr) -> !llvm.ptr {{
-  %fn_word = llvm.load %task : !llvm.ptr -> i64
+llvm.func internal @ember_parallel_run(%shared: !llvm.ptr) {{
+  %fn_word = llvm.load %shared : !llvm.ptr -> i64
   %fn = llvm.inttoptr %fn_word : i64 to !llvm.ptr
-  %p1 = llvm.getelementptr inbounds %task[1] : (!llvm.ptr) -> !llvm.ptr, i64
+  %p1 = llvm.getelementptr inbounds %shared[1] : (!llvm.ptr) -> !llvm.ptr, i64
   %ctx_word = llvm.load %p1 : !llvm.ptr -> i64
   %ctx = llvm.inttoptr %ctx_word : i64 to !llvm.ptr
-  %p2 = llvm.getelementptr inbounds %task[2] : (!llvm.ptr) -> !llvm.ptr, i64
-  %k = llvm.load %p2 : !llvm.ptr -> i64
-  %p3 = llvm.getelementptr inbounds %task[3] : (!llvm.ptr) -> !llvm.ptr, i64
-  %n = llvm.load %p3 : !llvm.ptr -> i64
+  %p2 = llvm.getelementptr inbounds %shared[2] : (!llvm.ptr) -> !llvm.ptr, i64
+  %n = llvm.load %p2 : !llvm.ptr -> i64
+  %next = llvm.getelementptr inbounds %shared[3] : (!llvm.ptr) -> !llvm.ptr, i64
+  %p4 = llvm.getelementptr inbounds %shared[4] : (!llvm.ptr) -> !llvm.ptr, i64
+  %statuses_word = llvm.load %p4 : !llvm.ptr -> i64
+  %statuses = llvm.inttoptr %statuses_word : i64 to !llvm.ptr
+  %mutex = llvm.getelementptr inbounds %shared[8] : (!llvm.ptr) -> !llvm.ptr, i64
+  %one = llvm.mlir.constant(1 : i64) : i64
+  llvm.br ^claim
+^claim:
+  %locked = llvm.call @pthread_mutex_lock(%mutex) : (!llvm.ptr) -> i32
+  %k = llvm.load %next : !llvm.ptr -> i64
+  %k1 = llvm.add %k, %one : i64
+  llvm.store %k1, %next : i64, !llvm.ptr
+  %unlocked = llvm.call @pthread_mutex_unlock(%mutex) : (!llvm.ptr) -> i32
+  %done = llvm.icmp "sge" %k, %n : i64
+  llvm.cond_br %done, ^exit, ^run
+^run:
   %status = llvmx.call_indirect %fn(%ctx, %k, %n) : (!llvm.ptr, i64, i64) -> i32
-  %p5 = llvm.getelementptr inbounds %task[5] : (!llvm.ptr) -> !llvm.ptr, i64
   %status_word = llvm.sext %status : i32 to i64
-  llvm.store %status_word, %p5 : i64, !llvm.ptr
+  %slot = llvm.getelementptr inbounds %statuses[%k] : (!llvm.ptr, i64) -> !llvm.ptr, i64
+  llvm.store %status_word, %slot : i64, !llvm.ptr
+  llvm.br ^claim
+^exit:
+  llvm.return
+}}
+
+llvm.func internal @ember_parallel_worker(%shared: !llvm.ptr) -> !llvm.ptr {{
+  llvm.call @ember_parallel_run(%shared) : (!llvm.ptr) -> ()
   %null = llvm.mlir.zero : !llvm.ptr
   llvm.return %null : !llvm.ptr
 }}
@@ -149,77 +191,89 @@ llvm.func internal @ember_parallel_worker(%task: !llvm.ptr) -> !llvm.ptr {{
 llvm.func internal @ember_parallel_for(%fn: !llvm.ptr, %ctx: !llvm.ptr, %n: i64) -> i32 {{
   %zero = llvm.mlir.constant(0 : i64) : i64
   %one = llvm.mlir.constant(1 : i64) : i64
+  %two = llvm.mlir.constant(2 : i64) : i64
+  %c0 = llvm.mlir.constant(0 : i32) : i32
   %serial = llvm.icmp "sle" %n, %one : i64
   llvm.cond_br %serial, ^alone, ^spawn
 ^alone:
   %s = llvmx.call_indirect %fn(%ctx, %zero, %one) : (!llvm.ptr, i64, i64) -> i32
   llvm.return %s : i32
 ^spawn:
-  %words = llvm.mlir.constant(8 : i64) : i64
-  %size = llvm.mul %n, %words : i64
-  %tasks = llvm.alloca %size x i64 {{alignment = 64 : i64}} : (i64) -> !llvm.ptr
+  %available = llvm.call @ember_thread_count() : () -> i64
+  %fewer = llvm.icmp "slt" %available, %n : i64
+  %threads = llvm.select %fewer, %available, %n : i1, i64
+  %words = llvm.mlir.constant(16 : i64) : i64
+  %shared = llvm.alloca %words x i64 {{alignment = 64 : i64}} : (i64) -> !llvm.ptr
+  %statuses = llvm.alloca %n x i64 {{alignment = 64 : i64}} : (i64) -> !llvm.ptr
+  %tids_size = llvm.mul %threads, %two : i64
+  %tids = llvm.alloca %tids_size x i64 {{alignment = 8 : i64}} : (i64) -> !llvm.ptr
+  %fn_word = llvm.ptrtoint %fn : !llvm.ptr to i64
+  llvm.store %fn_word, %shared : i64, !llvm.ptr
+  %p1 = llvm.getelementptr inbounds %shared[1] : (!llvm.ptr) -> !llvm.ptr, i64
+  %ctx_word = llvm.ptrtoint %ctx : !llvm.ptr to i64
+  llvm.store %ctx_word, %p1 : i64, !llvm.ptr
+  %p2 = llvm.getelementptr inbounds %shared[2] : (!llvm.ptr) -> !llvm.ptr, i64
+  llvm.store %n, %p2 : i64, !llvm.ptr
+  %first = llvm.mlir.constant(3 : i64) : i64
+  llvm.br ^clear(%first : i64)
+^clear(%w: i64):
+  %cleared = llvm.icmp "sge" %w, %words : i64
+  llvm.cond_br %cleared, ^start, ^clear_one
+^clear_one:
+  %pw = llvm.getelementptr inbounds %shared[%w] : (!llvm.ptr, i64) -> !llvm.ptr, i64
+  llvm.store %zero, %pw : i64, !llvm.ptr
+  %w1 = llvm.add %w, %one : i64
+  llvm.br ^clear(%w1 : i64)
+^start:
+  %p4 = llvm.getelementptr inbounds %shared[4] : (!llvm.ptr) -> !llvm.ptr, i64
+  %statuses_word = llvm.ptrtoint %statuses : !llvm.ptr to i64
+  llvm.store %statuses_word, %p4 : i64, !llvm.ptr
   %null = llvm.mlir.zero : !llvm.ptr
   %worker = llvm.mlir.addressof @ember_parallel_worker : !llvm.ptr
-  %fn_word = llvm.ptrtoint %fn : !llvm.ptr to i64
-  %ctx_word = llvm.ptrtoint %ctx : !llvm.ptr to i64
   llvm.br ^create(%one : i64)
-^create(%k: i64):
-  %created = llvm.icmp "sge" %k, %n : i64
-  llvm.cond_br %created, ^first, ^one_more
-^one_more:
-  %at = llvm.mul %k, %words : i64
-  %t = llvm.getelementptr inbounds %tasks[%at] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  llvm.store %fn_word, %t : i64, !llvm.ptr
-  %t1 = llvm.getelementptr inbounds %t[1] : (!llvm.ptr) -> !llvm.ptr, i64
-  llvm.store %ctx_word, %t1 : i64, !llvm.ptr
-  %t2 = llvm.getelementptr inbounds %t[2] : (!llvm.ptr) -> !llvm.ptr, i64
-  llvm.store %k, %t2 : i64, !llvm.ptr
-  %t3 = llvm.getelementptr inbounds %t[3] : (!llvm.ptr) -> !llvm.ptr, i64
-  llvm.store %n, %t3 : i64, !llvm.ptr
-  %t4 = llvm.getelementptr inbounds %t[4] : (!llvm.ptr) -> !llvm.ptr, i64
-  %t6 = llvm.getelementptr inbounds %t[6] : (!llvm.ptr) -> !llvm.ptr, i64
-  %rc = llvm.call @pthread_create(%t4, %null, %worker, %t) : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
-  %rc64 = llvm.zext %rc : i32 to i64
-  llvm.store %rc64, %t6 : i64, !llvm.ptr
-  %c0 = llvm.mlir.constant(0 : i32) : i32
-  %failed = llvm.icmp "ne" %rc, %c0 : i32
-  llvm.cond_br %failed, ^here, ^next
-^here:
-  %sh = llvmx.call_indirect %fn(%ctx, %k, %n) : (!llvm.ptr, i64, i64) -> i32
-  %t5 = llvm.getelementptr inbounds %t[5] : (!llvm.ptr) -> !llvm.ptr, i64
-  %sh_word = llvm.sext %sh : i32 to i64
-  llvm.store %sh_word, %t5 : i64, !llvm.ptr
+^create(%t: i64):
+  %created = llvm.icmp "sge" %t, %threads : i64
+  llvm.cond_br %created, ^work, ^create_one
+^create_one:
+  %at = llvm.mul %t, %two : i64
+  %tid = llvm.getelementptr inbounds %tids[%at] : (!llvm.ptr, i64) -> !llvm.ptr, i64
+  %rc = llvm.call @pthread_create(%tid, %null, %worker, %shared) : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
+  %rc_word = llvm.zext %rc : i32 to i64
+  %rc_slot = llvm.getelementptr inbounds %tid[1] : (!llvm.ptr) -> !llvm.ptr, i64
+  llvm.store %rc_word, %rc_slot : i64, !llvm.ptr
+  %t1 = llvm.add %t, %one : i64
+  llvm.br ^create(%t1 : i64)
+^work:
+  llvm.call @ember_parallel_run(%shared) : (!llvm.ptr) -> ()
+  llvm.br ^join(%one : i64)
+^join(%j: i64):
+  %joined = llvm.icmp "sge" %j, %threads : i64
+  llvm.cond_br %joined, ^collect(%zero, %c0 : i64, i32), ^join_one
+^join_one:
+  %jat = llvm.mul %j, %two : i64
+  %jtid = llvm.getelementptr inbounds %tids[%jat] : (!llvm.ptr, i64) -> !llvm.ptr, i64
+  %jrc_slot = llvm.getelementptr inbounds %jtid[1] : (!llvm.ptr) -> !llvm.ptr, i64
+  %jrc = llvm.load %jrc_slot : !llvm.ptr -> i64
+  %running = llvm.icmp "eq" %jrc, %zero : i64
+  llvm.cond_br %running, ^wait, ^next
+^wait:
+  %handle = llvm.load %jtid : !llvm.ptr -> i64
+  %jr = llvm.call @pthread_join(%handle, %null) : (i64, !llvm.ptr) -> i32
   llvm.br ^next
 ^next:
-  %k1 = llvm.add %k, %one : i64
-  llvm.br ^create(%k1 : i64)
-^first:
-  %s0 = llvmx.call_indirect %fn(%ctx, %zero, %n) : (!llvm.ptr, i64, i64) -> i32
-  llvm.br ^join(%one, %s0 : i64, i32)
-^join(%j: i64, %acc: i32):
-  %joined = llvm.icmp "sge" %j, %n : i64
-  llvm.cond_br %joined, ^done, ^join_one
-^join_one:
-  %jat = llvm.mul %j, %words : i64
-  %u = llvm.getelementptr inbounds %tasks[%jat] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  %u6 = llvm.getelementptr inbounds %u[6] : (!llvm.ptr) -> !llvm.ptr, i64
-  %rcj = llvm.load %u6 : !llvm.ptr -> i64
-  %running = llvm.icmp "eq" %rcj, %zero : i64
-  llvm.cond_br %running, ^wait, ^status
-^wait:
-  %u4 = llvm.getelementptr inbounds %u[4] : (!llvm.ptr) -> !llvm.ptr, i64
-  %tid = llvm.load %u4 : !llvm.ptr -> i64
-  %jr = llvm.call @pthread_join(%tid, %null) : (i64, !llvm.ptr) -> i32
-  llvm.br ^status
-^status:
-  %u5 = llvm.getelementptr inbounds %u[5] : (!llvm.ptr) -> !llvm.ptr, i64
-  %sj_word = llvm.load %u5 : !llvm.ptr -> i64
-  %sj = llvm.trunc %sj_word : i64 to i32
-  %c00 = llvm.mlir.constant(0 : i32) : i32
-  %ok = llvm.icmp "eq" %acc, %c00 : i32
-  %acc1 = llvm.select %ok, %sj, %acc : i1, i32
   %j1 = llvm.add %j, %one : i64
-  llvm.br ^join(%j1, %acc1 : i64, i32)
+  llvm.br ^join(%j1 : i64)
+^collect(%k: i64, %acc: i32):
+  %all = llvm.icmp "sge" %k, %n : i64
+  llvm.cond_br %all, ^done, ^collect_one
+^collect_one:
+  %slot = llvm.getelementptr inbounds %statuses[%k] : (!llvm.ptr, i64) -> !llvm.ptr, i64
+  %sk_word = llvm.load %slot : !llvm.ptr -> i64
+  %sk = llvm.trunc %sk_word : i64 to i32
+  %ok = llvm.icmp "eq" %acc, %c0 : i32
+  %acc1 = llvm.select %ok, %sk, %acc : i1, i32
+  %k1 = llvm.add %k, %one : i64
+  llvm.br ^collect(%k1, %acc1 : i64, i32)
 ^done:
   llvm.return %acc : i32
 }}

@@ -18,6 +18,7 @@ from hypothesis import given
 
 import ember
 import ember.testing as et
+from ember.export import ExportError
 from ember.lowering import parallel_runtime as runtime
 from ember.lowering.parallel_outline import ParallelOutlinePass
 
@@ -217,6 +218,55 @@ def test_env_var_sets_the_default():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "3"
+
+
+EXPORTED_CALL = """
+import ctypes, os, sys, threading, time
+import numpy as np
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("ndim", ctypes.c_int64),
+                ("shape", ctypes.POINTER(ctypes.c_int64)), ("strides", ctypes.POINTER(ctypes.c_int64))]
+
+lib = ctypes.CDLL(sys.argv[1])
+lib.ember_free.argtypes = [ctypes.c_void_p]
+x = np.full(1 << 20, 0.5, np.float32)
+shape = (ctypes.c_int64 * 1)(x.size)
+arg = Tensor(x.ctypes.data, 1, shape, None)
+out = Tensor(None, 0, (ctypes.c_int64 * 1)(), None)
+done = []
+worker = threading.Thread(target=lambda: done.append(lib.repeated_tanh(
+    ctypes.byref(arg), ctypes.c_int64(40), ctypes.byref(out), None)))
+base = len(os.listdir("/proc/self/task"))
+worker.start()
+most = base
+while worker.is_alive():
+    most = max(most, len(os.listdir("/proc/self/task")))
+    time.sleep(0.0002)
+y = np.frombuffer((ctypes.c_float * x.size).from_address(out.data), np.float32).copy()
+lib.ember_free(out.data)
+expected = x
+for _ in range(40):
+    expected = np.tanh(expected) * np.float32(1.5)
+print(done[0], most - base, float(np.abs(y - expected).max()))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_exported_library_reads_the_environment(tmp_path):
+    """Without the JIT the thread count comes from $EMBER_NUM_THREADS, read by the IR."""
+    repeated_tanh(f32(4), 1)
+    try:
+        ember.export(repeated_tanh, str(tmp_path / "librt.so"))
+    except ExportError as e:  # no C compiler to link the library
+        pytest.skip(str(e))
+    script = tmp_path / "call.py"
+    script.write_text(EXPORTED_CALL)
+    env = dict(os.environ, EMBER_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "librt.so")], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == ["0", "3"]  # status 0; the calling thread plus two workers
+    assert float(out[2]) < 1e-5
 
 
 OUTLINE = next(k for k, (_, p) in enumerate(et.pipeline()) if p.name == "parallel-outline")
