@@ -22,6 +22,7 @@ median; ``✗`` marks a result that differs from NumPy's. Not part of ``pytest``
 import argparse
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -329,14 +330,30 @@ def machine() -> str:
             versions.append(f"{mod} {importlib.metadata.version(mod)}")
         except importlib.metadata.PackageNotFoundError:
             pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs; " + ", ".join(versions)
+    return f"{cpu}, {os.cpu_count()} logical CPUs; " + ", ".join(versions) + "; " + ember_source()
+
+
+def ember_source() -> str:
+    """Where ``import ember`` comes from, and the repository's commit when it is this one."""
+    spec = importlib.util.find_spec("ember")
+    where = Path(spec.origin).parent if spec and spec.origin else None
+    if where is None or where.parent != HERE.parent:
+        return f"ember from {where}"
+    git = ["git", "-C", str(HERE.parent)]
+    rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", "core",
+                                  "dialects", "passes", "lowering", "frontends"],
+                           capture_output=True, text=True).stdout.strip()
+    return f"ember from this repository at {rev.stdout.strip() or '?'}" + (
+        " with uncommitted changes" if dirty else "")
 
 
 def parse(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="small sizes, 1 thread, no torch.compile (smoke test)")
-    ap.add_argument("--samples", type=int, default=7, help="samples per measurement")
+    ap.add_argument("--samples", type=int, default=None,
+                    help="samples per measurement [7; 3 with --quick]")
     ap.add_argument("--only", default="", help="comma-separated workload keys (and 'compile')")
     ap.add_argument("--peers", default=None, help=f"backends besides ember [{PEERS_DEFAULT}]")
     ap.add_argument("--threads", default=None, help="thread counts, one worker each [1,2]")
@@ -360,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     from workloads import WORKLOADS
 
     opts = parse(argv)
+    opts.samples = opts.samples or (3 if opts.quick else 7)
     if opts.worker:
         return worker(opts)
     threads = [int(t) for t in (opts.threads or ("1" if opts.quick else "1,2")).split(",")]
@@ -382,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         print("# compile latency", file=sys.stderr, flush=True)
         env = {v: "1" for v in THREAD_VARS}
         for case in LATENCY_CASES:
+            if opts.quick and (case.backend != "ember" or case.key == "mlp"):
+                continue  # the smoke test keeps to one compile and the import
             if case.backend == "ember" or case.backend in peers:
                 latency += compile_latency(case, 1 if opts.quick else opts.processes, env,
                                            opts.quick)
