@@ -127,8 +127,9 @@ def render(limits: list[dict]) -> str:
                   f"sgemm at n={d['sgemm n']}. Theoretical peak: {d['ghz']:.2f} GHz nominal "
                   f"x {d['lanes']} f32 lanes x 2 (FMA) x 2 FMA units (assumed) per thread. "
                   "Each number is the best of its samples. The `% limit` column divides a "
-                  "row's rate by the best of `add` and `copy` (elementwise rows), by the best of `sum` and `dot` "
-                  "(reductions) or by `sgemm` (matmul, MLP) of the same thread count."]
+                  "row's rate by the best of `add` and `copy` (elementwise rows), by the best "
+                  "of `sum` and `dot` (reductions) or by `sgemm` (matmul, MLP) of the same "
+                  "thread count."]
     return "\n".join(lines) + "\n"
 
 

@@ -94,7 +94,8 @@ def matches(got, want) -> bool:
 def one_line(e: BaseException) -> str:
     """The error's first line; for Numba's typing errors also the signature and the cause."""
     lines = [ln.strip() for ln in f"{type(e).__name__}: {e}".strip().splitlines()] or ["?"]
-    extra = [next((ln for ln in lines[1:] if ln.startswith(p)), "") for p in (">>>", "TypingError:")]
+    extra = [next((ln for ln in lines[1:] if ln.startswith(p)), "")
+             for p in (">>>", "TypingError:")]
     text = " ".join([lines[0], *(x.lstrip("> ") for x in extra if x)])
     return text[:240].replace("|", "/")
 
