@@ -17,7 +17,11 @@ are set, and returns the achievable limits with that many threads:
   x 2 (FMA) x 2 FMA units (assumed, not readable) x threads.
 """
 
+import importlib.metadata
+import importlib.util
 import os
+import platform
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 MIB = 1 << 20
+REPO = Path(__file__).resolve().parent.parent
 
 
 def llc_bytes() -> int:
@@ -131,6 +136,39 @@ def render(limits: list[dict]) -> str:
                   "of `sum` and `dot` (reductions) or by `sgemm` (matmul, MLP) of the same "
                   "thread count."]
     return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = [f"python {platform.python_version()}", f"numpy {np.__version__}"]
+    for mod in ("ember", "xdsl", "llvmlite", "numba", "torch"):
+        try:
+            versions.append(f"{mod} {importlib.metadata.version(mod)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs; " + ", ".join(versions) + "; " + ember_source()
+
+
+def ember_source() -> str:
+    """Where ``import ember`` comes from, and the repository's commit when it is this one."""
+    spec = importlib.util.find_spec("ember")
+    where = Path(spec.origin).parent if spec and spec.origin else None
+    if where is None or where.parent != REPO:
+        return f"ember from {where}"
+    git = ["git", "-C", str(REPO)]
+    rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", "core",
+                                  "dialects", "passes", "lowering", "frontends"],
+                           capture_output=True, text=True).stdout.strip()
+    return f"ember from this repository at {rev.stdout.strip() or '?'}" + (
+        " with uncommitted changes" if dirty else "")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Numba-style element-loop programs: ember.script against numba.njit and CPython.
+"""Numba-style element-loop programs: ember.script against numba.njit and CPython; and the
+float32 loop kernels that bench/run.py gives Numba where its NumPy support stops short.
 
     python bench/loops.py            # writes bench/results-loops.md and prints it
     python bench/loops.py --quick    # smaller sizes
@@ -71,6 +72,84 @@ def matmul_loops(a, b):
             for j in range(m):
                 c[i, j] += aip * b[p, j]
     return c
+
+
+def numba_loops(numba) -> dict:
+    """Element-loop kernels for Numba, where its NumPy support stops short (``axis=`` of
+    max/mean, ``@`` without SciPy) or promotes to float64: f32 throughout, rows under
+    ``prange`` (a plain range unless compiled with ``parallel=True``)."""
+    prange = numba.prange
+
+    def chain(x, a, b):
+        out, a32, half = np.empty_like(x), np.float32(a), np.float32(0.5)
+        for i in prange(x.shape[0]):
+            out[i] = np.tanh(x[i] * a32 + b[i]) * half + x[i]
+        return out
+
+    def gelu(x):
+        out = np.empty_like(x)
+        c, k, half, one = np.float32(0.7978845608028654), np.float32(0.044715), np.float32(0.5), np.float32(1)
+        for i in prange(x.shape[0]):
+            v = x[i]
+            out[i] = half * v * (one + np.tanh(c * (v + k * v * v * v)))
+        return out
+
+    def total(x):
+        acc = np.float32(0)
+        for i in prange(x.shape[0]):
+            acc += x[i]
+        return acc
+
+    def row_sums(x):
+        out = np.empty(x.shape[0], x.dtype)
+        for i in prange(x.shape[0]):
+            acc = np.float32(0)
+            for j in range(x.shape[1]):
+                acc += x[i, j]
+            out[i] = acc
+        return out
+
+    def softmax(x):
+        out = np.empty_like(x)
+        for i in prange(x.shape[0]):
+            m = x[i, 0]
+            for j in range(x.shape[1]):
+                m = max(m, x[i, j])
+            s = np.float32(0)
+            for j in range(x.shape[1]):
+                out[i, j] = np.exp(x[i, j] - m)
+                s += out[i, j]
+            for j in range(x.shape[1]):
+                out[i, j] /= s
+        return out
+
+    def layer_norm(x, gamma, beta):
+        out, n = np.empty_like(x), x.shape[1]
+        for i in prange(x.shape[0]):
+            mu = np.float32(0)
+            for j in range(n):
+                mu += x[i, j]
+            mu /= n
+            var = np.float32(0)
+            for j in range(n):
+                var += (x[i, j] - mu) * (x[i, j] - mu)
+            inv = np.float32(1) / np.sqrt(var / n + np.float32(1e-5))
+            for j in range(n):
+                out[i, j] = (x[i, j] - mu) * inv * gamma[j] + beta[j]
+        return out
+
+    def matmul(a, b):
+        c = np.zeros((a.shape[0], b.shape[1]), a.dtype)
+        for i in prange(a.shape[0]):
+            for p in range(a.shape[1]):
+                aip = a[i, p]
+                for j in range(b.shape[1]):
+                    c[i, j] += aip * b[p, j]
+        return c
+
+    return {"chain": chain, "gelu": gelu, "sum": total, "rowsum": row_sums,
+            "softmax": softmax, "layernorm": layer_norm, "matmul": matmul,
+            "matmul1024": matmul}
 
 
 def cases(quick: bool, rng):

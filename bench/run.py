@@ -21,11 +21,8 @@ median; ``✗`` marks a result that differs from NumPy's. Not part of ``pytest``
 
 import argparse
 import importlib
-import importlib.metadata
-import importlib.util
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -40,6 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from chart import DOCS_INTRO, fmt_time, plot, render_all  # noqa: E402
+from limits import machine  # noqa: E402
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMBA_NUM_THREADS", "EMBER_NUM_THREADS")
@@ -314,39 +312,6 @@ def compile_latency(case: LatencyCase, runs: int, env: dict, quick: bool) -> lis
             rows.append(Latency(what, module, label, imp, first if case.key else None,
                                 second if case.key else None, "; ".join(n for n in notes if n)))
     return rows
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = [f"python {platform.python_version()}", f"numpy {np.__version__}"]
-    for mod in ("ember", "xdsl", "llvmlite", "numba", "torch"):
-        try:
-            versions.append(f"{mod} {importlib.metadata.version(mod)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs; " + ", ".join(versions) + "; " + ember_source()
-
-
-def ember_source() -> str:
-    """Where ``import ember`` comes from, and the repository's commit when it is this one."""
-    spec = importlib.util.find_spec("ember")
-    where = Path(spec.origin).parent if spec and spec.origin else None
-    if where is None or where.parent != HERE.parent:
-        return f"ember from {where}"
-    git = ["git", "-C", str(HERE.parent)]
-    rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", "core",
-                                  "dialects", "passes", "lowering", "frontends"],
-                           capture_output=True, text=True).stdout.strip()
-    return f"ember from this repository at {rev.stdout.strip() or '?'}" + (
-        " with uncommitted changes" if dirty else "")
 
 
 def parse(argv):
