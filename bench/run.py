@@ -387,9 +387,10 @@ def write_docs(text: str, runs: dict) -> None:
     docs = HERE.parent / "docs"
     first = runs[min(runs)]["rows"]
     png = plot(first, docs / "benchmarks.png")
-    body = text.split("\n", 1)[1]  # the results' own title gives way to the intro's
+    title, body = text.split("\n", 1)  # the results' own title gives way to the intro's
+    stamp = f"Measured {title.rsplit(' — ', 1)[-1]}.\n"
     picture = "![x NumPy per workload and backend](benchmarks.png)\n\n" if png else ""
-    (docs / "benchmarks.md").write_text(DOCS_INTRO + picture + body)
+    (docs / "benchmarks.md").write_text(DOCS_INTRO + picture + stamp + body)
 
 
 if __name__ == "__main__":
