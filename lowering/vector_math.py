@@ -252,10 +252,13 @@ def _sincos(e: _Emitter, x: Value, quadrant: int) -> Value:
 
 
 def _pow_int(e: _Emitter, x: Value, n: int) -> Value:
-    """x^n for a constant integer n: f32 multiplies in f64 (x^2 exact, at most two more
-    roundings of 2^-53) and rounds once; f64 n = 3, 4 adds the error of x*x by fma."""
+    """x^n for a constant integer n: x*x for n = 2; otherwise f32 multiplies in f64 (x^2
+    exact, at most two more roundings of 2^-53) and rounds once; f64 n = 3, 4 adds the
+    error of x*x by fma."""
     if n in (0, 1):
         return e.const(1.0) if n == 0 else x
+    if n == 2:
+        return e.mul(x, x)
     if e.kind == "f32":
         w = e.wide()
         xw = w.extend(x)
@@ -266,8 +269,6 @@ def _pow_int(e: _Emitter, x: Value, n: int) -> Value:
     if n == -1:
         return e.div(e.const(1.0), x)
     x2 = e.mul(x, x)
-    if n == 2:
-        return x2
     err = e.fma(x, x, e.emit(arith.NegfOp(x2)))
     if n == 3:
         naive, fine = e.mul(x2, x), e.fma(x2, x, e.mul(err, x))
@@ -302,9 +303,10 @@ def _pow_f32(e: _Emitter, x: Value, y: Value) -> Value:
 
 
 def _constant_integer(v: Value) -> int | None:
-    """The value of ``v`` if it is an integral float constant (or ``sitofp`` of one)."""
+    """The value of ``v`` if it is an integral constant (or ``sitofp``/``extf``/``truncf`` of
+    one, as the frontend casts Python numbers)."""
     op = v.owner
-    if isinstance(op, (arith.SIToFPOp, arith.ExtFOp)):
+    if isinstance(op, (arith.SIToFPOp, arith.ExtFOp, arith.TruncFOp)):
         op = op.input.owner
     if not isinstance(op, arith.ConstantOp) or not isinstance(op.value, (FloatAttr, IntegerAttr)):
         return None

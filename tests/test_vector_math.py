@@ -236,6 +236,14 @@ def _reciprocal(x):
     return x ** -1
 
 
+def _square(x):
+    return x ** 2
+
+
+def _cube_float(x):
+    return x ** 3.0
+
+
 _POW_SPECIALS = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, np.inf, -np.inf,
                           np.nan, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.75, 1.5, -2.5, 127.0, -128.0])
 
@@ -274,8 +282,9 @@ def test_pow_f32_special_values_match_numpy(pow_f32):
 
 @pytest.mark.parametrize("dtype", [F32, pytest.param(F64, marks=needs_long_double)],
                          ids=["f32", "f64"])
-@pytest.mark.parametrize("fn, n", [(_cube, 3), (_fourth, 4), (_reciprocal, -1)],
-                         ids=["cube", "fourth", "reciprocal"])
+@pytest.mark.parametrize("fn, n", [(_cube, 3), (_fourth, 4), (_reciprocal, -1), (_square, 2),
+                                   (_cube_float, 3)],
+                         ids=["cube", "fourth", "reciprocal", "square", "cube-float"])
 def test_pow_constant_integer_is_products(fn, n, dtype):
     f = ember.script(fn)
     rng = np.random.default_rng(n + 10)
