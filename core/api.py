@@ -26,6 +26,7 @@ from ember.frontends.script import ArraySpec, ScalarSpec, build_function
 _SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
 #: how many exact (dtype, shape, strides) call keys a function remembers before starting over
 _FAST_KEYS = 1024
+_ndarray = np.ndarray
 
 #: Hooks of the ``ember.trace`` runs in progress. While one runs, a scripted function called
 #: with traced values is inlined into the trace instead of called (``ember.frontends.trace``).
@@ -150,6 +151,21 @@ class ScriptFunction:
     # -- calling -------------------------------------------------------------------------
 
     def __call__(self, *args):
+        # The fast path: facts that determine the specialisation (dtype, shape and strides fix
+        # the size-1 dims and the layout; the Python type of each scalar), read as cheaply as
+        # possible, looked up among the exact keys of earlier calls that took the slow path.
+        spec = self._fast.get(tuple([(a.dtype, a.shape, a.strides, a.flags.aligned)
+                                     if type(a) is _ndarray else type(a) for a in args]))
+        if spec is None:
+            return self._call_slow(args)
+        self._hits += 1
+        self._last = spec
+        return self._run(spec, args)
+
+    def _call_slow(self, args: tuple):
+        """Trace hooks, EMBER_DISABLE_JIT, argument checks and conversions, then the
+        specialisation (compiled if needed); remembers the call's exact key for the fast path
+        (raw arguments: the native call converts ints to floats where annotations ask)."""
         if _trace_hooks and (traced := _trace_hooks[-1](self, args)) is not NotImplemented:
             return traced
         if self._disabled:
@@ -157,26 +173,24 @@ class ScriptFunction:
         if len(args) != self._nparams and self._nparams is not None:
             raise TypeError(f"{self.__name__}() takes {self._nparams} positional arguments "
                             f"but {len(args)} were given")
+        raw_key = tuple([(a.dtype, a.shape, a.strides, a.flags.aligned)
+                         if type(a) is _ndarray else type(a) for a in args])
         if self._checks:
             args = list(args)
             for k, name, ann in self._checks:
                 args[k] = _check_annotation(args[k], name, ann)
-        # The fast key: facts that determine the specialisation (dtype, shape and strides fix
-        # the size-1 dims and the layout), read as cheaply as possible. Exact shapes make it
-        # grow with every new shape, so it is bounded; the real key is ArraySpec's.
-        key = tuple([(a.dtype, a.shape, a.strides, a.flags.aligned) if type(a) is np.ndarray
-                     else type(a) for a in args])
-        spec = self._fast.get(key)
-        if spec is None:
-            args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
-            spec = self._lookup(args)
-            if not any(isinstance(a, np.generic) for a in args):
-                if len(self._fast) >= _FAST_KEYS:
-                    self._fast.clear()
-                self._fast[key] = spec
-        else:
-            self._hits += 1
+        generic = any(isinstance(a, np.generic) for a in args)
+        args = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in args)
+        spec = self._lookup(args)
+        if not generic:
+            if len(self._fast) >= _FAST_KEYS:  # exact shapes: bounded, starts over when full
+                self._fast.clear()
+            self._fast[raw_key] = spec
         self._last = spec
+        return self._run(spec, args)
+
+    @staticmethod
+    def _run(spec: Specialization, args: tuple):
         try:
             results = spec.call(*args)
         except RuntimeError as e:
@@ -185,7 +199,7 @@ class ScriptFunction:
                 raise ValueError(spec.messages[status - 1]) from None
             raise
         if spec.plain:
-            return results[0] if not spec.returns_tuple else results
+            return results[0] if not spec.returns_tuple else tuple(results)
         out = tuple([_to_python(r, weak) for r, weak in zip(results, spec.weak)])
         return out if spec.returns_tuple else out[0]
 

@@ -18,9 +18,9 @@ text linked next to the entry, a shim with a C prototype::
 The shim checks each tensor against the signature (ndim, size-1 dimensions, layout) and
 returns ``-(k+1)`` if argument ``k`` does not match. It then lays out a 48-byte
 ``PyArrayObject`` look-alike on the stack per tensor (data, dimensions and strides at the
-offsets of ``NUMPY_ARRAY_LAYOUT``, the only fields the entry reads), publishes the
-allocator and the result tensors in a thread-local frame, and calls the entry with
-``<sym>.alloc`` as its ``alloc_result``. That callback fills in result ``k`` (``ndim``,
+offsets of ``NUMPY_ARRAY_LAYOUT``, the only fields the entry reads), puts the allocator
+and the result tensors in a stack frame, and calls the entry with ``<sym>.alloc`` as its
+``alloc_result`` and the frame as its ``alloc_ctx``. That callback fills in result ``k`` (``ndim``,
 ``shape``, ``strides = NULL``) and allocates its data with the user's allocator, or
 ``malloc`` when ``allocator`` is NULL. A positive status is the entry's failed assert.
 """
@@ -47,10 +47,8 @@ C_ELEMENT = {"float32": "float", "float64": "double", "int32": "int32_t", "int64
 TENSOR_FIELDS = {"data": 0, "ndim": 8, "shape": 16, "strides": 24}
 _PYARRAY_BYTES = 48
 
-#: Once per module: the thread-local frame, the allocation helper, ember_free.
+#: Once per module: the allocation helper, ember_free.
 RUNTIME_IR = """\
-@__ember_frame = internal thread_local global ptr null
-
 declare ptr @malloc(i64)
 declare void @free(ptr)
 declare void @abort()
@@ -214,7 +212,7 @@ def shim_ir(sig: ExportedSignature) -> str:
     the declaration of the entry ``sig.impl`` (linked in next)."""
     entry_params = ["ptr" if kind == "array" else SCALAR_TYPES[kind][0].split()[0]
                     for kind in sig.kinds]
-    declaration = f'declare i32 @"{sig.impl}"({", ".join(entry_params + ["ptr"])})\n'
+    declaration = f'declare i32 @"{sig.impl}"({", ".join(entry_params + ["ptr", "ptr"])})\n'
     return "\n".join([declaration, _shim(sig), _alloc_callback(sig), _message_function(sig)])
 
 
@@ -247,13 +245,10 @@ def _shim(sig: ExportedSignature) -> str:
     out.do("store ptr %allocator, ptr " + frame)
     for j, name in enumerate(sig.outs):
         out.store_field(frame, 8 * (j + 1), "ptr", _arg(name))
-    prev = out.emit("load ptr, ptr @__ember_frame", "prev")
-    out.do(f"store ptr {frame}, ptr @__ember_frame")
     args = [f"ptr {objs[k]}" if kind == "array" else f"{SCALAR_TYPES[kind][0].split()[0]} {_arg(name)}"
             for k, (kind, name) in enumerate(zip(sig.kinds, sig.params))]
-    args.append(f'ptr @"{sig.symbol}.alloc"')
+    args += [f'ptr @"{sig.symbol}.alloc"', f"ptr {frame}"]
     status = out.emit(f'call i32 @"{sig.impl}"({", ".join(args)})', "status")
-    out.do(f"store ptr {prev}, ptr @__ember_frame")
     out.do(f"ret i32 {status}")
     for k in objs:
         out.label(f"fail.{k}")
@@ -264,9 +259,10 @@ def _shim(sig: ExportedSignature) -> str:
 
 
 def _alloc_callback(sig: ExportedSignature) -> str:
-    """``alloc_result(k, sizes)``: fill in result k from the frame and allocate its data."""
+    """``alloc_result(frame, k, rank, sizes, dtype)``: fill in result k from the frame and
+    allocate its data."""
     out = _Lines()
-    frame = out.emit("load ptr, ptr @__ember_frame", "frame")
+    frame = "%frame"
     allocator = out.emit(f"load ptr, ptr {frame}", "allocator")
     cases = " ".join(f'i64 {j}, label %"r{j}"' for j in range(1, len(sig.results)))
     out.do(f'switch i64 %k, label %"r0" [ {cases} ]')
@@ -283,7 +279,8 @@ def _alloc_callback(sig: ExportedSignature) -> str:
         data = out.emit(f"call ptr @__ember_allocate(ptr {allocator}, i64 {nbytes})", f"r{j}.data")
         out.do(f"store ptr {data}, ptr {tensor}")
         out.do(f"ret ptr {data}")
-    return (f'define internal ptr @"{sig.symbol}.alloc"(i64 %k, ptr %sizes) {{\nentry:\n'
+    return (f'define internal ptr @"{sig.symbol}.alloc"(ptr %frame, i64 %k, i64 %rank, '
+            f'ptr %sizes, i32 %dtype) {{\nentry:\n'
             + "\n".join(out.lines) + "\n}\n")
 
 

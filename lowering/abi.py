@@ -2,23 +2,28 @@
 
 The native signature of an ``ember.entry`` function (see ``func_to_llvm``)::
 
-    int32_t f(PyArrayObject *a0, double s1, int64_t n2, int8_t flag3, ..., void *alloc_result)
+    int32_t f(PyArrayObject *a0, double s1, int64_t n2, int8_t flag3, ...,
+              void *(*alloc_result)(void *ctx, int64_t k, int64_t rank, const int64_t *sizes,
+                                    int32_t dtype),
+              void *alloc_ctx)
 
-Arrays are passed as the object pointer ``id(arr)``; the code reads the data pointer,
+Arrays are passed as their object pointers; the code reads the data pointer,
 ``dimensions`` and ``strides`` (bytes) fields itself, at the offsets in
 ``NUMPY_ARRAY_LAYOUT`` (checked once against numpy by ``check_layout``).  Each result is a
-fresh C-contiguous array the code asks for through ``alloc_result(k, sizes) -> data``.
-A non-zero status ``k`` means the k-th ``cf.assert`` of the function failed.
+fresh C-contiguous array the code asks for with ``alloc_result(alloc_ctx, k, rank, sizes,
+dtype) -> data`` (``dtype`` is NumPy's type number). From Python, that is the native NumPy
+allocator of ``ember.lowering.pyalloc`` and ``alloc_ctx`` the call's result list; an
+exported library passes its own (``ember.export``). A non-zero status ``k`` means the k-th
+``cf.assert`` of the function failed.
 
     call = make_entry(engine, "add1", ["array"], [(np.float32, 2)])
-    (y,) = call(x)
+    [y] = call(x)
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,13 +35,11 @@ NUMPY_ARRAY_LAYOUT = {"data": 16, "dimensions": 32, "strides": 40}
 
 #: Parameter kind -> ctypes type of the native parameter.
 PARAM_CTYPES = {
-    "array": ctypes.c_void_p,
+    "array": ctypes.c_void_p,  # the object pointer, id(arr)
     "f64": ctypes.c_double, "f32": ctypes.c_double,
     "i64": ctypes.c_int64, "i32": ctypes.c_int64, "index": ctypes.c_int64,
     "i1": ctypes.c_int8,
 }
-_ALLOC_RESULT = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64))
-_DATA_OFFSET = NUMPY_ARRAY_LAYOUT["data"]
 
 
 class EntryError(RuntimeError):
@@ -65,50 +68,51 @@ def check_layout() -> None:
                            f"{NUMPY_ARRAY_LAYOUT}: read {found}, expected {expected}")
 
 
-def _scalar_converter(kind: str) -> Callable | None:
-    return {"f64": float, "f32": float, "i64": int, "i32": int, "index": int,
-            "i1": lambda b: 1 if b else 0}.get(kind)
+#: Calls whose array arguments hold fewer elements than this keep the GIL: releasing and
+#: re-taking it (ctypes, then the allocator) costs about a microsecond, more than they compute.
+GIL_FREE_ELEMENTS = 1 << 14
 
 
 def make_entry(engine, func_name: str, param_kinds: Sequence[str],
-               result_specs: Sequence[tuple[np.dtype | type | str, int]]) -> Callable[..., tuple]:
-    """A Python callable for entry function ``func_name`` of ``engine``.
+               result_specs: Sequence[tuple[np.dtype | type | str, int]]) -> Callable[..., list]:
+    """A Python callable for entry function ``func_name`` of ``engine``, returning the list
+    of result arrays.
 
     ``param_kinds``: per parameter, ``"array"`` or a scalar kind (``f64 f32 i64 i32 index i1``).
     ``result_specs``: per result, ``(dtype, rank)``.  The caller must already have checked
-    each array's dtype, rank and (for identity-layout parameters) C-contiguity.
+    each array's dtype, rank and (for identity-layout parameters) C-contiguity, and passes
+    numbers for the scalar kinds.
+
+    Results are made by :mod:`ember.lowering.pyalloc`'s native allocator into the call's own
+    result list, so concurrent calls from several Python threads share no state. Calls with
+    at least ``GIL_FREE_ELEMENTS`` array elements release the GIL while native code runs.
+    The callable is generated Python source with one parameter per native parameter: no
+    per-call loops over the arguments.
     """
+    from ember.lowering import pyalloc
+
     check_layout()
-    proto = ctypes.CFUNCTYPE(ctypes.c_int32, *(PARAM_CTYPES[k] for k in param_kinds),
-                             ctypes.c_void_p)
-    native = proto(engine.address(func_name))
-    specs = [(np.dtype(dt), rank) for dt, rank in result_specs]
-    n_results = len(specs)
-    local = threading.local()
-    read_ptr = ctypes.c_void_p.from_address
-
-    def alloc_result(k: int, sizes) -> int:
-        dtype, rank = specs[k]
-        arr = np.empty(tuple(sizes[i] for i in range(rank)), dtype)
-        local.results[k] = arr
-        return read_ptr(id(arr) + _DATA_OFFSET).value
-
-    callback = _ALLOC_RESULT(alloc_result)
-    callback_ptr = ctypes.cast(callback, ctypes.c_void_p).value
-    converters = [_scalar_converter(k) for k in param_kinds]
-    needs_conversion = any(c is not None for c in converters)
-
-    def call(*args):
-        if needs_conversion:
-            native_args = [id(a) if c is None else c(a) for a, c in zip(args, converters)]
-        else:
-            native_args = [id(a) for a in args]
-        results = local.results = [None] * n_results
-        status = native(*native_args, callback_ptr)
-        if status:
-            raise EntryError(func_name, status)
-        return tuple(results)
-
+    argtypes = [*(PARAM_CTYPES[k] for k in param_kinds), ctypes.c_void_p, ctypes.py_object]
+    address = engine.address(func_name)
+    names = [f"a{k}" for k in range(len(param_kinds))]
+    native_args = [f"id({n})" if kind == "array" else n for n, kind in zip(names, param_kinds)]
+    sizes = [f"{n}.size" for n, kind in zip(names, param_kinds) if kind == "array"]
+    small = f"{' + '.join(sizes)} < {GIL_FREE_ELEMENTS}" if sizes else "True"
+    args = "".join(a + ", " for a in native_args)
+    source = (f"def call({', '.join(names)}):\n"
+              f"    results = [None] * {len(result_specs)}\n"
+              f"    if {small}:\n"
+              f"        status = held({args}alloc_held, results)\n"
+              f"    else:\n"
+              f"        status = free({args}alloc_free, results)\n"
+              f"    if status:\n"
+              f"        raise EntryError(name, status)\n"
+              f"    return results\n")
+    scope = {"held": ctypes.PYFUNCTYPE(ctypes.c_int32, *argtypes)(address),
+             "free": ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address),
+             "alloc_held": pyalloc.address(gil_held=True), "alloc_free": pyalloc.address(),
+             "EntryError": EntryError, "name": func_name}
+    exec(compile(source, f"<ember entry {func_name}>", "exec"), scope)
+    call = scope["call"]
     call.engine = engine  # the code lives as long as the callable
-    call.callback = callback
     return call

@@ -6,7 +6,7 @@ Python and gets the C ABI described in ``ember.lowering.abi``::
 
     func.func @f(%x: memref<?xf32>, %s: f32) -> memref<?xf32> attributes {ember.entry}
   ->
-    llvm.func @f(%x: !llvm.ptr, %s: f64, %alloc_result: !llvm.ptr) -> i32 attributes {ember.entry}
+    llvm.func @f(%x: !llvm.ptr, %s: f64, %alloc_result: !llvm.ptr, %alloc_ctx: !llvm.ptr) -> i32 attributes {ember.entry}
       (the PyArrayObject* %x is unpacked into a descriptor; func.return becomes return 0)
 
 ``cf.assert`` in an entry function returns its 1-based number (``ember.assert_id``, set by
@@ -112,6 +112,7 @@ def _lower_entry_signature(op: func.FuncOp) -> llvm.LLVMFunctionType:
              else _unpack_scalar(e, new, arg.type))
         new_values.append(v)
     block.insert_arg(PTR, len(block.args)).name_hint = "alloc_result"
+    block.insert_arg(PTR, len(block.args)).name_hint = "alloc_ctx"
     for arg, v in zip(old_args, new_values):
         if v.type != arg.type:
             cast = UnrealizedConversionCastOp.get([v], [arg.type])

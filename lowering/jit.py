@@ -100,3 +100,10 @@ class Engine:
         if not addr:
             raise KeyError(f"no function '{name}' in the compiled module")
         return addr
+
+    def global_address(self, name: str) -> int:
+        """The native address of global variable ``name``."""
+        addr = self._engine.get_global_value_address(name)
+        if not addr:
+            raise KeyError(f"no global '{name}' in the compiled module")
+        return addr

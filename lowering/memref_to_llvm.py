@@ -15,7 +15,8 @@ static ones as constants::
 ``memref.alloc`` calls ``malloc`` (at least one byte), ``memref.dealloc`` calls ``free``.
 Inside an ``ember.entry`` function (already lowered by ``func-to-llvm``), an alloc marked
 ``ember.result = k`` instead asks the caller for the buffer: it stores the sizes in an
-entry-block ``alloca`` and calls the function's trailing ``%alloc_result(k, sizes)``.
+entry-block ``alloca`` and calls the function's ``%alloc_result(%alloc_ctx, k, rank, sizes,
+dtype)`` (its last two parameters; ``dtype`` is NumPy's type number).
 ``reinterpret_cast``/``subview`` fold their offset into the pointer, relative to the
 source's element [0, ..., 0]; ``memref.copy`` is expected to be expanded earlier.
 """
@@ -34,8 +35,9 @@ from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
 from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int, declare,
-    descriptor_type, element_bytes, i64, is_strided, module_of,
+    descriptor_type, element_bytes, i32, i64, is_strided, module_of,
     storage_type)
+from ember.dialects.shapes import to_numpy_dtype
 
 
 class Descriptor:
@@ -144,7 +146,8 @@ def _nbytes(e: Emitter, t: MemRefType, sizes: list[Int]) -> SSAValue:
 
 
 def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitter) -> SSAValue:
-    """``%alloc_result(k, sizes)``; the sizes array is an alloca in the entry block."""
+    """``%alloc_result(%alloc_ctx, k, rank, sizes, dtype)``; the sizes array is an alloca in
+    the entry block, ``dtype`` is NumPy's type number of the element type."""
     block = entry.body.blocks.first
     count = llvm.ConstantOp(IntegerAttr(max(len(sizes), 1), i64), i64)
     array = llvm.AllocaOp(count, i64, alignment=8)
@@ -152,7 +155,9 @@ def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitte
     for d, n in enumerate(sizes):
         e.emit(llvm.StoreOp(e.value(n), e.gep(array.res, d, i64)))
     k = e.value(op.attributes["ember.result"].value.data)
-    return e.emit(llvmx.CallIndirectOp(block.args[-1], [k, array.res], PTR))
+    dtype = e.value(to_numpy_dtype(op.memref.type.element_type).num, i32)
+    alloc, ctx = block.args[-2], block.args[-1]
+    return e.emit(llvmx.CallIndirectOp(alloc, [ctx, k, e.value(len(sizes)), array.res, dtype], PTR))
 
 
 def _entry_function(op: Operation) -> llvm.FuncOp | None:

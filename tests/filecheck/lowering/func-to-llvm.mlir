@@ -7,7 +7,7 @@ func.func @entry(%x: memref<?x3xf32>, %y: memref<?xf64, strided<[?], offset: ?>>
   func.return %r : memref<?xf32>
 }
 
-// CHECK-LABEL: llvm.func @entry(%x: !llvm.ptr, %y: !llvm.ptr, %s: f64, %b: i8, %n: i64, %alloc_result: !llvm.ptr) -> i32 attributes {ember.entry} {
+// CHECK-LABEL: llvm.func @entry(%x: !llvm.ptr, %y: !llvm.ptr, %s: f64, %b: i8, %n: i64, %alloc_result: !llvm.ptr, %alloc_ctx: !llvm.ptr) -> i32 attributes {ember.entry} {
 // The array object's fields: data at byte 16, dimensions at 32, strides (bytes) at 40.
 // CHECK:         %[[DIMSP:.*]] = llvm.getelementptr inbounds %x[32] : (!llvm.ptr) -> !llvm.ptr, i8
 // CHECK-NEXT:    %[[DIMS:.*]] = llvm.load %[[DIMSP]] : !llvm.ptr -> !llvm.ptr

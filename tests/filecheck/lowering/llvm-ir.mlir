@@ -19,40 +19,41 @@ func.func @helper(%a: f64) -> f64 {
   func.return %b : f64
 }
 
-// CHECK:      define i32 @"scale"(ptr %".1", double %".2", ptr %".3")
+// CHECK:      define i32 @"scale"(ptr %".1", double %".2", ptr %".3", ptr %".4")
 // CHECK-NEXT: {
-// CHECK-NEXT: .5:
-// The result's sizes array lives in the entry block.
-// CHECK-NEXT:   %".10" = alloca i64, i64 1, align 8
-// CHECK-NEXT:   %".11" = getelementptr inbounds i8, ptr %".1", i32 32
-// CHECK-NEXT:   %".12" = load ptr, ptr %".11"
-// CHECK-NEXT:   %".13" = load i64, ptr %".12"
-// CHECK-NEXT:   %".14" = getelementptr inbounds i8, ptr %".1", i32 16
-// CHECK-NEXT:   %".15" = load ptr, ptr %".14"
-// CHECK-NEXT:   %".16" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".15", 0
-// CHECK-NEXT:   %".17" = insertvalue {ptr, [1 x i64], [1 x i64]} %".16", i64 %".13", 1, 0
-// CHECK-NEXT:   %".18" = fptrunc double %".2" to float
-// CHECK-NEXT:   %".19" = extractvalue {ptr, [1 x i64], [1 x i64]} %".17", 1, 0
-// CHECK-NEXT:   store i64 %".19", i64* %".10"
-// CHECK-NEXT:   %".21" = call ptr %".3"(i64 0, i64* %".10")
-// CHECK-NEXT:   %".22" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".21", 0
-// CHECK-NEXT:   %".23" = insertvalue {ptr, [1 x i64], [1 x i64]} %".22", i64 %".19", 1, 0
-// CHECK-NEXT:   br label %".6"
 // CHECK-NEXT: .6:
-// CHECK-NEXT:   %".9" = phi  i64 [0, %".5"], [%".34", %".7"]
-// CHECK-NEXT:   %".25" = icmp slt i64 %".9", %".19"
-// CHECK-NEXT:   br i1 %".25", label %".7", label %".8"
+// The result's sizes array lives in the entry block; the allocator gets
+// (ctx, k, rank, sizes, NumPy type number).
+// CHECK-NEXT:   %".11" = alloca i64, i64 1, align 8
+// CHECK-NEXT:   %".12" = getelementptr inbounds i8, ptr %".1", i32 32
+// CHECK-NEXT:   %".13" = load ptr, ptr %".12"
+// CHECK-NEXT:   %".14" = load i64, ptr %".13"
+// CHECK-NEXT:   %".15" = getelementptr inbounds i8, ptr %".1", i32 16
+// CHECK-NEXT:   %".16" = load ptr, ptr %".15"
+// CHECK-NEXT:   %".17" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".16", 0
+// CHECK-NEXT:   %".18" = insertvalue {ptr, [1 x i64], [1 x i64]} %".17", i64 %".14", 1, 0
+// CHECK-NEXT:   %".19" = fptrunc double %".2" to float
+// CHECK-NEXT:   %".20" = extractvalue {ptr, [1 x i64], [1 x i64]} %".18", 1, 0
+// CHECK-NEXT:   store i64 %".20", i64* %".11"
+// CHECK-NEXT:   %".22" = call ptr %".3"(ptr %".4", i64 0, i64 1, i64* %".11", i32 11)
+// CHECK-NEXT:   %".23" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".22", 0
+// CHECK-NEXT:   %".24" = insertvalue {ptr, [1 x i64], [1 x i64]} %".23", i64 %".20", 1, 0
+// CHECK-NEXT:   br label %".7"
 // CHECK-NEXT: .7:
-// CHECK-NEXT:   %".27" = extractvalue {ptr, [1 x i64], [1 x i64]} %".17", 0
-// CHECK-NEXT:   %".28" = getelementptr inbounds float, ptr %".27", i64 %".9"
-// CHECK-NEXT:   %".29" = load float, ptr %".28"
-// CHECK-NEXT:   %".30" = fmul float %".29", %".18"
-// CHECK-NEXT:   %".31" = extractvalue {ptr, [1 x i64], [1 x i64]} %".23", 0
-// CHECK-NEXT:   %".32" = getelementptr inbounds float, ptr %".31", i64 %".9"
-// CHECK-NEXT:   store float %".30", ptr %".32"
-// CHECK-NEXT:   %".34" = add i64 %".9", 1
-// CHECK-NEXT:   br label %".6"
+// CHECK-NEXT:   %".10" = phi  i64 [0, %".6"], [%".35", %".8"]
+// CHECK-NEXT:   %".26" = icmp slt i64 %".10", %".20"
+// CHECK-NEXT:   br i1 %".26", label %".8", label %".9"
 // CHECK-NEXT: .8:
+// CHECK-NEXT:   %".28" = extractvalue {ptr, [1 x i64], [1 x i64]} %".18", 0
+// CHECK-NEXT:   %".29" = getelementptr inbounds float, ptr %".28", i64 %".10"
+// CHECK-NEXT:   %".30" = load float, ptr %".29"
+// CHECK-NEXT:   %".31" = fmul float %".30", %".19"
+// CHECK-NEXT:   %".32" = extractvalue {ptr, [1 x i64], [1 x i64]} %".24", 0
+// CHECK-NEXT:   %".33" = getelementptr inbounds float, ptr %".32", i64 %".10"
+// CHECK-NEXT:   store float %".31", ptr %".33"
+// CHECK-NEXT:   %".35" = add i64 %".10", 1
+// CHECK-NEXT:   br label %".7"
+// CHECK-NEXT: .9:
 // CHECK-NEXT:   ret i32 0
 // CHECK-NEXT: }
 // CHECK-EMPTY:
