@@ -326,3 +326,21 @@ def test_a_loaded_function_inside_a_trace_is_a_clear_error(saved):
     x, y = inputs()
     with pytest.raises(ember.TraceError, match="loaded from an artifact without its Python source"):
         ember.trace(lambda x, y: g(x, y, 1.0)[0] + 1, (x, y))
+
+
+def test_the_deployment_page_python_examples_run(tmp_path, monkeypatch):
+    """docs/deployment.md, from "Save and load" on: its Python blocks, as one module."""
+    from pathlib import Path
+    import importlib.util
+    import re
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    section = page[page.index("## Save and load compiled functions"):]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) >= 4
+    monkeypatch.chdir(tmp_path)
+    module = tmp_path / "doc_deployment_python.py"
+    module.write_text("\n".join(blocks))
+    spec = importlib.util.spec_from_file_location(module.stem, module)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert (tmp_path / "softmax.ember").exists()
