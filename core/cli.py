@@ -521,7 +521,7 @@ def opt_main(argv: list[str] | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``ember``: ``ember demo``, ``ember --version``."""
+    """Entry point of ``ember``: ``ember demo``, ``ember cache [info|clear]``, ``ember --version``."""
     parser = argparse.ArgumentParser(
         prog="ember", description="ember: an MLIR-style compiler for NumPy tensor programs")
     parser.error = lambda message: _fail("ember", message)
@@ -530,11 +530,24 @@ def main(argv: list[str] | None = None) -> None:
                                 f"llvmlite {version('llvmlite')}, numpy {version('numpy')})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="compile a small model, print its IR per stage, time it")
+    cache = sub.add_parser("cache", help="show the disk cache of compiled code, or clear it")
+    cache.add_argument("action", nargs="?", choices=["info", "clear"], default="info")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ember import demo
 
         demo.run()
+    elif args.command == "cache":
+        from ember.persist import cache_clear, cache_summary
+
+        if args.action == "clear":
+            print(f"removed {cache_clear()} entries")
+        info = cache_summary()
+        if info["directory"] is None:
+            print("disk cache: off (EMBER_CACHE=0)")
+        else:
+            print(f"disk cache: {info['directory']}: {info['entries']} entries, "
+                  f"{info['bytes'] / 1e6:.1f} MB")
     else:
         parser.print_help()
         sys.exit(1)

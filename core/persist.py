@@ -252,3 +252,27 @@ def cache_store(key: str, f: ScriptFunction, spec: Specialization) -> None:
         write_atomic(path, artifact_bytes({"name": f.__name__, "kind": "cache-entry"}, [spec]))
     except OSError:
         pass
+
+
+def cache_summary() -> dict:
+    """The disk cache's directory, number of entries and total size in bytes."""
+    directory = cache_dir()
+    if directory is None:
+        return {"directory": None, "entries": 0, "bytes": 0}
+    entries = list(directory.glob("*/*.ember")) if directory.exists() else []
+    return {"directory": str(directory), "entries": len(entries),
+            "bytes": sum(p.stat().st_size for p in entries)}
+
+
+def cache_clear() -> int:
+    """Remove every entry of the disk cache; returns how many were removed."""
+    directory = cache_dir()
+    removed = 0
+    if directory is not None and directory.exists():
+        for path in directory.glob("*/*.ember"):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed

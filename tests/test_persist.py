@@ -344,3 +344,17 @@ def test_the_deployment_page_python_examples_run(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location(module.stem, module)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
     assert (tmp_path / "softmax.ember").exists()
+
+
+def test_ember_cache_command_reports_and_clears(tmp_path):
+    env = {"EMBER_CACHE_DIR": str(tmp_path / "cache")}
+    run_program(tmp_path, env)
+    full = {**os.environ, **env}
+    cmd = [sys.executable, "-m", "ember.cli", "cache"]
+    info = subprocess.run(cmd, env=full, capture_output=True, text=True, check=True).stdout
+    assert info.startswith(f"disk cache: {tmp_path / 'cache'}: 1 entries, ")
+    cleared = subprocess.run(cmd + ["clear"], env=full, capture_output=True, text=True, check=True).stdout
+    assert cleared.splitlines()[0] == "removed 1 entries" and ": 0 entries" in cleared
+    off = subprocess.run(cmd, env={**full, "EMBER_CACHE": "0"}, capture_output=True, text=True,
+                         check=True).stdout
+    assert off.strip() == "disk cache: off (EMBER_CACHE=0)"
