@@ -18,21 +18,26 @@ from ember.lowering.loop_to_scf import ExpandMemrefCopyPass, LoopToScfPass, Lowe
 from ember.lowering.math_to_llvm import MathToLLVMPass
 from ember.lowering.memref_to_llvm import MemrefToLLVMPass
 from ember.lowering.parallel_outline import ParallelOutlinePass
+from ember.lowering.parallel_runtime import ParallelRuntimePass
 from ember.lowering.vector_math import ExpandMathPass
+from ember.lowering.vector_to_llvm import VectorToLLVMPass
 
 #: Our pass classes by name (for ember-opt).
 PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
-    NumberAssertsPass, ParallelOutlinePass, LoopToScfPass, ExpandMemrefCopyPass, LowerScfToCfPass, FuncToLLVMPass,
-    MemrefToLLVMPass, ArithToLLVMPass, MathToLLVMPass, ExpandMathPass)}
+    NumberAssertsPass, ParallelOutlinePass, LoopToScfPass, ExpandMemrefCopyPass, LowerScfToCfPass,
+    FuncToLLVMPass, MemrefToLLVMPass, VectorToLLVMPass, ArithToLLVMPass, MathToLLVMPass,
+    ExpandMathPass, ParallelRuntimePass)}
 
 #: The ordered pipeline.  ``parallel-outline`` follows ``number-asserts`` (an outlined body
 #: returns the number of its failing assert) and precedes ``loop-to-scf`` (it needs the
-#: ``loop.parallel`` ops).  ``func-to-llvm`` goes first among the ``*-to-llvm`` passes
+#: ``loop.parallel`` ops); ``parallel-runtime`` defines the runtime it calls, last, so that
+#: no other pass walks it.  ``func-to-llvm`` goes first among the ``*-to-llvm`` passes
 #: because ``memref-to-llvm`` needs the entry ABI's ``%alloc_result`` parameter.
 LOOP_TO_LLVM_PASSES: list[ModulePass] = [
-    NumberAssertsPass(), ParallelOutlinePass(), LoopToScfPass(), ExpandMemrefCopyPass(), LowerScfToCfPass(),
-    FuncToLLVMPass(), MemrefToLLVMPass(), ArithToLLVMPass(), MathToLLVMPass(),
-    ReconcileUnrealizedCastsPass(),
+    NumberAssertsPass(), ParallelOutlinePass(), LoopToScfPass(), ExpandMemrefCopyPass(),
+    LowerScfToCfPass(), FuncToLLVMPass(), MemrefToLLVMPass(), VectorToLLVMPass(), ArithToLLVMPass(),
+    MathToLLVMPass(),
+    ReconcileUnrealizedCastsPass(), ParallelRuntimePass(),
 ]
 
 #: The same pipeline as an ``ember-opt -p`` string.

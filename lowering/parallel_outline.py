@@ -51,7 +51,7 @@ from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLow
 from ember.dialects import loop
 from ember.lowering.llvm_common import PTR, llvm_type
 from ember.lowering.loop_to_scf import ForToScf, ParallelToScf, WhileLowering
-from ember.lowering.parallel_runtime import MAX_CHUNKS, add_runtime
+from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
 
 #: Estimated cost of one op, in scalar operations (``math`` ops may be libm calls).
 MATH_COST = 16
@@ -147,15 +147,16 @@ class _Arith:
         return self.emit(cls(conv(a), conv(b)))
 
     def trip(self, lb, ub, step) -> int | SSAValue:
-        """``max(ceil((ub - lb) / step), 0)``."""
+        """``max(ceil((ub - lb) / step), 0)``; just ``ub`` for ``0 to dim step 1``."""
         s = [_static_int(v) for v in (lb, ub, step)]
         if None not in s:
             return max(-(-(s[1] - s[0]) // s[2]), 0)
-        diff = ub if s[0] == 0 else self.emit(arith.SubiOp(ub, lb))
+        if s[0] == 0 and s[2] == 1 and isinstance(ub.owner, memref.DimOp):
+            return ub  # a size is never negative
+        count = ub if s[0] == 0 else self.emit(arith.SubiOp(ub, lb))
         if s[2] != 1:
-            diff = self.emit(arith.DivUIOp(self.emit(arith.AddiOp(
-                diff, self.emit(arith.SubiOp(step, self.index(1))))), step))
-        count = diff
+            count = self.emit(arith.DivUIOp(self.emit(arith.AddiOp(
+                count, self.emit(arith.SubiOp(step, self.index(1))))), step))
         positive = self.emit(arith.CmpiOp(ub, lb, "sgt"))
         return self.emit(arith.SelectOp(positive, count, self.index(0)))
 
@@ -376,10 +377,13 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
     """Replace the loop: pick the chunk count, pack the context, run, check, combine."""
     op = o.op
     a = _Arith(InsertPoint.before(op))
-    total: float | SSAValue = 1.0
-    for t in o.trips:
-        total = a.mul(total, a.to_float(t))
-    work = a.float(a.mul(total, _cost(a, op.body.block, op)))
+    total: int | SSAValue = 1
+    for t in o.trips:  # an index product: the iterations of a loop over buffers fit in i64
+        if isinstance(t, int) and isinstance(total, int):
+            total *= t
+        else:
+            total = t if total == 1 else a.imul(a.index(total), a.index(t))
+    work = a.float(a.mul(a.to_float(total), _cost(a, op.body.block, op)))
     trip64 = a.emit(arith.IndexCastOp(o.trip, i64))
     chunks = a.emit(llvm.CallOp("ember_parallel_chunks", trip64, work, return_type=i64))
     entry = _entry_block(op)
@@ -449,7 +453,7 @@ class ParallelOutlinePass(ModulePass):
             for old, new in zip(target.results, results):
                 old.replace_all_uses_with(new)
             Rewriter.erase_op(target)
-        add_runtime(op)
+        declare_runtime(op)
 
 
 def _fresh(stem: str, taken: set[str]) -> str:

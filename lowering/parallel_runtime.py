@@ -33,7 +33,11 @@ import ctypes
 import functools
 import operator
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from xdsl.context import Context
+from xdsl.passes import ModulePass
 
 if TYPE_CHECKING:  # xDSL is imported lazily: ``import ember`` reads the thread count only
     from xdsl.dialects.builtin import ModuleOp
@@ -290,15 +294,52 @@ def _runtime_ops() -> tuple[Operation, ...]:
     return tuple(module.ops)
 
 
+#: The runtime functions that outlined loops call, with their types (inputs, result).
+ENTRY_POINTS = {"ember_parallel_chunks": (("i64", "f64"), "i64"),
+                "ember_parallel_for": (("ptr", "ptr", "i64"), "i32")}
+
+
+def declare_runtime(module: ModuleOp) -> None:
+    """Declare the runtime's entry points in ``module`` (``parallel-runtime`` defines them)."""
+    from xdsl.dialects.builtin import f64, i32, i64
+
+    from ember.lowering.llvm_common import PTR, declare
+
+    types = {"i64": i64, "f64": f64, "i32": i32, "ptr": PTR}
+    for name, (inputs, output) in ENTRY_POINTS.items():
+        declare(module, name, [types[t] for t in inputs], types[output])
+
+
 def add_runtime(module: ModuleOp) -> None:
-    """Copy the runtime's globals, declarations and functions into ``module`` (each once)."""
+    """Define the runtime in ``module`` if it declares an entry point: its globals,
+    declarations and functions, each once (a declaration becomes the definition)."""
     from xdsl.dialects import llvm
+    from xdsl.rewriter import Rewriter
 
     block = module.regions[0].block
-    present = {op.sym_name.data for op in block.ops if isinstance(op, (llvm.FuncOp, llvm.GlobalOp))}
+    symbols = {op.sym_name.data: op for op in block.ops if isinstance(op, (llvm.FuncOp, llvm.GlobalOp))}
+    wanted = [symbols[name] for name in ENTRY_POINTS if name in symbols]
+    if not any(isinstance(op, llvm.FuncOp) and not op.body.blocks for op in wanted):
+        return
+    for op in wanted:
+        if not op.body.blocks:
+            Rewriter.erase_op(op)
+            del symbols[op.sym_name.data]
     for op in _runtime_ops():
-        if op.sym_name.data not in present:
+        if op.sym_name.data not in symbols:
             block.add_op(op.clone())
+
+
+@dataclass(frozen=True)
+class ParallelRuntimePass(ModulePass):
+    """Define the threads runtime where ``parallel-outline`` declared it.
+
+    It runs last, so that the lowering passes before it do not walk the runtime's ops."""
+
+    name = "parallel-runtime"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        add_runtime(op)
 
 
 # -- the process-wide settings the JIT binds ---------------------------------------------

@@ -1,4 +1,5 @@
 // RUN: ember-opt %s -p parallel-outline | filecheck %s
+// RUN: ember-opt %s -p parallel-outline,parallel-runtime | filecheck %s --check-prefix=RUNTIME
 
 // An elementwise loop: the body runs chunk %chunk of %chunks of the rows.
 func.func @scale(%x: memref<?x?xf32>, %y: memref<?x?xf32>, %a: f32) attributes {ember.entry} {
@@ -16,11 +17,13 @@ func.func @scale(%x: memref<?x?xf32>, %y: memref<?x?xf32>, %a: f32) attributes {
 
 // CHECK-LABEL: func.func @scale(
 // CHECK:         %[[CTX:.*]] = llvm.alloca %{{.*}} x !llvm.struct<(i64, !llvm.struct<(!llvm.ptr, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>, f32, !llvm.struct<(!llvm.ptr, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>, i64)>
-// work = rows x columns x 4 ops
-// CHECK:         %[[CELLS:.*]] = arith.mulf %{{.*}}, %{{.*}} : f64
+// work = rows x columns x 4 ops; the trip count of the rows is %n
+// CHECK:         %[[CELLS:.*]] = arith.muli %n, %m : index
+// CHECK-NEXT:    %[[I:.*]] = arith.index_cast %[[CELLS]] : index to i64
+// CHECK-NEXT:    %[[F:.*]] = arith.sitofp %[[I]] : i64 to f64
 // CHECK-NEXT:    %[[FOUR:.*]] = arith.constant 4.000000e+00 : f64
-// CHECK-NEXT:    %[[WORK:.*]] = arith.mulf %[[CELLS]], %[[FOUR]] : f64
-// CHECK-NEXT:    %[[TRIP:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK-NEXT:    %[[WORK:.*]] = arith.mulf %[[F]], %[[FOUR]] : f64
+// CHECK-NEXT:    %[[TRIP:.*]] = arith.index_cast %n : index to i64
 // CHECK-NEXT:    %[[CHUNKS:.*]] = llvm.call @ember_parallel_chunks(%[[TRIP]], %[[WORK]]) : (i64, f64) -> i64
 // CHECK:         llvm.store %{{.*}}, %[[CTX]]
 // CHECK-NEXT:    %[[BODY:.*]] = llvm.mlir.addressof @scale_parallel0 : !llvm.ptr
@@ -129,9 +132,19 @@ func.func @checked(%x: memref<?xi64>) attributes {ember.entry} {
 // CHECK-NEXT:    %[[J:.*]] = arith.constant 1 : i32
 // CHECK-NEXT:    func.return %[[J]] : i32
 
-// The runtime, once per module.
-// CHECK:       llvm.mlir.global extern_weak @ember_num_threads() {addr_space = 0 : i32} : i32
-// CHECK:       llvm.func @pthread_create(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
-// CHECK:       llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {
-// CHECK:       llvm.func internal @ember_parallel_for(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64) -> i32 {
-// CHECK-NOT:   llvm.func internal @ember_parallel_for(
+// The runtime's entry points are declared; parallel-runtime defines them at the end.
+// CHECK:       llvm.func @ember_parallel_chunks(i64, f64) -> i64
+// CHECK-NEXT:  llvm.func @ember_parallel_for(!llvm.ptr, !llvm.ptr, i64) -> i32
+// CHECK-NOT:   llvm.func
+
+// parallel-runtime replaces the declarations with the runtime, once per module.
+// RUNTIME:       llvm.mlir.global extern_weak @ember_num_threads() {addr_space = 0 : i32} : i32
+// RUNTIME:       llvm.mlir.global extern_weak @ember_parallel_grain() {addr_space = 0 : i32} : i64
+// RUNTIME:       llvm.func @pthread_create(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
+// RUNTIME:       llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {
+// RUNTIME:       llvm.func internal @ember_parallel_run(%{{.*}}: !llvm.ptr) {
+// RUNTIME:         llvm.call @pthread_mutex_lock(
+// RUNTIME:       llvm.func internal @ember_parallel_for(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64) -> i32 {
+// RUNTIME:         llvm.call @pthread_create(
+// RUNTIME:         llvm.call @pthread_join(
+// RUNTIME-NOT:   llvm.func @ember_parallel_for(
