@@ -142,10 +142,29 @@ def _tanh_expm1(e: _Emitter, a: Value, clamp: float) -> Value:
     cancellation. ``a`` is clamped with ``olt``, so a NaN becomes ``clamp`` (no poison)."""
     c_hi = e.const(clamp)
     c = e.select(e.cmp("olt", a, c_hi), a, c_hi)
-    n, p = _expm1_parts(e, e.add(c, c))
-    scale = e.pow2(n)
+    if e.kind == "f64":
+        n, p = _expm1_parts(e, e.add(c, c))
+        scale = e.pow2(n)
+    else:
+        scale, p = _expm1_parts_f32_small(e, e.add(c, c))
     t = e.fma(scale, p, e.sub(scale, e.const(1.0)))
     return e.div(t, e.add(t, e.const(2.0)))
+
+
+def _expm1_parts_f32_small(e: _Emitter, y: Value) -> tuple[Value, Value]:
+    """f32 y in [0, 2^21): 2^n and p = e^r - 1 with the round-to-integer of the shifter
+    1.5 * 2^23: fma(y, log2e, 1.5 * 2^23) holds n in its low mantissa bits, and those bits
+    shifted into the exponent field are 2^n's. Q is one degree shorter than exp's (its
+    2^-22.8 error is damped below 2^-26 in e^r - 1 and halved again by tanh)."""
+    shifter = e.const(D.SHIFTER_F32)
+    s = e.fma(y, e.const(D.LOG2E), shifter)
+    minus_n = e.sub(shifter, s)
+    r = e.fma(minus_n, e.const(D.LN2_HI_F32), y)
+    r = e.fma(minus_n, e.const(D.LN2_LO_F32), r)
+    p = e.fma(e.mul(r, r), e.poly(r, D.EXPM1_Q_TANH_F32), r)
+    one_bits = e.int(e.bias << e.mant)
+    scale = e.from_bits(e.emit(arith.AddiOp(e.emit(arith.ShLIOp(e.bits(s), e.int(e.mant))), one_bits)))
+    return scale, p
 
 
 def _tanh(e: _Emitter, x: Value) -> Value:
