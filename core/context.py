@@ -13,7 +13,7 @@ from xdsl.ir import Dialect
 
 
 def _builtin_dialects() -> dict[str, Callable[[], Dialect]]:
-    from xdsl.dialects import builtin, cf, func, llvm, math, memref, scf
+    from xdsl.dialects import builtin, cf, func, llvm, math, memref, scf, vector
 
     return {
         "builtin": lambda: builtin.Builtin,
@@ -24,6 +24,7 @@ def _builtin_dialects() -> dict[str, Callable[[], Dialect]]:
         "cf": lambda: cf.Cf,
         "memref": lambda: memref.MemRef,
         "llvm": lambda: llvm.LLVM,
+        "vector": lambda: vector.Vector,
     }
 
 

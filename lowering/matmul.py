@@ -11,8 +11,8 @@ and sums may contract into FMAs, as BLAS does. Leftover rows run one at a time.
 from __future__ import annotations
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import IndexType
+from xdsl.dialects import arith, memref, vector
+from xdsl.dialects.builtin import Float32Type, Float64Type, IndexType, VectorType
 from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Block
 from xdsl.rewriter import InsertPoint
@@ -21,10 +21,14 @@ from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
 from ember.lowering import scalar_ops as X
+from ember.lowering.llvm_common import is_strided
 from ember.lowering.tensor_ops import broadcast_sizes
 
 ROWS = 4
 COLS = 32
+#: Float matmuls with a unit-stride ``B`` use explicit SIMD values: a ROWS x (2 vectors) tile
+#: of accumulators, 512-bit vectors (LLVM splits them on narrower targets).
+LANES = {Float32Type: 16, Float64Type: 8}
 _CONTRACT = arith.FastMathFlagsAttr([FastMathFlag.ALLOW_CONTRACT])
 
 
@@ -88,6 +92,30 @@ def matmul(fl, op: T.MatmulOp):
             for c, j in enumerate(jj):
                 b.insert(memref.StoreOp.get(loop.results[r * COLS + c], out.ref, [*bivs, i, j]))
 
+    def vector_tile(b: Builder, ivs):
+        """The same tile as ``tile`` with vector values: per k, 2 vector loads of a row of B,
+        ROWS broadcasts of A and 2 * ROWS vector FMAs (a few ops instead of ROWS * COLS)."""
+        *bivs, i0, j0 = ivs
+        vt = VectorType(t, [lanes])
+        ii = [i0] + [b.insert(arith.AddiOp(i0, fl.index(r))).result for r in range(1, ROWS)]
+        jj = [j0, b.insert(arith.AddiOp(j0, fl.index(lanes))).result]
+        zv = b.insert(vector.BroadcastOp(X.const(b, 0, t), vt)).vector
+        block = Block(arg_types=[IndexType()] + [vt] * (ROWS * 2))
+        kb = Builder(InsertPoint.at_end(block))
+        k, accs = block.args[0], list(block.args[1:])
+        bvs = [kb.insert(vector.LoadOp(bb.ref, _index(b_shape, bivs, k, j, zero), vt)).result
+               for j in jj]
+        new = []
+        for r, i in enumerate(ii):
+            av = kb.insert(memref.LoadOp.get(a.ref, _index(a_shape, bivs, i, k, zero))).res
+            avv = kb.insert(vector.BroadcastOp(av, vt)).vector
+            new += [kb.insert(vector.FMAOp(avv, bvs[c], accs[r * 2 + c])).res for c in range(2)]
+        kb.insert(YieldOp(*new))
+        loop = b.insert(ForOp(zero, kk, one, [zv] * (ROWS * 2), block))
+        for r, i in enumerate(ii):
+            for c, j in enumerate(jj):
+                b.insert(vector.StoreOp(loop.results[r * 2 + c], out.ref, [*bivs, i, j]))
+
     def rows_from(j_start):
         def body(b, ivs):
             *bivs, i = ivs
@@ -112,11 +140,14 @@ def matmul(fl, op: T.MatmulOp):
 
         _loop(fl, b, [zero], [kk], [one], kbody, sequential=True)
 
+    lanes = LANES.get(type(t))
+    vectorised = lanes is not None and not is_strided(bb.ref.type)
+    cols = 2 * lanes if vectorised else COLS
     nb = len(batch)
     m_main = fl.b.insert(arith.SubiOp(m, fl.b.insert(arith.RemUIOp(m, fl.index(ROWS))).result)).result
-    n_main = fl.b.insert(arith.SubiOp(n, fl.b.insert(arith.RemUIOp(n, fl.index(COLS))).result)).result
-    _loop(fl, fl.b, [zero] * (nb + 2), [*batch, m_main, n_main], [one] * nb + [fl.index(ROWS), fl.index(COLS)],
-          tile)
+    n_main = fl.b.insert(arith.SubiOp(n, fl.b.insert(arith.RemUIOp(n, fl.index(cols))).result)).result
+    _loop(fl, fl.b, [zero] * (nb + 2), [*batch, m_main, n_main], [one] * nb + [fl.index(ROWS), fl.index(cols)],
+          vector_tile if vectorised else tile)
     _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m_main], [one] * (nb + 1), rows_from(n_main))
     _loop(fl, fl.b, [zero] * nb + [m_main], [*batch, m], [one] * (nb + 1), rows_from(zero))
     fl.bufs[op.result] = out

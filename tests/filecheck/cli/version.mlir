@@ -7,4 +7,4 @@
 // EMBER: ember {{[0-9.]+}} (xdsl 0.74.0, llvmlite 0.50.0, numpy {{[0-9.]+}})
 
 // RUN: not ember no-such-command 2>&1 | filecheck %s --check-prefix=BADCMD
-// BADCMD: ember: error: argument COMMAND: invalid choice: 'no-such-command' (choose from 'demo')
+// BADCMD: ember: error: argument COMMAND: invalid choice: 'no-such-command' (choose from 'demo', 'cache')
