@@ -12,7 +12,7 @@ are patched with ``arith.select``, never branches, so the loop body stays one ba
     %a = math.absf %x : f32
     ...                                  // t = expm1(2|x|): roundeven, fma, 2^n by bitcast
     %q = arith.divf %t, %t2 : f32        // tanh|x| = t / (t + 2)
-    %p = math.fma %a3, %P, %a : f32      // |x| < 0.55: |x| + |x|^3 * P(x^2)
+    %p = math.fma %a3, %P, %a : f32      // |x| < 0.45: |x| + |x|^3 * P(x^2)
     %m = arith.select %lt, %p, %q : f32
     %s = math.copysign %m, %x : f32      // tanh(-0) = -0
     %n = arith.cmpf uno, %x, %x : f32
@@ -169,7 +169,7 @@ def _expm1_parts_f32_small(e: _Emitter, y: Value) -> tuple[Value, Value]:
 
 def _tanh(e: _Emitter, x: Value) -> Value:
     """copysign(tanh|x|, x), so tanh(-0) = -0. f64: the expm1 form everywhere (tiny inputs
-    return themselves). f32: the odd polynomial a + a^3*P(a^2) below 0.55, where t/(t+2)
+    return themselves). f32: the odd polynomial a + a^3*P(a^2) below 0.45, where t/(t+2)
     would round three times; both are computed and one is selected, the polynomial for NaN
     (``ult``), which carries it through."""
     a = e.abs(x)

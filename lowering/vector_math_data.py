@@ -11,7 +11,7 @@ emitter rounds every constant to f32). Sources:
 * ``exp``/``expm1`` ``Q``, the f32 ``tanh`` and ``log1p`` polynomials: fitted for ember by
   weighted least squares on Chebyshev nodes in mpmath, minimising the relative error; the fit
   script is in docs/vector-math.md. Relative fit errors: exp ``Q`` deg 10 2^-57, deg 5
-  2^-28.4 (which becomes < 2^-31 in ``expm1``); tanh 2^-28.5 and log1p 2^-27 with the
+  2^-28.4 (which becomes < 2^-31 in ``expm1``); tanh 2^-27.4 and log1p 2^-27 with the
   coefficients rounded to f32.
 """
 
@@ -74,9 +74,9 @@ LN2_LO_F32 = -1.9046542121259336e-09
 
 #: f32 tanh: x + x^3 * P(x^2) below TANH_SMALL_F32, expm1 form above; |x| clamped to
 #: TANH_CLAMP_F32 (tanh rounds to +-1 beyond 9.02).
-TANH_SMALL_F32 = 0.55
-TANH_P_F32 = [-0.33333316445350647, 0.13332565128803253, -0.05385029688477516,
-              0.021064136177301407, -0.006264368072152138]
+TANH_SMALL_F32 = 0.45
+TANH_P_F32 = [-0.33333244919776917, 0.1332911252975464, -0.053332556039094925,
+              0.01799703575670719]
 TANH_CLAMP_F32 = 10.0
 
 #: exp's input clamp: below LO the result is +0, above HI it is +inf (in the *result* type),

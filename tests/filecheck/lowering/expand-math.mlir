@@ -25,7 +25,7 @@ func.func @exp(%x: f32) -> f32 {
 
 // tanh on f32 is f32 arithmetic only (n = round(2|x|/ln2) by adding 1.5*2^23, whose low
 // bits shift into 2^n's exponent): the expm1 form t/(t+2) and the odd polynomial for
-// |x| < 0.55, both computed, one selected (the polynomial for NaN, which it propagates);
+// |x| < 0.45, both computed, one selected (the polynomial for NaN, which it propagates);
 // copysign keeps tanh(-0) = -0.
 func.func @tanh_f32(%x: f32) -> f32 {
   %y = math.tanh %x : f32
@@ -41,7 +41,7 @@ func.func @tanh_f32(%x: f32) -> f32 {
 // CHECK:         %[[SBITS:.*]] = arith.bitcast %[[S]] : f32 to i32
 // CHECK:         %[[BIG:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
 // CHECK:         %[[SMALL:.*]] = math.fma %{{.*}}, %{{.*}}, %[[A]] : f32
-// CHECK-NEXT:    %[[BOUND:.*]] = arith.constant 5.500000e-01 : f32
+// CHECK-NEXT:    %[[BOUND:.*]] = arith.constant 4.500000e-01 : f32
 // CHECK-NEXT:    %[[LT:.*]] = arith.cmpf ult, %[[A]], %[[BOUND]] : f32
 // CHECK-NEXT:    %[[Y:.*]] = arith.select %[[LT]], %[[SMALL]], %[[BIG]] : f32
 // CHECK-NEXT:    %[[R:.*]] = math.copysign %[[Y]], %x : f32
