@@ -11,7 +11,8 @@ threads runtime (``ember.lowering.parallel_runtime``, copied into the module)::
     %chunks = llvm.call @ember_parallel_chunks(%trip, %work) : (i64, f64) -> i64
     (pack the captured values into %ctx, a stack struct)
     %body = llvm.mlir.addressof @f_parallel0 : !llvm.ptr
-    %status = llvm.call @ember_parallel_for(%body, %ctx, %chunks) : (!llvm.ptr, !llvm.ptr, i64) -> i32
+    %status = llvm.call @ember_parallel_for(%body, %ctx, %chunks)
+                : (!llvm.ptr, !llvm.ptr, i64) -> i32
     cf.assert ...                   (one per assert of the body: its status)
 
     func.func private @f_parallel0(%ctx: !llvm.ptr, %k: index, %chunks: index) -> i32 {
@@ -40,8 +41,8 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, llvm, memref, scf
 from xdsl.dialects.builtin import (DenseArrayBase, FloatAttr, FunctionType, IndexType, IntegerAttr,
-                                   IntegerType, MemRefType, ModuleOp, UnitAttr,
-                                   UnrealizedConversionCastOp, f64, i32, i64)
+                                   IntegerType, ModuleOp, UnitAttr, UnrealizedConversionCastOp,
+                                   f64, i32, i64)
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker

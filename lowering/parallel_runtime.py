@@ -56,7 +56,8 @@ RUNTIME_MLIR = f"""
 llvm.mlir.global extern_weak @ember_num_threads() : i32
 llvm.mlir.global extern_weak @ember_parallel_grain() : i64
 llvm.mlir.global internal @ember_default_threads(0 : i32) : i32
-llvm.mlir.global internal constant @ember_num_threads_env("EMBER_NUM_THREADS\\00") : !llvm.array<18 x i8>
+llvm.mlir.global internal constant @ember_num_threads_env("EMBER_NUM_THREADS\\00")
+    : !llvm.array<18 x i8>
 llvm.func @getenv(!llvm.ptr) -> !llvm.ptr
 llvm.func @atoi(!llvm.ptr) -> i32
 llvm.func @sysconf(i32) -> i64
@@ -241,7 +242,8 @@ llvm.func internal @ember_parallel_for(%fn: !llvm.ptr, %ctx: !llvm.ptr, %n: i64)
 ^create_one:
   %at = llvm.mul %t, %two : i64
   %tid = llvm.getelementptr inbounds %tids[%at] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  %rc = llvm.call @pthread_create(%tid, %null, %worker, %shared) : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
+  %rc = llvm.call @pthread_create(%tid, %null, %worker, %shared)
+      : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
   %rc_word = llvm.zext %rc : i32 to i64
   %rc_slot = llvm.getelementptr inbounds %tid[1] : (!llvm.ptr) -> !llvm.ptr, i64
   llvm.store %rc_word, %rc_slot : i64, !llvm.ptr
@@ -317,7 +319,8 @@ def add_runtime(module: ModuleOp) -> None:
     from xdsl.rewriter import Rewriter
 
     block = module.regions[0].block
-    symbols = {op.sym_name.data: op for op in block.ops if isinstance(op, (llvm.FuncOp, llvm.GlobalOp))}
+    symbols = {op.sym_name.data: op for op in block.ops
+               if isinstance(op, (llvm.FuncOp, llvm.GlobalOp))}
     wanted = [symbols[name] for name in ENTRY_POINTS if name in symbols]
     if not any(isinstance(op, llvm.FuncOp) and not op.body.blocks for op in wanted):
         return

@@ -226,7 +226,8 @@ import numpy as np
 
 class Tensor(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("ndim", ctypes.c_int64),
-                ("shape", ctypes.POINTER(ctypes.c_int64)), ("strides", ctypes.POINTER(ctypes.c_int64))]
+                ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64))]
 
 lib = ctypes.CDLL(sys.argv[1])
 lib.ember_free.argtypes = [ctypes.c_void_p]
