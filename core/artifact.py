@@ -63,13 +63,26 @@ def host_target() -> dict[str, str]:
             "features": llb.get_host_cpu_features().flatten()}
 
 
+def source_files() -> list[tuple[str, Path]]:
+    """(``package/file.py``, path) of every module of ember: each subpackage may live in its
+    own folder (core/ is ``ember``, lowering/ is ``ember.lowering``)."""
+    import ember
+    import ember.dialects
+    import ember.frontends
+    import ember.lowering
+    import ember.passes
+
+    return [(f"{package.__name__}/{path.name}", path)
+            for package in (ember, ember.dialects, ember.frontends, ember.lowering, ember.passes)
+            for folder in map(Path, package.__path__) for path in sorted(folder.glob("*.py"))]
+
+
 @functools.cache
 def code_fingerprint() -> str:
     """A hash of ember's own source files: an edited compiler never reuses stale cache entries."""
-    root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
+    for name, path in source_files():
+        h.update(name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

@@ -294,8 +294,14 @@ def reduction(fl, op):
             for k, iv in zip(red, rivs):
                 full[k] = iv
             zero = fl.index(0)
-            v = load(ib, src, full, zero, in_shape)
-            new = X.emit_binary(ib, combine, acc, X.cast(ib, v, src_t, acc_t), acc_t)
+            v = X.cast(ib, load(ib, src, full, zero, in_shape), src_t, acc_t)
+            if S.is_float(acc_t) and combine in ("maximum", "minimum"):
+                # IEEE maximum/minimum (NaN wins, as in NumPy): LLVM vectorises its reduction,
+                # not the select NumPy's elementwise rule needs (they differ only in which
+                # zero a max of -0.0 and +0.0 returns)
+                cls = arith.MaximumfOp if combine == "maximum" else arith.MinimumfOp
+                return ib.insert(cls(acc, v)).result
+            new = X.emit_binary(ib, combine, acc, v, acc_t)
             if S.is_float(acc_t) and combine in ("add", "mul"):
                 # a reduction may be reassociated (NumPy's own sums are pairwise): lets LLVM
                 # keep several vector accumulators in flight

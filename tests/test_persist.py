@@ -358,3 +358,12 @@ def test_ember_cache_command_reports_and_clears(tmp_path):
     off = subprocess.run(cmd, env={**full, "EMBER_CACHE": "0"}, capture_output=True, text=True,
                          check=True).stdout
     assert off.strip() == "disk cache: off (EMBER_CACHE=0)"
+
+
+def test_the_cache_key_covers_every_ember_module():
+    from ember.artifact import source_files
+
+    names = {name for name, _ in source_files()}
+    for module in ("ember/api.py", "ember.lowering/matmul.py", "ember.lowering/vector_math.py",
+                   "ember.dialects/etensor.py", "ember.frontends/script.py"):
+        assert module in names
