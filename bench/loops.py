@@ -160,8 +160,8 @@ def cases(quick: bool, rng):
     b = rng.random((256 // s, 256 // s), dtype=np.float32)
     return [
         ("mandelbrot 200x200, max_iter 100", mandelbrot, (200 // s, 200 // s, 100),
-         (50, 50, 100), 16 * s * s),
-        ("Jacobi 5-point, 10 iters, 512x512", jacobi, (x512, 10), (x512[:64, :64].copy(), 10), 64 * s * s),
+         (50, 50, 100), 16 / (s * s)),
+        ("Jacobi 5-point, 10 iters, 512x512", jacobi, (x512, 10), (x512[:64, :64].copy(), 10), 64 / (s * s)),
         ("prefix sum, 1M f32", prefix_sum, (v,), (v[:10_000],), 100 / s),
         ("matmul triple loop, 256x256 f32", matmul_loops, (a, b), (a[:32, :32], b[:32, :32]), 512 / s**3),
     ]
