@@ -59,8 +59,10 @@ def versions() -> dict[str, str]:
 def host_target() -> dict[str, str]:
     import llvmlite.binding as llb
 
+    from ember.lowering.jit import host_features
+
     return {"triple": llb.get_process_triple(), "cpu": llb.get_host_cpu_name(),
-            "features": llb.get_host_cpu_features().flatten()}
+            "features": host_features()}
 
 
 def source_files() -> list[tuple[str, Path]]:

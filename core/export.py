@@ -37,6 +37,7 @@ from ember.api import ScriptFunction, Specialization
 from ember.dialects.shapes import DYN
 from ember.export_abi import RUNTIME_IR, ExportedSignature, alias_ir, header_text, shim_ir
 from ember.frontends.script import ArraySpec, ScalarSpec
+from ember.lowering.jit import host_features
 from ember.tracing import TracedFunction
 
 
@@ -82,7 +83,7 @@ def host_target() -> Target:
     """This machine, tuned for its CPU (like ``-march=native``)."""
     _init_targets()
     triple = llb.get_process_triple()
-    return Target("host", triple, llb.get_host_cpu_name(), llb.get_host_cpu_features().flatten())
+    return Target("host", triple, llb.get_host_cpu_name(), host_features())
 
 
 def resolve_target(target: str | None) -> Target:

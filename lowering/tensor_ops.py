@@ -63,14 +63,24 @@ def load(b: Builder, buf, ivs: Sequence[SSAValue], zero: SSAValue, shape) -> SSA
 FUSING_CONSUMERS: tuple[type, ...] = ()
 
 
-def fusible(op) -> bool:
-    """Fuse ``op``'s result into its only user when that user reads it elementwise."""
+#: an elementwise value read by up to this many fusing consumers is recomputed in each of
+#: them instead of stored: softmax's ``e`` (summed, then divided by the sum) and layer_norm's
+#: ``x - mean`` never touch memory. Recomputing costs a few flops per element; storing costs
+#: a buffer's page faults and two passes over memory.
+MAX_RECOMPUTED_USES = 2
+
+
+def fusible(op, operands: Sequence = ()) -> bool:
+    """Fuse ``op``'s result into its users when each reads it elementwise: one user, or up to
+    ``MAX_RECOMPUTED_USES`` when no operand is itself recomputed (no nested recomputation)."""
     result = op.results[0]
     uses = list(result.uses)
-    if not S.shape_of(result.type) or len(uses) != 1:
+    if not S.shape_of(result.type) or not 1 <= len(uses) <= MAX_RECOMPUTED_USES:
         return False
-    user = uses[0].operation
-    return isinstance(user, FUSING_CONSUMERS) and user.parent_block() is op.parent_block()
+    if not all(isinstance(u.operation, FUSING_CONSUMERS)
+               and u.operation.parent_block() is op.parent_block() for u in uses):
+        return False
+    return len(uses) == 1 or not any(b.shared for b in operands)
 
 
 def materialize(fl, buf):
@@ -120,13 +130,16 @@ def _elementwise(fl, op, operands: Sequence[SSAValue],
         fl.bufs[op.results[0]] = splat(fl, scalar, out_t)
         return
     zero = fl.index(0)
-    if fusible(op):
+    if fusible(op, [b for b in bufs if b.lazy is not None]):
         from ember.lowering.tensor_to_loop import Buffer
 
         def at(b: Builder, idx):
             return compute(b, [load(b, buf, idx, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)])
 
         lazy = Buffer(None, sizes, None, lazy=at, ttype=out_t)
+        # recomputed by several consumers, directly or through the lazy values built on it
+        lazy.shared = len(list(op.results[0].uses)) > 1 or any(
+            b.shared for b in bufs if b.lazy is not None)
         fl.pending.append(lazy)
         fl.bufs[op.results[0]] = lazy
         return

@@ -61,6 +61,8 @@ class Buffer:
     #: set while the tensor is fused into its consumer: computes the element at an index
     lazy: Callable[[Builder, list[SSAValue]], SSAValue] | None = None
     ttype: TensorType | None = None
+    #: a lazy value computed again by each of several consumers (``tensor_ops.fusible``)
+    shared: bool = False
 
 
 def memref_type(t: TensorType, strided: bool = False) -> MemRefType:

@@ -45,9 +45,18 @@ func.func @alloc_free(%n: index) -> index {
 // CHECK:         %[[ZERO:.*]] = llvm.icmp "eq" %[[NB]], %{{.*}} : i64
 // CHECK-NEXT:    %[[ONE:.*]] = llvm.mlir.constant(1) : i64
 // CHECK-NEXT:    %[[SIZE:.*]] = llvm.select %[[ZERO]], %[[ONE]], %[[NB]] : i1, i64
-// CHECK-NEXT:    %[[P:.*]] = llvm.call @malloc(%[[SIZE]]) : (i64) -> !llvm.ptr
+// CHECK-NEXT:    %[[P:.*]] = llvm.call @ember_malloc(%[[SIZE]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[M:.*]] = llvm.insertvalue %[[N]], %{{.*}}[1, 1]
 // CHECK-NEXT:    %{{.*}} = llvm.extractvalue %[[M]][1, 1]
 // CHECK:         llvm.call @free(%{{.*}}) : (!llvm.ptr) -> ()
-// CHECK:       llvm.func @malloc(i64) -> !llvm.ptr
 // CHECK:       llvm.func @free(!llvm.ptr)
+// ember_malloc: malloc, and madvise(MADV_HUGEPAGE) on the whole pages of a buffer >= 4 MiB.
+// CHECK:       llvm.func @malloc(i64) -> !llvm.ptr
+// CHECK:       llvm.func @madvise(!llvm.ptr, i64, i32) -> i32
+// CHECK:       llvm.func internal @ember_malloc(%n: i64) -> !llvm.ptr {
+// CHECK-NEXT:    %p = llvm.call @malloc(%n) : (i64) -> !llvm.ptr
+// CHECK-NEXT:    %huge = llvm.mlir.constant(4194304) : i64
+// CHECK-NEXT:    %big = llvm.icmp "uge" %n, %huge : i64
+// CHECK-NEXT:    llvm.cond_br %big, ^{{.*}}, ^{{.*}}
+// CHECK:         %advice = llvm.mlir.constant(14 : i32) : i32
+// CHECK-NEXT:    %{{.*}} = llvm.call @madvise(%from, %len, %advice) : (!llvm.ptr, i64, i32) -> i32

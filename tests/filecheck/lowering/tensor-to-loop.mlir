@@ -47,16 +47,19 @@ func.func @identity(%x: tensor<?xi64>) -> tensor<?xi64> attributes {ember.entry}
   func.return %x : tensor<?xi64>
 }
 
-// A value with two users gets its own buffer, freed after its last use.
+// A value with three users gets its own buffer, freed after its last use (two users would
+// recompute it: tensor-to-loop-recompute.mlir).
 // CHECK-LABEL: func.func @shared
 // CHECK:         %[[E:.*]] = memref.alloc(%{{.*}}) : memref<?xf64>
 // CHECK:           math.exp
 // CHECK:         %[[R:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?xf64>
 // CHECK:           arith.mulf
+// CHECK:           arith.addf
 // CHECK:         memref.dealloc %[[E]] : memref<?xf64>
 // CHECK-NEXT:    func.return %[[R]]
 func.func @shared(%x: tensor<?xf64>) -> tensor<?xf64> attributes {ember.entry} {
   %0 = etensor.exp %x : tensor<?xf64>
   %1 = etensor.mul %0, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
-  func.return %1 : tensor<?xf64>
+  %2 = etensor.add %1, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
+  func.return %2 : tensor<?xf64>
 }
