@@ -302,7 +302,7 @@ def test_pow_constant_integer_is_products(fn, n, dtype):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_f32_exhaustive(compiled, name):
-    """All 2^32 f32 inputs (sin/cos up to their domain), 2^24 at a time (~1 min each)."""
+    """All 2^32 f32 inputs (sin/cos up to their domain), 2^24 at a time (5-10 min each)."""
     worst = 0.0
     for chunk in range(256):
         x = np.arange(chunk << 24, (chunk + 1) << 24, dtype=np.uint64).astype(np.uint32).view(F32)
