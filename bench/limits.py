@@ -6,12 +6,14 @@
 ``measure(threads)`` runs in the benchmark's worker process, after the thread variables
 are set, and returns the achievable limits with that many threads:
 
-- ``stream``: the best of ``np.add(a, b, out=c)`` (3 arrays moved: 2 read, 1 written) and
-  ``np.copyto(c, a)`` (2 moved) on arrays several times larger than the LLC (capped at
-  256 MiB each). With more than one thread the arrays are split among Python threads
-  (NumPy's ufuncs release the GIL).
-- ``read``: the best read-only rate of ``x.sum()`` (NumPy's pairwise sum) and ``x @ y``
-  (BLAS sdot, 2 arrays read): the limit for the reduction rows.
+- ``mem *``: ``np.add(a, b, out=c)`` (3 arrays moved: 2 read, 1 written),
+  ``np.copyto(c, a)`` (2 moved), ``a.sum()`` and ``a @ b`` (BLAS sdot, 2 read) on arrays
+  several times larger than the LLC (capped at 256 MiB each): the memory bandwidth. With
+  more than one thread the arrays are split among Python threads (NumPy's ufuncs release
+  the GIL).
+- ``work *``: the same at 16 MiB per array, the workloads' size; on a machine with a large
+  LLC these run from cache. ``stream`` (the best of add and copy) and ``read`` (the best of
+  sum and sdot) at this size are the limits of the elementwise and reduction rows.
 - ``flops``: OpenBLAS sgemm at 2048 (``a @ b``, 2n³ flops), the achievable f32 peak.
 - ``flops_theory``: nominal clock (/proc/cpuinfo) x SIMD f32 lanes (AVX-512: 16, AVX2: 8)
   x 2 (FMA) x 2 FMA units (assumed, not readable) x threads.
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 MIB = 1 << 20
+WORK_BYTES = 16 * MIB  # a 4M-element float32 array, the size of the workloads' inputs
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -97,16 +100,18 @@ def bandwidth(threads: int, nbytes: int, samples: int) -> dict:
 def measure(threads: int, quick: bool = False) -> dict:
     """The limits with ``threads`` threads; see the module docstring."""
     llc = llc_bytes()
-    nbytes = 16 * MIB if quick else min(max(4 * llc, 64 * MIB), 256 * MIB)
+    big = 16 * MIB if quick else min(max(4 * llc, 64 * MIB), 256 * MIB)
     samples = 3 if quick else 7
-    bw = bandwidth(threads, nbytes, samples)
+    work = bandwidth(threads, WORK_BYTES, samples)
+    mem = work if big == WORK_BYTES else bandwidth(threads, big, samples)
     m = 512 if quick else 2048
     x, y = np.ones((m, m), np.float32), np.ones((m, m), np.float32)
     flops = 2 * m**3 / best_time(lambda: x @ y, samples) / 1e9
     ghz, lanes = cpu_info()
     return {
-        "threads": threads, "array MiB": nbytes // MIB, "LLC MiB": llc // MIB,
-        **bw, "stream": max(bw["add"], bw["copy"]), "read": max(bw["sum"], bw["sdot"]),
+        "threads": threads, "array MiB": big // MIB, "LLC MiB": llc // MIB,
+        **{f"mem {k}": v for k, v in mem.items()}, **{f"work {k}": v for k, v in work.items()},
+        "stream": max(work["add"], work["copy"]), "read": max(work["sum"], work["sdot"]),
         "flops": flops, "sgemm n": m,
         "ghz": ghz, "lanes": lanes, "flops_theory": ghz * lanes * 2 * 2 * threads,
     }
@@ -114,27 +119,29 @@ def measure(threads: int, quick: bool = False) -> dict:
 
 def render(limits: list[dict]) -> str:
     """A markdown table, one column per thread count."""
-    rows = [
-        ("add `np.add(a, b, out=c)`, GB/s (2 read + 1 write)", "add", "{:.1f}"),
-        ("copy `np.copyto(c, a)`, GB/s (1 read + 1 write)", "copy", "{:.1f}"),
-        ("sum `a.sum()`, GB/s read", "sum", "{:.1f}"),
-        ("dot `a @ b` (BLAS sdot), GB/s read", "sdot", "{:.1f}"),
-        ("sgemm `a @ b` (OpenBLAS), GFLOP/s", "flops", "{:.0f}"),
-        ("theoretical f32 peak, GFLOP/s", "flops_theory", "{:.0f}"),
-    ]
+    d = limits[0]
+    big, work = f"{d['array MiB']} MiB", f"{WORK_BYTES // MIB} MiB"
+    rows = [(f"{name}, {size} arrays, GB/s ({what})", f"{prefix} {key}", "{:.1f}")
+            for prefix, size in (("mem", big), ("work", work))
+            for name, key, what in (("add `np.add(a, b, out=c)`", "add", "2 read + 1 write"),
+                                    ("copy `np.copyto(c, a)`", "copy", "1 read + 1 write"),
+                                    ("sum `a.sum()`", "sum", "read"),
+                                    ("dot `a @ b` (BLAS sdot)", "sdot", "read"))]
+    rows += [("sgemm `a @ b` (OpenBLAS), GFLOP/s", "flops", "{:.0f}"),
+             ("theoretical f32 peak, GFLOP/s", "flops_theory", "{:.0f}")]
     head = "| limit | " + " | ".join(f"{d['threads']} thread{'s' * (d['threads'] > 1)}"
                                       for d in limits) + " |"
     lines = [head, "|---|" + "---:|" * len(limits)]
     lines += [f"| {name} | " + " | ".join(fmt.format(d[key]) for d in limits) + " |"
               for name, key, fmt in rows]
-    d = limits[0]
-    lines += ["", f"Bandwidth arrays: {d['array MiB']} MiB each (LLC {d['LLC MiB']} MiB); "
-                  f"sgemm at n={d['sgemm n']}. Theoretical peak: {d['ghz']:.2f} GHz nominal "
+    lines += ["", f"Memory: arrays of {big} (LLC {d['LLC MiB']} MiB); the workloads' own size: "
+                  f"{work} arrays (4M float32), which may sit in the LLC. sgemm at "
+                  f"n={d['sgemm n']}. Theoretical peak: {d['ghz']:.2f} GHz nominal "
                   f"x {d['lanes']} f32 lanes x 2 (FMA) x 2 FMA units (assumed) per thread. "
                   "Each number is the best of its samples. The `% limit` column divides a "
-                  "row's rate by the best of `add` and `copy` (elementwise rows), by the best "
-                  "of `sum` and `dot` (reductions) or by `sgemm` (matmul, MLP) of the same "
-                  "thread count."]
+                  f"row's rate by the best of add and copy at {work} (elementwise and "
+                  f"row-wise rows), by the best of sum and dot at {work} (reductions) or by "
+                  "sgemm (matmul, MLP), all of the same thread count."]
     return "\n".join(lines) + "\n"
 
 

@@ -103,6 +103,14 @@ def fresh(args: tuple) -> tuple:
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
+def settle(threads: int, seconds: float = 0.3) -> None:
+    """Let the thread pools of the previous backend stop spinning (OpenBLAS's idle threads
+    busy-wait for ~0.1 s, OpenMP's for a while too) before the next one is timed: with as
+    many threads as cores, a spinning pool halves the next backend's speed or worse."""
+    if threads > 1:
+        time.sleep(seconds)
+
+
 def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool,
                  progress=lambda backend: None, skip=()) -> list[Row]:
     """The numpy row, then one row per backend: timed, checked against numpy, rated.
@@ -122,6 +130,7 @@ def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool,
 
     numpy_args = fresh(args)
     progress("numpy")
+    settle(threads)
     t_numpy, noisy = measure(lambda: w.numpy(*numpy_args), samples)
     rows = [row("numpy", t_numpy, noisy, True, "")]
     for name, (module, adapter) in backends.items():
@@ -130,6 +139,7 @@ def run_workload(w, backends: dict, limits: dict, samples: int, quick: bool,
                             f"died while running this ({skip[name]}); see its stderr above"))
             continue
         progress(name)
+        settle(threads)
         try:
             p = adapter(module, w, fresh(args), threads)
             ok = matches(_to_numpy(p.first_out), want)
