@@ -270,7 +270,7 @@ def plot(rows: list, path: Path) -> Path | None:
     keys = list(dict.fromkeys(r.key for r in rows if r.ratio))
     backends = [b for b in dict.fromkeys(r.backend for r in rows if r.ratio) if b != "numpy"]
     ratio = {(r.key, r.backend): r.ratio for r in rows if r.ratio and r.ok}
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(keys)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(keys)) + 2, 4.5))
     width = 0.8 / max(len(backends), 1)
     for i, b in enumerate(backends):
         xs = [k + (i - (len(backends) - 1) / 2) * width for k in range(len(keys))]
@@ -282,7 +282,7 @@ def plot(rows: list, path: Path) -> Path | None:
     threads = rows[0].threads if rows else 1
     ax.set_title(f"ember and peers against NumPy, {threads} thread{'s' * (threads > 1)} "
                  "(same-process ratios)")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
