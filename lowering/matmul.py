@@ -1,11 +1,14 @@
-"""``tensor-to-loop`` for ``etensor.matmul``: a register-blocked i-k-j loop nest.
+"""``tensor-to-loop`` for ``etensor.matmul``: register tiles, cache blocks, no packing.
 
-Each iteration of the outer parallel loop computes ``ROWS`` rows of ``C`` at once: for every
-``k`` it loads ``A[i..i+ROWS-1, k]`` into registers, then streams row ``k`` of ``B`` once and
-updates the ``ROWS`` rows of ``C`` (contiguous in ``j``, so LLVM vectorises the ``j`` loop and
-keeps the ``C`` rows in L1). Loading each row of ``B`` once per ``ROWS`` rows of ``C``
-instead of once per row is what lifts the loop above the L2 bandwidth limit. Float products
-and sums may contract into FMAs, as BLAS does. Leftover rows run one at a time.
+Float matmuls whose ``B`` has unit column stride use explicit SIMD values: a tile of ``ROWS``
+rows x 2 vectors of ``C`` stays in registers while ``k`` advances (per ``k``: two vector loads
+of a row piece of ``B``, ``ROWS`` broadcasts of ``A``, ``2 * ROWS`` vector FMAs). The main
+region is cache-blocked: each parallel iteration owns ``MC`` rows of ``C``; for each
+``NC``-wide column panel and each ``KC``-deep slice of ``k``, the ``KC x NC`` block of ``B``
+stays in L2 while the row tiles stream over it (the first slice starts the tiles from zero,
+later ones add to ``C``). Integer, bool and strided-``B`` matmuls use a scalar ``ROWS x COLS``
+tile over all of ``k``. Leftover rows and columns run one row at a time, i-k-j. Float
+products and sums may contract into FMAs, as BLAS does.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ COLS = 32
 #: Float matmuls with a unit-stride ``B`` use explicit SIMD values: a ROWS x (2 vectors) tile
 #: of accumulators, 512-bit vectors (LLVM splits them on narrower targets).
 LANES = {Float32Type: 16, Float64Type: 8}
+#: Cache blocking of the vector path: MC rows of C per parallel iteration, NC-wide column
+#: panels, KC-deep slices of k (a KC x NC block of B: 128 KiB of f32, for L2). MC = 32 leaves
+#: two parallel blocks even for a batch of 64 rows.
+MC, NC, KC = 32, 256, 128
 _CONTRACT = arith.FastMathFlagsAttr([FastMathFlag.ALLOW_CONTRACT])
 
 
@@ -41,6 +48,15 @@ def _loop(fl, b: Builder, lbs, ubs, steps, body, sequential=False):
         b.insert(ForOp(lbs[0], ubs[0], steps[0], [], block))
     else:
         b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
+
+
+def _seq(b: Builder, lb, ub, step, body):
+    """``loop.for %i = lb to ub step step { body(builder, %i) }`` (no iteration values)."""
+    block = Block(arg_types=[IndexType()])
+    inner = Builder(InsertPoint.at_end(block))
+    body(inner, block.args[0])
+    inner.insert(YieldOp())
+    b.insert(ForOp(lb, ub, step, [], block))
 
 
 def _index(src_shape, batch_ivs, r, c, zero):
@@ -92,14 +108,17 @@ def matmul(fl, op: T.MatmulOp):
             for c, j in enumerate(jj):
                 b.insert(memref.StoreOp.get(loop.results[r * COLS + c], out.ref, [*bivs, i, j]))
 
-    def vector_tile(b: Builder, ivs):
-        """The same tile as ``tile`` with vector values: per k, 2 vector loads of a row of B,
-        ROWS broadcasts of A and 2 * ROWS vector FMAs (a few ops instead of ROWS * COLS)."""
-        *bivs, i0, j0 = ivs
+    def vector_tile(b: Builder, bivs, i0, j0, k0, k1, accumulate: bool):
+        """A ROWS x (2 vectors) block of C kept in vector registers over k in [k0, k1): per k,
+        2 vector loads of a row piece of B, ROWS broadcasts of A and 2 * ROWS vector FMAs (a
+        few ops instead of ROWS * COLS). ``accumulate``: start from C's values, else zero."""
         vt = VectorType(t, [lanes])
         ii = [i0] + [b.insert(arith.AddiOp(i0, fl.index(r))).result for r in range(1, ROWS)]
         jj = [j0, b.insert(arith.AddiOp(j0, fl.index(lanes))).result]
-        zv = b.insert(vector.BroadcastOp(X.const(b, 0, t), vt)).vector
+        if accumulate:
+            init = [b.insert(vector.LoadOp(out.ref, [*bivs, i, j], vt)).result for i in ii for j in jj]
+        else:
+            init = [b.insert(vector.BroadcastOp(X.const(b, 0, t), vt)).vector] * (ROWS * 2)
         block = Block(arg_types=[IndexType()] + [vt] * (ROWS * 2))
         kb = Builder(InsertPoint.at_end(block))
         k, accs = block.args[0], list(block.args[1:])
@@ -111,10 +130,39 @@ def matmul(fl, op: T.MatmulOp):
             avv = kb.insert(vector.BroadcastOp(av, vt)).vector
             new += [kb.insert(vector.FMAOp(avv, bvs[c], accs[r * 2 + c])).res for c in range(2)]
         kb.insert(YieldOp(*new))
-        loop = b.insert(ForOp(zero, kk, one, [zv] * (ROWS * 2), block))
+        loop = b.insert(ForOp(k0, k1, one, init, block))
         for r, i in enumerate(ii):
             for c, j in enumerate(jj):
                 b.insert(vector.StoreOp(loop.results[r * 2 + c], out.ref, [*bivs, i, j]))
+
+    def blocked(b: Builder, ivs):
+        """Rows [ic, ic + MC) of C's main region, cache-blocked (without packing): for each
+        NC-wide column panel and each KC-deep slice of k, the KC x NC block of B (128 KiB for
+        f32) stays in L2 while all the row tiles of the panel stream over it."""
+        *bivs, ic = ivs
+        i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ic, fl.index(MC))).result, m_main)).result
+        k_first = b.insert(arith.MinUIOp(fl.index(KC), kk)).result
+
+        def panel(pb: Builder, jv):
+            jc = jv[0]
+            j_end = pb.insert(arith.MinUIOp(pb.insert(arith.AddiOp(jc, fl.index(NC))).result,
+                                            n_main)).result
+
+            def tiles(tb: Builder, k0, k1, accumulate: bool):
+                def rows(rb: Builder, iv):
+                    _seq(rb, jc, j_end, fl.index(cols),
+                         lambda cb, j: vector_tile(cb, bivs, iv, j, k0, k1, accumulate))
+                _seq(tb, ic, i_end, fl.index(ROWS), rows)
+
+            tiles(pb, zero, k_first, False)
+
+            def later(kb: Builder, kc):
+                k_end = kb.insert(arith.MinUIOp(kb.insert(arith.AddiOp(kc, fl.index(KC))).result,
+                                                kk)).result
+                tiles(kb, kc, k_end, True)
+            _seq(pb, k_first, kk, fl.index(KC), later)
+
+        _loop(fl, b, [zero], [n_main], [fl.index(NC)], panel, sequential=True)
 
     def rows_from(j_start):
         def body(b, ivs):
@@ -146,8 +194,11 @@ def matmul(fl, op: T.MatmulOp):
     nb = len(batch)
     m_main = fl.b.insert(arith.SubiOp(m, fl.b.insert(arith.RemUIOp(m, fl.index(ROWS))).result)).result
     n_main = fl.b.insert(arith.SubiOp(n, fl.b.insert(arith.RemUIOp(n, fl.index(cols))).result)).result
-    _loop(fl, fl.b, [zero] * (nb + 2), [*batch, m_main, n_main], [one] * nb + [fl.index(ROWS), fl.index(cols)],
-          vector_tile if vectorised else tile)
+    if vectorised:
+        _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m_main], [one] * nb + [fl.index(MC)], blocked)
+    else:
+        _loop(fl, fl.b, [zero] * (nb + 2), [*batch, m_main, n_main],
+              [one] * nb + [fl.index(ROWS), fl.index(COLS)], tile)
     _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m_main], [one] * (nb + 1), rows_from(n_main))
     _loop(fl, fl.b, [zero] * nb + [m_main], [*batch, m], [one] * (nb + 1), rows_from(zero))
     fl.bufs[op.result] = out
