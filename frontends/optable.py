@@ -103,6 +103,18 @@ def _binary(kind: str) -> Handler:
     return h
 
 
+def _array_power(tb: TensorBuilder, a, b, **kw):
+    """``a ** b`` and ``np.power(a, b)``. For a float array and a scalar exponent 0.5, NumPy
+    computes ``np.sqrt(a)``, which differs from ``pow`` at -0.0 (-0.0, not +0.0) and at -inf
+    (nan, not inf); an array of exponents, or a Python float base, gets ``pow``."""
+    _no_extra("pow", kw)
+    if (isinstance(a, TValue) and not a.weak and S.is_float(a.element)
+            and isinstance(b, float | int | np.floating | np.integer) and not isinstance(b, bool)
+            and b == 0.5):
+        return tb.unary("sqrt", a)
+    return tb.binary("pow", _tensor(tb, a), _tensor(tb, b))
+
+
 def _unary(kind: str) -> Handler:
     def h(tb: TensorBuilder, a, **kw):
         _no_extra(kind, kw)
@@ -212,6 +224,7 @@ def _py_scalar(kind: type) -> Handler:
 
 FUNCTIONS: dict[object, Handler] = {
     **{f: _binary(k) for f, k in {**BINARY_UFUNCS, **PY_BINARY}.items()},
+    operator.pow: _array_power, np.power: _array_power,
     **{f: _unary(k) for f, k in UNARY_UFUNCS.items()},
     **{f: _reduction(k) for f, k in REDUCTIONS.items()},
     np.matmul: _matmul, operator.matmul: _matmul, np.dot: _matmul,

@@ -257,3 +257,32 @@ def test_matmul_tiles_and_edges(dtype):
             np.testing.assert_array_equal(got, want)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_power_one_half_is_numpys_sqrt_fast_path(dtype):
+    """NumPy computes ``arr ** 0.5`` and ``np.power(arr, 0.5)`` as ``np.sqrt``: -0.0 stays -0.0
+    and -inf gives nan (``pow`` gives +0.0 and inf); an array of exponents gets ``pow``."""
+    import warnings
+
+    x = np.array([-0.0, 0.0, -np.inf, np.inf, 4.0, -1.0, np.nan], dtype)
+    e = np.full(x.shape, 0.5, dtype)
+
+    def op(x):
+        return x ** 0.5
+
+    def ufunc(x):
+        return np.power(x, 0.5)
+
+    def elementwise(x, e):
+        return np.power(x, e)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for fn, args in ((op, (x,)), (ufunc, (x,)), (elementwise, (x, e))):
+            want = fn(*args)
+            for got in (ember.script(fn)(*args), ember.trace(fn, args)(*args)):
+                assert got.dtype == want.dtype
+                np.testing.assert_array_equal(got, want)
+                finite = ~np.isnan(want)
+                np.testing.assert_array_equal(np.signbit(got[finite]), np.signbit(want[finite]))
