@@ -63,7 +63,7 @@ def load(b: Builder, buf, ivs: Sequence[SSAValue], zero: SSAValue, shape) -> SSA
 FUSING_CONSUMERS: tuple[type, ...] = ()
 
 
-#: an elementwise value read by up to this many fusing consumers is recomputed in each of
+#: an elementwise value read by up to this many fusing consumer ops is recomputed in each of
 #: them instead of stored: softmax's ``e`` (summed, then divided by the sum) and layer_norm's
 #: ``x - mean`` never touch memory. Recomputing costs a few flops per element; storing costs
 #: a buffer's page faults and two passes over memory.
@@ -74,13 +74,23 @@ def fusible(op, operands: Sequence = ()) -> bool:
     """Fuse ``op``'s result into its users when each reads it elementwise: one user, or up to
     ``MAX_RECOMPUTED_USES`` when no operand is itself recomputed (no nested recomputation)."""
     result = op.results[0]
-    uses = list(result.uses)
-    if not S.shape_of(result.type) or not 1 <= len(uses) <= MAX_RECOMPUTED_USES:
+    users = _users(result)
+    if not S.shape_of(result.type) or not 1 <= len(users) <= MAX_RECOMPUTED_USES:
         return False
-    if not all(isinstance(u.operation, FUSING_CONSUMERS)
-               and u.operation.parent_block() is op.parent_block() for u in uses):
+    if not all(isinstance(u, FUSING_CONSUMERS) and u.parent_block() is op.parent_block()
+               for u in users):
         return False
-    return len(uses) == 1 or not any(b.shared for b in operands)
+    return len(users) == 1 or not any(b.shared for b in operands)
+
+
+def _users(value) -> list:
+    """The distinct ops that use ``value`` (``d * d`` is one user: LLVM computes the value
+    once for both operands of one op)."""
+    users = []
+    for use in value.uses:
+        if use.operation not in users:
+            users.append(use.operation)
+    return users
 
 
 def materialize(fl, buf):
@@ -138,7 +148,7 @@ def _elementwise(fl, op, operands: Sequence[SSAValue],
 
         lazy = Buffer(None, sizes, None, lazy=at, ttype=out_t)
         # recomputed by several consumers, directly or through the lazy values built on it
-        lazy.shared = len(list(op.results[0].uses)) > 1 or any(
+        lazy.shared = len(_users(op.results[0])) > 1 or any(
             b.shared for b in bufs if b.lazy is not None)
         fl.pending.append(lazy)
         fl.bufs[op.results[0]] = lazy

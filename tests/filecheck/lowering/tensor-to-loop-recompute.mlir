@@ -29,14 +29,15 @@ func.func @softmax(%x: tensor<?x?xf32>) -> tensor<?x?xf32> attributes {ember.ent
 // CHECK-NEXT:    func.return %[[OUT]]
 
 // A value recomputed by several users may not be built on another recomputed value
-// (no nested recomputation): %b is stored, %c recomputed.
-func.func @nested(%x: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>) attributes {ember.entry} {
+// (no nested recomputation): %a is recomputed (by %b and %e), so %b, which has two users
+// too, is stored.
+func.func @nested(%x: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) attributes {ember.entry} {
   %a = etensor.exp %x : tensor<?xf32>
-  %b = etensor.add %a, %a : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
-  %c = etensor.mul %b, %b : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
-  %d = etensor.neg %c : tensor<?xf32>
-  %e = etensor.abs %c : tensor<?xf32>
-  func.return %d, %e : tensor<?xf32>, tensor<?xf32>
+  %b = etensor.add %a, %x : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+  %c = etensor.neg %b : tensor<?xf32>
+  %d = etensor.abs %b : tensor<?xf32>
+  %e = etensor.sub %a, %x : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+  func.return %c, %d, %e : tensor<?xf32>, tensor<?xf32>, tensor<?xf32>
 }
 
 // CHECK-LABEL: func.func @nested
@@ -46,9 +47,23 @@ func.func @nested(%x: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>) attribute
 // CHECK:           memref.store %{{.*}}, %[[B]]
 // CHECK:         memref.alloc(%{{.*}}) {ember.result = 0 : i64}
 // CHECK:           memref.load %[[B]]
-// CHECK:           arith.mulf
 // CHECK:           arith.negf
 // CHECK:         memref.alloc(%{{.*}}) {ember.result = 1 : i64}
 // CHECK:           memref.load %[[B]]
-// CHECK:           arith.mulf
 // CHECK:           math.absf
+// CHECK:         memref.alloc(%{{.*}}) {ember.result = 2 : i64}
+// CHECK:           math.exp
+// CHECK:           arith.subf
+
+// Both operands of one op are one user: d * d with d = x - m is fused, not stored.
+func.func @square(%x: tensor<?xf32>, %m: tensor<f32>) -> tensor<?xf32> attributes {ember.entry} {
+  %d = etensor.sub %x, %m : (tensor<?xf32>, tensor<f32>) -> tensor<?xf32>
+  %s = etensor.mul %d, %d : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+  func.return %s : tensor<?xf32>
+}
+
+// CHECK-LABEL: func.func @square
+// CHECK-NOT:     memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK:         memref.alloc(%{{.*}}) {ember.result = 0 : i64}
+// CHECK:           arith.subf
+// CHECK:           arith.mulf

@@ -47,7 +47,7 @@ func.func @identity(%x: tensor<?xi64>) -> tensor<?xi64> attributes {ember.entry}
   func.return %x : tensor<?xi64>
 }
 
-// A value with three users gets its own buffer, freed after its last use (two users would
+// A value with three user ops gets its own buffer, freed after its last use (two would
 // recompute it: tensor-to-loop-recompute.mlir).
 // CHECK-LABEL: func.func @shared
 // CHECK:         %[[E:.*]] = memref.alloc(%{{.*}}) : memref<?xf64>
@@ -55,11 +55,13 @@ func.func @identity(%x: tensor<?xi64>) -> tensor<?xi64> attributes {ember.entry}
 // CHECK:         %[[R:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?xf64>
 // CHECK:           arith.mulf
 // CHECK:           arith.addf
+// CHECK:           arith.subf
 // CHECK:         memref.dealloc %[[E]] : memref<?xf64>
 // CHECK-NEXT:    func.return %[[R]]
 func.func @shared(%x: tensor<?xf64>) -> tensor<?xf64> attributes {ember.entry} {
   %0 = etensor.exp %x : tensor<?xf64>
   %1 = etensor.mul %0, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
   %2 = etensor.add %1, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
-  func.return %2 : tensor<?xf64>
+  %3 = etensor.sub %2, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
+  func.return %3 : tensor<?xf64>
 }
