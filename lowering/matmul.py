@@ -5,8 +5,7 @@ rows x 2 vectors of ``C`` stays in registers while ``k`` advances (per ``k``: tw
 of a row piece of ``B``, ``ROWS`` broadcasts of ``A``, ``2 * ROWS`` vector FMAs). The main
 region is cache-blocked: each parallel iteration owns ``MC`` rows of ``C``; for each
 ``NC``-wide column panel and each ``KC``-deep slice of ``k``, the ``KC x NC`` block of ``B``
-stays in L2 while the row tiles stream over it (the first slice starts the tiles from zero,
-later ones add to ``C``). Integer, bool and strided-``B`` matmuls use a scalar ``ROWS x COLS``
+stays in L2 while the row tiles stream over it, adding to ``C`` (zeroed first). Integer, bool and strided-``B`` matmuls use a scalar ``ROWS x COLS``
 tile over all of ``k``. Leftover rows and columns run one row at a time, i-k-j. Float
 products and sums may contract into FMAs, as BLAS does.
 """
@@ -141,26 +140,26 @@ def matmul(fl, op: T.MatmulOp):
         f32) stays in L2 while all the row tiles of the panel stream over it."""
         *bivs, ic = ivs
         i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ic, fl.index(MC))).result, m_main)).result
-        k_first = b.insert(arith.MinUIOp(fl.index(KC), kk)).result
+        zc = X.const(b, 0, t)
+
+        def clear(rb: Builder, iv):  # the rows' main columns start at zero
+            _seq(rb, zero, n_main, one, lambda cb, j: cb.insert(memref.StoreOp.get(zc, out.ref, [*bivs, iv, j])))
+        _seq(b, ic, i_end, one, clear)
 
         def panel(pb: Builder, jv):
             jc = jv[0]
             j_end = pb.insert(arith.MinUIOp(pb.insert(arith.AddiOp(jc, fl.index(NC))).result,
                                             n_main)).result
 
-            def tiles(tb: Builder, k0, k1, accumulate: bool):
-                def rows(rb: Builder, iv):
-                    _seq(rb, jc, j_end, fl.index(cols),
-                         lambda cb, j: vector_tile(cb, bivs, iv, j, k0, k1, accumulate))
-                _seq(tb, ic, i_end, fl.index(ROWS), rows)
-
-            tiles(pb, zero, k_first, False)
-
-            def later(kb: Builder, kc):
+            def k_slice(kb: Builder, kc):
                 k_end = kb.insert(arith.MinUIOp(kb.insert(arith.AddiOp(kc, fl.index(KC))).result,
                                                 kk)).result
-                tiles(kb, kc, k_end, True)
-            _seq(pb, k_first, kk, fl.index(KC), later)
+
+                def rows(rb: Builder, iv):
+                    _seq(rb, jc, j_end, fl.index(cols),
+                         lambda cb, j: vector_tile(cb, bivs, iv, j, kc, k_end, True))
+                _seq(kb, ic, i_end, fl.index(ROWS), rows)
+            _seq(pb, zero, kk, fl.index(KC), k_slice)
 
         _loop(fl, b, [zero], [n_main], [fl.index(NC)], panel, sequential=True)
 
