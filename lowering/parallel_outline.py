@@ -42,7 +42,7 @@ from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, llvm, memref, scf
 from xdsl.dialects.builtin import (DenseArrayBase, FloatAttr, FunctionType, IndexType, IntegerAttr,
                                    IntegerType, ModuleOp, UnitAttr, UnrealizedConversionCastOp,
-                                   f64, i32, i64)
+                                   VectorType, f64, i32, i64)
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
@@ -199,13 +199,25 @@ def _nest_trip(a: _Arith, op: Operation, root: Operation) -> float | SSAValue:
     return total
 
 
+def _lanes(op: Operation) -> int:
+    """Scalar operations one op stands for: the elements of a vector result or operand
+    (matmul's ``vector.fma`` on ``vector<16xf32>`` is 16 multiply-adds), else 1."""
+    for v in (*op.results, *op.operands):
+        if isinstance(v.type, VectorType):
+            n = 1
+            for d in v.type.get_shape():
+                n *= d
+            return n
+    return 1
+
+
 def _cost(a: _Arith, block: Block, root: Operation) -> float | SSAValue:
     """Estimated scalar operations of one run of ``block`` (nested loops times their trips)."""
     static, dynamic = 0.0, []
     for op in block.ops:
         if not op.regions:
             cheap = not op.name.startswith("math.") or op.name in _CHEAP_MATH
-            static += 1.0 if cheap else MATH_COST
+            static += (1.0 if cheap else MATH_COST) * _lanes(op)
             continue
         inner: float | SSAValue = 0.0
         for region in op.regions:
