@@ -27,6 +27,8 @@ _SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
 #: how many exact (dtype, shape, strides) call keys a function remembers before starting over
 _FAST_KEYS = 1024
 _ndarray = np.ndarray
+#: the entry status of a failed result allocation (``memref_to_llvm.OUT_OF_MEMORY_STATUS``)
+_OUT_OF_MEMORY = 2**31 - 1
 
 #: Hooks of the ``ember.trace`` runs in progress. While one runs, a scripted function called
 #: with traced values is inlined into the trace instead of called (``ember.frontends.trace``).
@@ -197,6 +199,9 @@ class ScriptFunction:
             status = getattr(e, "status", 0)
             if 0 < status <= len(spec.messages):
                 raise ValueError(spec.messages[status - 1]) from None
+            if status == _OUT_OF_MEMORY:
+                raise MemoryError(f"{spec.name}: out of memory: an array of this call could not "
+                                  "be allocated") from None
             raise
         if spec.plain:
             return results[0] if not spec.returns_tuple else tuple(results)

@@ -286,7 +286,7 @@ def _alloc_callback(sig: ExportedSignature) -> str:
 
 def _message_function(sig: ExportedSignature) -> str:
     """``const char *<sym>_message(int32_t status)``: a switch over constant strings."""
-    texts = {0: "ok"}
+    texts = {0: "ok", 2**31 - 1: "a result could not be allocated (the allocator returned NULL)"}
     texts.update({k: m for k, m in enumerate(sig.messages, start=1)})
     array_params = [k for k, kind in enumerate(sig.kinds) if kind == "array"]
     texts.update({-(k + 1): m for k, m in zip(array_params, sig.argument_messages())})

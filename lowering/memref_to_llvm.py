@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func, llvm, memref
 from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr, IntegerType, MemRefType, ModuleOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
@@ -301,4 +301,37 @@ class MemrefToLLVMPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(TableLowering(_RULES), apply_recursively=False).rewrite_module(op)
         _define_temp_alloc(op)
+        _check_allocations(op)
+
+
+#: The status an entry returns when its result allocator gave it NULL (NumPy could not
+#: allocate the array: ``MemoryError`` in Python); far above any assert number.
+OUT_OF_MEMORY_STATUS = 2**31 - 1
+
+
+def _check_allocations(module: ModuleOp) -> None:
+    """After each allocation of a function with a status (an entry, or a body outlined by
+    ``parallel-outline``: both return i32), ``if (!ptr) return OUT_OF_MEMORY``, so an array too
+    large to allocate is an error, never a write through NULL. That covers an entry's
+    ``%alloc_result(...)`` calls and every ``ember_malloc``."""
+    for fn in module.ops:
+        if not (isinstance(fn, llvm.FuncOp) and fn.body.blocks
+                and fn.function_type.output == i32):
+            continue
+        entry = "ember.entry" in fn.attributes
+        alloc = fn.body.blocks.first.args[-2] if entry else None
+        calls = [c for c in fn.walk()
+                 if (isinstance(c, llvmx.CallIndirectOp) and alloc is not None and c.callee is alloc)
+                 or (isinstance(c, llvm.CallOp) and c.callee.string_value() == TEMP_ALLOC)]
+        for call in calls:
+            block = call.parent_block()
+            rest = block.split_before(call.next_op)
+            fail = Block()
+            status = llvm.ConstantOp(IntegerAttr(OUT_OF_MEMORY_STATUS, i32), i32)
+            fail.add_ops([status, llvm.ReturnOp(status.result)])
+            block.parent_region().insert_block_after(fail, block)
+            address = llvm.PtrToIntOp(call.results[0], i64)
+            zero = llvm.ConstantOp(IntegerAttr(0, i64), i64)
+            is_null = llvm.ICmpOp(address.results[0], zero.result, _EQ)
+            block.add_ops([address, zero, is_null, llvm.CondBrOp(is_null.res, fail, (), rest, ())])
 

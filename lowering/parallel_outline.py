@@ -51,6 +51,7 @@ from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLow
 
 from ember.dialects import loop
 from ember.lowering.llvm_common import PTR, llvm_type
+from ember.lowering.memref_to_llvm import OUT_OF_MEMORY_STATUS
 from ember.lowering.loop_to_scf import ForToScf, ParallelToScf, WhileLowering
 from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
 
@@ -412,7 +413,11 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
     a.emit(llvm.StoreOp(packed, ctx.res))
     body = a.emit(llvm.AddressOfOp(o.name, PTR))
     status = a.emit(llvm.CallOp("ember_parallel_for", body, ctx.res, chunks, return_type=i32))
-    for j, message, assert_id in asserts:
+    # a body that could not allocate a temporary returns OUT_OF_MEMORY (memref-to-llvm):
+    # the entry returns it too (Python raises MemoryError)
+    oom = [(OUT_OF_MEMORY_STATUS, "out of memory", IntegerAttr(OUT_OF_MEMORY_STATUS, i64))]
+    allocates = any(isinstance(x, memref.AllocOp) for x in op.body.walk())
+    for j, message, assert_id in [*asserts, *(oom if allocates else [])]:
         ok = a.emit(arith.CmpiOp(status, a.emit(arith.ConstantOp(IntegerAttr(j, i32))), "ne"))
         check = cf.AssertOp(ok, message)
         if assert_id is not None:

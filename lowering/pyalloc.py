@@ -29,6 +29,7 @@ _IR = r"""
 @ember_PyList_SetItem = global ptr null
 @ember_PyGILState_Ensure = global ptr null
 @ember_PyGILState_Release = global ptr null
+@ember_PyErr_Clear = global ptr null
 
 ; The GIL is held by the caller (a call made through ctypes.PYFUNCTYPE).
 define ptr @ember_py_alloc_held(ptr %list, i64 %k, i64 %rank, ptr %sizes, i32 %dtype) {
@@ -51,11 +52,20 @@ done:
 }
 
 ; The caller released the GIL (ctypes.CFUNCTYPE): take it for the allocation only.
+; A failed allocation leaves no Python error behind: nothing would see it before the call
+; returns, and the caller raises MemoryError from the status.
 define ptr @ember_py_alloc(ptr %list, i64 %k, i64 %rank, ptr %sizes, i32 %dtype) {
 entry:
   %ensure = load ptr, ptr @ember_PyGILState_Ensure
   %gil = call i32 %ensure()
   %data = call ptr @ember_py_alloc_held(ptr %list, i64 %k, i64 %rank, ptr %sizes, i32 %dtype)
+  %failed = icmp eq ptr %data, null
+  br i1 %failed, label %clear, label %done
+clear:
+  %clear.fn = load ptr, ptr @ember_PyErr_Clear
+  call void %clear.fn()
+  br label %done
+done:
   %release = load ptr, ptr @ember_PyGILState_Release
   call void %release(i32 %gil)
   ret ptr %data
@@ -89,7 +99,8 @@ def _engine():
               "ember_PyArray_Type": table[_ARRAY_TYPE_SLOT],
               "ember_PyList_SetItem": _fn_address("PyList_SetItem"),
               "ember_PyGILState_Ensure": _fn_address("PyGILState_Ensure"),
-              "ember_PyGILState_Release": _fn_address("PyGILState_Release")}
+              "ember_PyGILState_Release": _fn_address("PyGILState_Release"),
+              "ember_PyErr_Clear": _fn_address("PyErr_Clear")}
     for name, value in values.items():
         ctypes.c_void_p.from_address(engine.global_address(name)).value = value
     _check(engine.address("ember_py_alloc"))

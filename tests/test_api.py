@@ -124,3 +124,25 @@ def test_no_memory_growth_over_100k_calls():
     gc.collect()
     growth = _rss_kb() - before
     assert growth < 2048, f"RSS grew by {growth} KiB over 100k calls"
+
+
+def test_arrays_too_large_to_allocate_raise_memory_error_not_a_crash():
+    """A result (made by NumPy) or a temporary (malloc) that cannot be allocated makes the
+    native code return a status, never write through NULL; the process goes on."""
+
+    @ember.script
+    def ones(n: int):  # no array argument: the call keeps the GIL
+        return np.ones((n, n), np.float32)
+
+    @ember.script
+    def shifted(x, n: int):  # a large argument: the call releases the GIL
+        return x.sum() + np.ones((n, n), np.float32)
+
+    x = np.ones(1 << 15, np.float32)
+    huge = 10 ** 7  # 364 TiB
+    with pytest.raises(MemoryError):
+        ones(huge)
+    with pytest.raises(MemoryError, match="shifted: out of memory"):
+        shifted(x, huge)
+    np.testing.assert_array_equal(ones(2), np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(shifted(x, 3), np.full((3, 3), x.size + 1, np.float32))

@@ -23,37 +23,43 @@ func.func @helper(%a: f64) -> f64 {
 // CHECK-NEXT: {
 // CHECK-NEXT: .6:
 // The result's sizes array lives in the entry block; the allocator gets
-// (ctx, k, rank, sizes, NumPy type number).
-// CHECK-NEXT:   %".11" = alloca i64, i64 1, align 8
-// CHECK-NEXT:   %".12" = getelementptr inbounds i8, ptr %".1", i32 32
-// CHECK-NEXT:   %".13" = load ptr, ptr %".12"
-// CHECK-NEXT:   %".14" = load i64, ptr %".13"
-// CHECK-NEXT:   %".15" = getelementptr inbounds i8, ptr %".1", i32 16
-// CHECK-NEXT:   %".16" = load ptr, ptr %".15"
-// CHECK-NEXT:   %".17" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".16", 0
-// CHECK-NEXT:   %".18" = insertvalue {ptr, [1 x i64], [1 x i64]} %".17", i64 %".14", 1, 0
-// CHECK-NEXT:   %".19" = fptrunc double %".2" to float
-// CHECK-NEXT:   %".20" = extractvalue {ptr, [1 x i64], [1 x i64]} %".18", 1, 0
-// CHECK-NEXT:   store i64 %".20", i64* %".11"
-// CHECK-NEXT:   %".22" = call ptr %".3"(ptr %".4", i64 0, i64 1, i64* %".11", i32 11)
-// CHECK-NEXT:   %".23" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".22", 0
-// CHECK-NEXT:   %".24" = insertvalue {ptr, [1 x i64], [1 x i64]} %".23", i64 %".20", 1, 0
-// CHECK-NEXT:   br label %".7"
+// (ctx, k, rank, sizes, NumPy type number); a NULL result returns 2^31 - 1.
+// CHECK-NEXT:   %".13" = alloca i64, i64 1, align 8
+// CHECK-NEXT:   %".14" = getelementptr inbounds i8, ptr %".1", i32 32
+// CHECK-NEXT:   %".15" = load ptr, ptr %".14"
+// CHECK-NEXT:   %".16" = load i64, ptr %".15"
+// CHECK-NEXT:   %".17" = getelementptr inbounds i8, ptr %".1", i32 16
+// CHECK-NEXT:   %".18" = load ptr, ptr %".17"
+// CHECK-NEXT:   %".19" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".18", 0
+// CHECK-NEXT:   %".20" = insertvalue {ptr, [1 x i64], [1 x i64]} %".19", i64 %".16", 1, 0
+// CHECK-NEXT:   %".21" = fptrunc double %".2" to float
+// CHECK-NEXT:   %".22" = extractvalue {ptr, [1 x i64], [1 x i64]} %".20", 1, 0
+// CHECK-NEXT:   store i64 %".22", i64* %".13"
+// CHECK-NEXT:   %".24" = call ptr %".3"(ptr %".4", i64 0, i64 1, i64* %".13", i32 11)
+// CHECK-NEXT:   %".25" = ptrtoint ptr %".24" to i64
+// CHECK-NEXT:   %".26" = icmp eq i64 %".25", 0
+// CHECK-NEXT:   br i1 %".26", label %".7", label %".8"
 // CHECK-NEXT: .7:
-// CHECK-NEXT:   %".10" = phi  i64 [0, %".6"], [%".35", %".8"]
-// CHECK-NEXT:   %".26" = icmp slt i64 %".10", %".20"
-// CHECK-NEXT:   br i1 %".26", label %".8", label %".9"
+// CHECK-NEXT:   ret i32 2147483647
 // CHECK-NEXT: .8:
-// CHECK-NEXT:   %".28" = extractvalue {ptr, [1 x i64], [1 x i64]} %".18", 0
-// CHECK-NEXT:   %".29" = getelementptr inbounds float, ptr %".28", i64 %".10"
-// CHECK-NEXT:   %".30" = load float, ptr %".29"
-// CHECK-NEXT:   %".31" = fmul float %".30", %".19"
-// CHECK-NEXT:   %".32" = extractvalue {ptr, [1 x i64], [1 x i64]} %".24", 0
-// CHECK-NEXT:   %".33" = getelementptr inbounds float, ptr %".32", i64 %".10"
-// CHECK-NEXT:   store float %".31", ptr %".33"
-// CHECK-NEXT:   %".35" = add i64 %".10", 1
-// CHECK-NEXT:   br label %".7"
+// CHECK-NEXT:   %".29" = insertvalue {ptr, [1 x i64], [1 x i64]} undef, ptr %".24", 0
+// CHECK-NEXT:   %".30" = insertvalue {ptr, [1 x i64], [1 x i64]} %".29", i64 %".22", 1, 0
+// CHECK-NEXT:   br label %".9"
 // CHECK-NEXT: .9:
+// CHECK-NEXT:   %".12" = phi  i64 [0, %".8"], [%".41", %".10"]
+// CHECK-NEXT:   %".32" = icmp slt i64 %".12", %".22"
+// CHECK-NEXT:   br i1 %".32", label %".10", label %".11"
+// CHECK-NEXT: .10:
+// CHECK-NEXT:   %".34" = extractvalue {ptr, [1 x i64], [1 x i64]} %".20", 0
+// CHECK-NEXT:   %".35" = getelementptr inbounds float, ptr %".34", i64 %".12"
+// CHECK-NEXT:   %".36" = load float, ptr %".35"
+// CHECK-NEXT:   %".37" = fmul float %".36", %".21"
+// CHECK-NEXT:   %".38" = extractvalue {ptr, [1 x i64], [1 x i64]} %".30", 0
+// CHECK-NEXT:   %".39" = getelementptr inbounds float, ptr %".38", i64 %".12"
+// CHECK-NEXT:   store float %".37", ptr %".39"
+// CHECK-NEXT:   %".41" = add i64 %".12", 1
+// CHECK-NEXT:   br label %".9"
+// CHECK-NEXT: .11:
 // CHECK-NEXT:   ret i32 0
 // CHECK-NEXT: }
 // CHECK-EMPTY:
