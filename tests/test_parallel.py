@@ -181,24 +181,33 @@ def test_threads_really_run(n):
     ``n - 1`` worker threads (visible in /proc) at the default grain."""
     x = f32(1 << 20)
     repeated_tanh(x[:4], 1)  # compile first
-    done, result = threading.Event(), []
 
-    def work():
-        result.append(repeated_tanh(x, 40))
-        done.set()
+    def observe():
+        """(extra threads seen at most, main-thread spins) during one call in a thread."""
+        done, result[:] = threading.Event(), []
 
-    with threads(n, grain=runtime.DEFAULT_GRAIN):
-        base = _tasks()
-        caller = threading.Thread(target=work)
-        caller.start()
-        most, spins = base, 0
-        while not done.is_set():
-            most = max(most, _tasks())
-            spins += 1
-            time.sleep(0.0002)
-        caller.join()
-    assert spins > 10  # the main thread ran Python while the compiled code was running
-    assert most - base == n  # the calling Python thread, plus n - 1 workers
+        def work():
+            result.append(repeated_tanh(x, 40))
+            done.set()
+
+        with threads(n, grain=runtime.DEFAULT_GRAIN):
+            base = _tasks()
+            caller = threading.Thread(target=work)
+            caller.start()
+            most, spins = base, 0
+            while not done.is_set():
+                most = max(most, _tasks())
+                spins += 1
+                time.sleep(0.0002)
+            caller.join()
+        return most - base, spins
+
+    # Other threads of the test process (left by earlier tests) may come and go during a
+    # window: the count must be exactly right in one of three tries.
+    result = []
+    seen = [observe() for _ in range(3)]
+    assert all(spins > 10 for _, spins in seen)  # the main thread ran Python meanwhile
+    assert n in [extra for extra, _ in seen], seen  # the calling thread plus n - 1 workers
     expected = x
     for _ in range(40):
         expected = np.tanh(expected) * np.float32(1.5)
