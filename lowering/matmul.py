@@ -24,7 +24,7 @@ from ember.dialects import shapes as S
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
 from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import is_strided
-from ember.lowering.tensor_ops import broadcast_sizes
+from ember.lowering.tensor_ops import broadcast_sizes, seq_loop
 
 ROWS = 4
 COLS = 32
@@ -38,24 +38,13 @@ MC, NC, KC = 32, 256, 128
 _CONTRACT = arith.FastMathFlagsAttr([FastMathFlag.ALLOW_CONTRACT])
 
 
-def _loop(fl, b: Builder, lbs, ubs, steps, body, sequential=False):
+def _loop(fl, b: Builder, lbs, ubs, steps, body):
+    """A ``loop.parallel`` over the given bounds; ``body(builder, ivs)``."""
     block = Block(arg_types=[IndexType()] * len(ubs))
     inner = Builder(InsertPoint.at_end(block))
     body(inner, list(block.args))
     inner.insert(YieldOp())
-    if sequential:
-        b.insert(ForOp(lbs[0], ubs[0], steps[0], [], block))
-    else:
-        b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
-
-
-def _seq(b: Builder, lb, ub, step, body):
-    """``loop.for %i = lb to ub step step { body(builder, %i) }`` (no iteration values)."""
-    block = Block(arg_types=[IndexType()])
-    inner = Builder(InsertPoint.at_end(block))
-    body(inner, block.args[0])
-    inner.insert(YieldOp())
-    b.insert(ForOp(lb, ub, step, [], block))
+    b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
 
 
 def _index(src_shape, batch_ivs, r, c, zero):
@@ -143,11 +132,10 @@ def matmul(fl, op: T.MatmulOp):
         zc = X.const(b, 0, t)
 
         def clear(rb: Builder, iv):  # the rows' main columns start at zero
-            _seq(rb, zero, n_main, one, lambda cb, j: cb.insert(memref.StoreOp.get(zc, out.ref, [*bivs, iv, j])))
-        _seq(b, ic, i_end, one, clear)
+            seq_loop(rb, zero, n_main, one, lambda cb, j: cb.insert(memref.StoreOp.get(zc, out.ref, [*bivs, iv, j])))
+        seq_loop(b, ic, i_end, one, clear)
 
-        def panel(pb: Builder, jv):
-            jc = jv[0]
+        def panel(pb: Builder, jc):
             j_end = pb.insert(arith.MinUIOp(pb.insert(arith.AddiOp(jc, fl.index(NC))).result,
                                             n_main)).result
 
@@ -156,12 +144,12 @@ def matmul(fl, op: T.MatmulOp):
                                                 kk)).result
 
                 def rows(rb: Builder, iv):
-                    _seq(rb, jc, j_end, fl.index(cols),
+                    seq_loop(rb, jc, j_end, fl.index(cols),
                          lambda cb, j: vector_tile(cb, bivs, iv, j, kc, k_end, True))
-                _seq(kb, ic, i_end, fl.index(ROWS), rows)
-            _seq(pb, zero, kk, fl.index(KC), k_slice)
+                seq_loop(kb, ic, i_end, fl.index(ROWS), rows)
+            seq_loop(pb, zero, kk, fl.index(KC), k_slice)
 
-        _loop(fl, b, [zero], [n_main], [fl.index(NC)], panel, sequential=True)
+        seq_loop(b, zero, n_main, fl.index(NC), panel)
 
     def rows_from(j_start):
         def body(b, ivs):
@@ -175,17 +163,17 @@ def matmul(fl, op: T.MatmulOp):
         _loop(fl, b, [j_start], [n], [one],
               lambda jb, jv: jb.insert(memref.StoreOp.get(zc, out.ref, [*bivs, i, jv[0]])))
 
-        def kbody(kb: Builder, kv):
-            av = kb.insert(memref.LoadOp.get(a.ref, _index(a_shape, bivs, i, kv[0], zero))).res
+        def kbody(kb: Builder, k):
+            av = kb.insert(memref.LoadOp.get(a.ref, _index(a_shape, bivs, i, k, zero))).res
 
             def jbody(jb: Builder, jv):
-                bv = jb.insert(memref.LoadOp.get(bb.ref, _index(b_shape, bivs, kv[0], jv[0], zero))).res
+                bv = jb.insert(memref.LoadOp.get(bb.ref, _index(b_shape, bivs, k, jv[0], zero))).res
                 cv = jb.insert(memref.LoadOp.get(out.ref, [*bivs, i, jv[0]])).res
                 jb.insert(memref.StoreOp.get(fma(jb, cv, av, bv), out.ref, [*bivs, i, jv[0]]))
 
             _loop(fl, kb, [j_start], [n], [one], jbody)
 
-        _loop(fl, b, [zero], [kk], [one], kbody, sequential=True)
+        seq_loop(b, zero, kk, one, kbody)
 
     lanes = LANES.get(type(t))
     vectorised = lanes is not None and not is_strided(bb.ref.type)

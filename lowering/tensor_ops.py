@@ -409,12 +409,18 @@ def matmul(fl, op: T.MatmulOp):
     blocked(fl, op)
 
 
-def for_in(fl, b: Builder, n: SSAValue, body: Callable[[Builder, SSAValue], None]):
+def seq_loop(b: Builder, lb: SSAValue, ub: SSAValue, step: SSAValue,
+             body: Callable[[Builder, SSAValue], None]):
+    """``loop.for %i = lb to ub step step { body(builder, %i) }`` (no iteration values)."""
     block = Block(arg_types=[IndexType()])
     inner = Builder(InsertPoint.at_end(block))
     body(inner, block.args[0])
     inner.insert(YieldOp())
-    b.insert(ForOp(fl.index(0), n, fl.index(1), [], block))
+    b.insert(ForOp(lb, ub, step, [], block))
+
+
+def for_in(fl, b: Builder, n: SSAValue, body: Callable[[Builder, SSAValue], None]):
+    seq_loop(b, fl.index(0), n, fl.index(1), body)
 
 
 FUSING_CONSUMERS = (*T.BINARY_OPS, *T.COMPARE_OPS, *T.UNARY_OPS, *T.REDUCTION_OPS,
