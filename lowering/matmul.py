@@ -22,6 +22,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
+from ember.lowering import matmul_packed as P
 from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import is_strided
 from ember.lowering.tensor_ops import broadcast_sizes, seq_loop
@@ -96,61 +97,6 @@ def matmul(fl, op: T.MatmulOp):
             for c, j in enumerate(jj):
                 b.insert(memref.StoreOp.get(loop.results[r * COLS + c], out.ref, [*bivs, i, j]))
 
-    def vector_tile(b: Builder, bivs, i0, j0, k0, k1, accumulate: bool):
-        """A ROWS x (2 vectors) block of C kept in vector registers over k in [k0, k1): per k,
-        2 vector loads of a row piece of B, ROWS broadcasts of A and 2 * ROWS vector FMAs (a
-        few ops instead of ROWS * COLS). ``accumulate``: start from C's values, else zero."""
-        vt = VectorType(t, [lanes])
-        ii = [i0] + [b.insert(arith.AddiOp(i0, fl.index(r))).result for r in range(1, ROWS)]
-        jj = [j0, b.insert(arith.AddiOp(j0, fl.index(lanes))).result]
-        if accumulate:
-            init = [b.insert(vector.LoadOp(out.ref, [*bivs, i, j], vt)).result for i in ii for j in jj]
-        else:
-            init = [b.insert(vector.BroadcastOp(X.const(b, 0, t), vt)).vector] * (ROWS * 2)
-        block = Block(arg_types=[IndexType()] + [vt] * (ROWS * 2))
-        kb = Builder(InsertPoint.at_end(block))
-        k, accs = block.args[0], list(block.args[1:])
-        bvs = [kb.insert(vector.LoadOp(bb.ref, _index(b_shape, bivs, k, j, zero), vt)).result
-               for j in jj]
-        new = []
-        for r, i in enumerate(ii):
-            av = kb.insert(memref.LoadOp.get(a.ref, _index(a_shape, bivs, i, k, zero))).res
-            avv = kb.insert(vector.BroadcastOp(av, vt)).vector
-            new += [kb.insert(vector.FMAOp(avv, bvs[c], accs[r * 2 + c])).res for c in range(2)]
-        kb.insert(YieldOp(*new))
-        loop = b.insert(ForOp(k0, k1, one, init, block))
-        for r, i in enumerate(ii):
-            for c, j in enumerate(jj):
-                b.insert(vector.StoreOp(loop.results[r * 2 + c], out.ref, [*bivs, i, j]))
-
-    def blocked(b: Builder, ivs):
-        """Rows [ic, ic + MC) of C's main region, cache-blocked (without packing): for each
-        NC-wide column panel and each KC-deep slice of k, the KC x NC block of B (128 KiB for
-        f32) stays in L2 while all the row tiles of the panel stream over it."""
-        *bivs, ic = ivs
-        i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ic, fl.index(MC))).result, m_main)).result
-        zc = X.const(b, 0, t)
-
-        def clear(rb: Builder, iv):  # the rows' main columns start at zero
-            seq_loop(rb, zero, n_main, one, lambda cb, j: cb.insert(memref.StoreOp.get(zc, out.ref, [*bivs, iv, j])))
-        seq_loop(b, ic, i_end, one, clear)
-
-        def panel(pb: Builder, jc):
-            j_end = pb.insert(arith.MinUIOp(pb.insert(arith.AddiOp(jc, fl.index(NC))).result,
-                                            n_main)).result
-
-            def k_slice(kb: Builder, kc):
-                k_end = kb.insert(arith.MinUIOp(kb.insert(arith.AddiOp(kc, fl.index(KC))).result,
-                                                kk)).result
-
-                def rows(rb: Builder, iv):
-                    seq_loop(rb, jc, j_end, fl.index(cols),
-                         lambda cb, j: vector_tile(cb, bivs, iv, j, kc, k_end, True))
-                seq_loop(kb, ic, i_end, fl.index(ROWS), rows)
-            seq_loop(pb, zero, kk, fl.index(KC), k_slice)
-
-        seq_loop(b, zero, n_main, fl.index(NC), panel)
-
     def rows_from(j_start):
         def body(b, ivs):
             *bivs, i = ivs
@@ -176,17 +122,20 @@ def matmul(fl, op: T.MatmulOp):
         seq_loop(b, zero, kk, one, kbody)
 
     lanes = LANES.get(type(t))
-    vectorised = lanes is not None and not is_strided(bb.ref.type)
-    cols = 2 * lanes if vectorised else COLS
     nb = len(batch)
+    if lanes is not None:  # floats: packed and register-blocked (matmul_packed)
+        at_least = fl.b.insert(arith.CmpiOp(m, fl.index(P.MR), "uge")).result
+        m_main = fl.b.insert(arith.SelectOp(at_least, m, zero)).result
+        P.Packed(fl, a, bb, out, lambda bivs, r, c: _index(a_shape, bivs, r, c, zero),
+                 lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m_main, n, kk,
+                 not is_strided(bb.ref.type)).emit(batch)
+        _loop(fl, fl.b, [zero] * nb + [m_main], [*batch, m], [one] * (nb + 1), rows_from(zero))
+        fl.bufs[op.result] = out
+        return
     m_main = fl.b.insert(arith.SubiOp(m, fl.b.insert(arith.RemUIOp(m, fl.index(ROWS))).result)).result
-    n_main = fl.b.insert(arith.SubiOp(n, fl.b.insert(arith.RemUIOp(n, fl.index(cols))).result)).result
-    if vectorised:
-        _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m_main], [one] * nb + [fl.index(MC)], blocked)
-    else:
-        _loop(fl, fl.b, [zero] * (nb + 2), [*batch, m_main, n_main],
-              [one] * nb + [fl.index(ROWS), fl.index(COLS)], tile)
+    n_main = fl.b.insert(arith.SubiOp(n, fl.b.insert(arith.RemUIOp(n, fl.index(COLS))).result)).result
+    _loop(fl, fl.b, [zero] * (nb + 2), [*batch, m_main, n_main],
+          [one] * nb + [fl.index(ROWS), fl.index(COLS)], tile)
     _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m_main], [one] * (nb + 1), rows_from(n_main))
     _loop(fl, fl.b, [zero] * nb + [m_main], [*batch, m], [one] * (nb + 1), rows_from(zero))
     fl.bufs[op.result] = out
-
