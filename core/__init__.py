@@ -15,9 +15,10 @@ from ember.threads import get_num_threads, set_num_threads
 from ember.tracing import TracedFunction, trace
 from ember.export import export
 from ember.persist import ArtifactError, LoadedFunction, load, save
+from ember.frontends.prange import prange
 
 __version__ = "0.1.0"
 __all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "trace",
            "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "register_dialect",
            "register_pass", "custom_op", "CustomOp", "custom_ops", "save", "load", "LoadedFunction",
-           "ArtifactError", "export", "__version__"]
+           "ArtifactError", "export", "prange", "__version__"]

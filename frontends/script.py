@@ -35,6 +35,7 @@ from ember.dialects import shapes as S
 from ember.errors import ScriptError
 from ember.frontends import optable, subset
 from ember.frontends.builder import PY_ELEMENT, BuildError, TensorBuilder, TValue
+from ember.frontends.prange import Private
 from ember.frontends.script_control import ControlFlowMixin, always_returns
 
 
@@ -337,6 +338,10 @@ class _FunctionBuilder(ControlFlowMixin):
     def _name(self, node: ast.Name):
         if node.id in self.env:
             value = self.env[node.id]
+            if isinstance(value, Private):
+                self.fail(node, f"variable '{node.id}' was assigned inside the prange loop at line "
+                                f"{value.lineno}, so it has no value after the loop",
+                          "prange", "assign it after the loop, or make it a reduction (s += ...)")
             if isinstance(value, tuple) and len(value) == 3 and value[0] == "scalar":
                 value = self.tb.from_scalar(value[1], weak=value[2])
                 self.env[node.id] = value
@@ -349,6 +354,13 @@ class _FunctionBuilder(ControlFlowMixin):
         self.fail(node, f"name '{node.id}' is not defined", "name")
 
     expr_Name = _name
+
+    def resolve_global(self, name: str):
+        """What ``name`` means before the loop being checked (a local, a global or a builtin)."""
+        import builtins
+        if name in self.env:
+            return self.env[name]
+        return self.globals.get(name, getattr(builtins, name, None))
 
     def expr_Tuple(self, node: ast.Tuple):
         return tuple(self.expr(e) for e in node.elts)

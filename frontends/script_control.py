@@ -14,11 +14,13 @@ import ast
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, scf
-from xdsl.dialects.builtin import IndexType
+from xdsl.dialects.builtin import ArrayAttr, IndexType, StringAttr
 from xdsl.ir import Block, Region
 from xdsl.rewriter import InsertPoint
 
 from ember.dialects import shapes as S
+from ember.errors import ScriptError
+from ember.frontends import prange as P
 from ember.frontends.builder import BuildError, Dim, TValue
 from ember.frontends.slicing import Slice, build_slice
 
@@ -116,6 +118,11 @@ class ControlFlowMixin:
 
     # -- helpers ---------------------------------------------------------------------
 
+    def _live(self, name: str, env: dict | None = None) -> bool:
+        """Whether ``name`` has a value (not unset, not private to an earlier prange)."""
+        env = self.env if env is None else env
+        return name in env and not isinstance(env[name], P.Private)
+
     def _carry(self, value, node, name: str) -> TValue:
         """A value that can cross a region boundary (an SSA tensor)."""
         if isinstance(value, tuple) and len(value) == 3 and value[0] == "scalar":
@@ -170,7 +177,7 @@ class ControlFlowMixin:
         def run():
             for s in stmts:
                 self._stmt(s)
-            return [self._carry(self.env[n], s if stmts else None, n) if n in self.env else None
+            return [self._carry(self.env[n], s if stmts else None, n) if self._live(n) else None
                     for n in names]
 
         try:
@@ -188,7 +195,7 @@ class ControlFlowMixin:
         kept, kinds = [], []
         for n, a, b in zip(names, then_vals, else_vals):
             if a is None or b is None:  # not defined on both paths: only usable inside
-                if n in env:
+                if self._live(n, env):
                     a = a or self._carry(env[n], node, n)
                     b = b or self._carry(env[n], node, n)
                 else:
@@ -289,12 +296,14 @@ class ControlFlowMixin:
         if node.orelse:
             self.fail(node, "for/else is not supported", "for/else")
         it = node.iter
-        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
-                and 1 <= len(it.args) <= 3 and not it.keywords):
+        parallel = self._is_prange(it)
+        is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+        if not ((is_range or parallel) and 1 <= len(it.args) <= 3 and not it.keywords):
             self.fail(it, "only 'for i in range(...)' loops are supported", "for loop",
-                      "iterate over indices: for i in range(len(x))")
+                      "iterate over indices: for i in range(len(x)) (or ember.prange)")
         if not isinstance(node.target, ast.Name):
             self.fail(node.target, "the loop variable must be a single name", "for loop")
+        plan = P.plan(self, node, {n for n in self.env if self._live(n)}) if parallel else None
         exits = _own_exits(node.body)
         if ast.Break in exits:
             return self._for_with_break(node)
@@ -312,7 +321,11 @@ class ControlFlowMixin:
             ub, first, stride = self._trip_count(it, start, stop, step)
             lb, st = self.tb.index_const(0), self.tb.index_const(1)
         var = node.target.id
-        carried = [n for n in assigned_names(node.body) if n in self.env and n != var]
+        carried = [n for n in assigned_names(node.body) if self._live(n) and n != var]
+        hidden = {}
+        if plan is not None:  # private names start unset in each iteration
+            carried = [n for n in carried if n not in plan.private]
+            hidden = {n: self.env.pop(n) for n in plan.private if n in self.env}
 
         def make(types, kinds, stmts):
             block = Block(arg_types=[IndexType(), *types])
@@ -341,6 +354,32 @@ class ControlFlowMixin:
         op = self.tb.emit(scf.ForOp(lb, ub, st, init_vals, block))
         for n, r, (_, weak) in zip(carried, op.results, kinds):
             self.env[n] = TValue(r, weak)
+        if plan is not None:
+            op.attributes["ember.prange"] = self._prange_kinds(node, plan, carried, kinds)
+            line = node.lineno + self.src.first_line - 1
+            for n in hidden:
+                self.env[n] = P.Private(n, line)
+
+    def _is_prange(self, it: ast.expr) -> bool:
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name | ast.Attribute)):
+            return False
+        try:
+            return self.expr(it.func) is P.prange
+        except ScriptError:
+            return False
+
+    def _prange_kinds(self, node: ast.For, plan, carried: list[str], kinds) -> ArrayAttr:
+        """``ember.prange``: per carried value, "shared" (an array) or a reduction kind."""
+        out = []
+        for n, (t, _) in zip(carried, kinds):
+            if n in plan.reductions and S.shape_of(t):
+                self.fail(node, f"'{n}' is an array: a prange loop reduces scalars only",
+                          "prange reduction", f"write {n}[...] element by element, or use range")
+            if n not in plan.reductions and n not in plan.shared:
+                self.fail(node, f"variable '{n}' carries a value between iterations of this "
+                                "prange loop", "prange dependence", P._HINT_RANGE)
+            out.append(StringAttr(plan.reductions.get(n, "shared")))
+        return ArrayAttr(out)
 
     def _for_with_break(self, node: ast.For):
         """``for i in range(a, b, s)`` with ``break``: a ``while`` over an explicit counter."""
@@ -414,7 +453,7 @@ class ControlFlowMixin:
         return self._while(node)
 
     def _while(self, node: ast.While):
-        carried = [n for n in assigned_names(node.body) if n in self.env]
+        carried = [n for n in assigned_names(node.body) if self._live(n)]
 
         def make(types, kinds, stmts):
             before = Block(arg_types=list(types))

@@ -4,11 +4,29 @@
 cross as memrefs with single ownership:
 
 * an ``scf.if`` branch yields a buffer it owns (it copies a borrowed one); the parent owns
-  the result and frees it when its own region ends;
+  the result and frees it when its own region ends. A whole buffer of the parent that is
+  dead after the ``if`` and used in it moves into both branches (the branches are
+  exclusive): each writes it in place, yields it, or frees it;
 * a loop owns one buffer per carried tensor. The body updates it in place (element writes)
   or yields a new buffer it allocated, in which case the old one is freed; yielding a
   buffer the body does not own copies it. Everything else allocated in a region is freed
   at the end of that region, every iteration.
+
+An ``scf.for`` marked ``{ember.prange = [...]}`` (``ember.prange``: one entry per carried
+value, ``"shared"`` or a reduction kind) becomes a ``loop.parallel`` when its body updates
+every shared buffer in place: the buffer is used directly instead of carried, and the
+scalars become named reductions::
+
+    %r:2 = scf.for %i = %a to %b step %c1 iter_args(%o = %out, %s = %z)
+           -> (tensor<?xf64>, tensor<f64>) {ember.prange = ["shared", "add"]}
+  ->
+    %s2 = loop.parallel (%i) = (%a) to (%b) step (%c1) reduce(add) init(%s = %z) -> (f64) {
+      ... memref.store %v, %out[%i] ...
+      loop.yield %s1 : f64
+    }
+
+A body that does not update a shared buffer in place (it cannot, when the frontend's prange
+rules hold) stays a serial ``scf.for``.
 """
 
 from __future__ import annotations
@@ -17,6 +35,7 @@ from xdsl.dialects import memref, scf
 from xdsl.dialects.builtin import IndexType, MemRefType, TensorType
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
+from ember.dialects import loop
 from ember.dialects import shapes as S
 from ember.errors import CompilerError
 from ember.lowering import tensor_ops
@@ -70,10 +89,10 @@ def _outgoing(fl, old: SSAValue, claimed: set, loop_args: tuple = ()) -> SSAValu
     return buf.ref
 
 
-def _region(fl, old_block: Block, arg_types, bind_args, finish):
-    """Lower ``old_block`` into a new block in a fresh ownership scope."""
+def _region(fl, old_block: Block, arg_types, bind_args, finish, owned=()):
+    """Lower ``old_block`` into a new block in a fresh ownership scope (holding ``owned``)."""
     new = Block(arg_types=arg_types)
-    fl.scopes.append([])
+    fl.scopes.append(list(owned))
     saved = fl.b
     from xdsl.builder import Builder
     from xdsl.rewriter import InsertPoint
@@ -89,6 +108,62 @@ def _region(fl, old_block: Block, arg_types, bind_args, finish):
     return new
 
 
+def _used_only_by(v: SSAValue, op) -> bool:
+    """Every use of ``v`` is inside ``op`` or runs before it (same block, earlier)."""
+    block = op.parent_block()
+    for use in v.uses:
+        user = use.operation
+        while user is not None and user.parent_block() is not block:
+            user = user.parent_op()
+        if user is None or (user is not op and not user.is_before_in_block(op)):
+            return False
+    return True
+
+
+def _moved_into_if(fl, op: scf.IfOp) -> list[SSAValue]:
+    """Outer tensors whose whole buffer the ``if`` takes over (owned, dead after it)."""
+    found: dict[SSAValue, None] = {}
+    for region in (op.true_region, op.false_region):
+        for inner in region.walk():
+            for v in inner.operands:
+                t = v.type
+                if v in found or not isinstance(t, TensorType) or _is_scalar(t) or v not in fl.bufs:
+                    continue
+                owner = v.owner
+                where = owner.parent_op() if isinstance(owner, Block) else owner
+                while where is not None and where is not op:
+                    where = where.parent_op()
+                if where is op:
+                    continue  # defined inside the if
+                buf = fl.bufs[v]
+                roots = [fl.bufs[u].root for u in found]
+                if (buf.lazy is None and buf.root is not None and buf.ref is buf.root
+                        and (buf.root in fl.temps or buf.root in fl.carried)
+                        and buf.root not in fl.moved and buf.root not in roots
+                        and _used_only_by(v, op)):
+                    found[v] = None
+    return list(found)
+
+
+class _HiddenUses:
+    """Uses of ``values`` inside ``region`` point at stand-ins while the other branch is
+    lowered, so that branch sees the values dead after its own last use."""
+
+    def __init__(self, values: list[SSAValue], region: Region):
+        self.uses = [(use.operation, use.index, v) for v in values for use in list(v.uses)
+                     if region.is_ancestor(use.operation)]
+        self.values = values
+
+    def __enter__(self):
+        stand_ins = {v: Block(arg_types=[v.type]).args[0] for v in self.values}
+        for user, k, v in self.uses:
+            user.operands[k] = stand_ins[v]
+
+    def __exit__(self, *exc):
+        for user, k, v in self.uses:
+            user.operands[k] = v
+
+
 def lower_if(fl, op: scf.IfOp):
     types = [lowered_type(r.type) for r in op.results]
 
@@ -98,7 +173,15 @@ def lower_if(fl, op: scf.IfOp):
         fl.close_scope(claimed)
         fl.b.insert(scf.YieldOp(*values))
 
-    blocks = [_region(fl, r.block, [], lambda b: None, finish) for r in (op.true_region, op.false_region)]
+    moved = _moved_into_if(fl, op)
+    roots = [fl.bufs[v].root for v in moved]
+    for root in roots:
+        fl.temps.remove(root) if root in fl.temps else fl.moved.add(root)
+    regions = (op.true_region, op.false_region)
+    blocks = []
+    for region, other in zip(regions, reversed(regions)):
+        with _HiddenUses(moved, other):
+            blocks.append(_region(fl, region.block, [], lambda b: None, finish, roots))
     new = fl.b.insert(scf.IfOp(fl.value(op.cond), types, Region(blocks[0]), Region(blocks[1])))
     for old, res in zip(op.results, new.results):
         _bind(fl, old, res, fl.temps)
@@ -169,9 +252,43 @@ def lower_for_op(fl, op: scf.ForOp):
         fl.values[old.args[0]] = new.args[0]
 
     body = _lower_loop_region(fl, old, types, [IndexType()], bind_iv, lambda args: _body_finish(fl, args))
-    new = fl.b.insert(scf.ForOp(fl.value(op.lb), fl.value(op.ub), fl.value(op.step), inits, body))
-    for o, r in zip(op.results, new.results):
+    bounds = fl.value(op.lb), fl.value(op.ub), fl.value(op.step)
+    kinds = op.attributes.get("ember.prange")
+    if kinds is not None and _in_place(body):
+        results = _parallel(fl, bounds, inits, body, [k.data for k in kinds.data])
+    else:
+        results = fl.b.insert(scf.ForOp(*bounds, inits, body)).results
+    for o, r in zip(op.results, results):
         _bind(fl, o, r, fl.temps)
+
+
+def _in_place(body: Block) -> bool:
+    """Whether the loop body updates each carried buffer in place (yields its own memory)."""
+    args = body.args[1:]
+    if any(isinstance(o, memref.DeallocOp) and o.memref in args for o in body.walk()):
+        return False
+    return all(memory_root(v) is a for v, a in zip(body.last_op.operands, args)
+               if isinstance(a.type, MemRefType))
+
+
+def _parallel(fl, bounds, inits: list[SSAValue], body: Block, kinds: list[str]) -> list[SSAValue]:
+    """The prange body as a ``loop.parallel``: shared buffers used directly, reductions named."""
+    term = body.last_op
+    reduced = [k for k, kind in enumerate(kinds) if kind != "shared"]
+    body.insert_op_before(loop.YieldOp(*(term.operands[k] for k in reduced)), term)
+    body.erase_op(term)
+    for k in reversed(range(len(kinds))):
+        if kinds[k] == "shared":
+            arg = body.args[k + 1]
+            arg.replace_all_uses_with(inits[k])
+            body.erase_arg(arg)
+    lb, ub, step = bounds
+    par = fl.b.insert(loop.ParallelOp([lb], [ub], [step], body, [inits[k] for k in reduced],
+                                      [kinds[k] for k in reduced]))
+    results = list(inits)
+    for k, r in zip(reduced, par.res):
+        results[k] = r
+    return results
 
 
 def lower_while(fl, op: scf.WhileOp):
@@ -198,8 +315,14 @@ def lower_while(fl, op: scf.WhileOp):
 
 def memory_root(ref: SSAValue) -> SSAValue:
     """The value whose memory ``ref`` is, seen through loops that update a carried
-    buffer in place (the body yields its own argument): an alloc, an argument, or ``ref``."""
+    buffer in place (the body yields its own argument) and ``if``s whose branches yield
+    the same memory: an alloc, an argument, or ``ref``."""
     owner = ref.owner
+    if isinstance(owner, scf.IfOp):
+        k = ref.index
+        roots = {memory_root(r.block.last_op.operands[k]) for r in (owner.true_region, owner.false_region)}
+        if len(roots) == 1:
+            return roots.pop()
     if isinstance(owner, scf.ForOp):
         k = ref.index
         if memory_root(owner.body.block.last_op.operands[k]) is owner.body.block.args[k + 1]:
