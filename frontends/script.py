@@ -213,13 +213,33 @@ class _FunctionBuilder(ControlFlowMixin):
         if isinstance(tree.body[0], ast.FunctionDef):
             return tree.body[0]
         names = list(self.py_func.__code__.co_varnames[:self.py_func.__code__.co_argcount])
-        for node in ast.walk(tree):  # a lambda: the one on its line with the same parameters
-            if isinstance(node, ast.Lambda) and [a.arg for a in node.args.args] == names:
-                ret = ast.Return(node.body, lineno=node.body.lineno, col_offset=node.body.col_offset)
-                return ast.FunctionDef(self.name, node.args, [ret], [], lineno=node.lineno,
-                                       col_offset=node.col_offset)
+        # a lambda: the one with the same parameters whose body holds the code's first
+        # instruction (several lambdas may share a line)
+        lambdas = [node for node in ast.walk(tree)
+                   if isinstance(node, ast.Lambda) and [a.arg for a in node.args.args] == names]
+        node = self._lambda_of_code(lambdas) if len(lambdas) > 1 else next(iter(lambdas), None)
+        if node is not None:
+            ret = ast.Return(node.body, lineno=node.body.lineno, col_offset=node.body.col_offset)
+            return ast.FunctionDef(self.name, node.args, [ret], [], lineno=node.lineno,
+                                   col_offset=node.col_offset)
         self.fail(tree.body[0], "ember.script needs a function defined with 'def' or a lambda",
                   "function")
+
+    def _lambda_of_code(self, lambdas: list[ast.Lambda]) -> ast.Lambda:
+        """Which of ``lambdas`` compiled to ``py_func``, from the code's source positions."""
+        code = self.py_func.__code__
+        first = next(((line, col) for line, _, col, end in code.co_positions()
+                      if line is not None and col is not None and end is not None and end > col),
+                     None)
+        src = self.src
+        for node in lambdas:
+            body = node.body
+            start = (body.lineno + src.first_line - 1, body.col_offset + src.indent)
+            stop = (body.end_lineno + src.first_line - 1, body.end_col_offset + src.indent)
+            if first is not None and start <= first < stop:
+                return node
+        self.fail(lambdas[0], "cannot tell which lambda on this line is being compiled",
+                  "lambda", "define the function with 'def', or one lambda per line")
 
     def _check_signature(self, fdef: ast.FunctionDef):
         a = fdef.args

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import IndexType, TensorType, f64, i64
+from xdsl.dialects.builtin import IndexType, TensorType, f32, f64, i64
 from xdsl.ir import Attribute, Block, SSAValue
 from xdsl.rewriter import InsertPoint
 
@@ -283,6 +283,41 @@ def _identity(kind: str, t: Attribute):
     return (1 << (w - 1)) - 1 if big else -(1 << (w - 1))
 
 
+#: elements of a float32 sum added in float32 before the float64 accumulator takes them: the
+#: inner loop runs at the full f32 vector width (an f32 -> f64 widening halves it and costs
+#: a conversion per element), and its error stays far below NumPy's pairwise f32 sum
+#: (LLVM's vector accumulators each add about SUM_BLOCK / 64 elements)
+SUM_BLOCK = 256
+
+
+def _reassociable(v: SSAValue) -> SSAValue:
+    """Let LLVM reassociate a reduction's float combine (NumPy's own sums are pairwise), so
+    it keeps several vector accumulators in flight."""
+    v.owner.properties["fastmath"] = arith.FastMathFlagsAttr(
+        [FastMathFlag.REASSOC, FastMathFlag.ALLOW_CONTRACT])
+    return v
+
+
+def _blocked_sum(fl, b: Builder, sizes, n_blocks: SSAValue, init: SSAValue, narrow_t,
+                 step_narrow) -> SSAValue:
+    """Sum over ``sizes`` with the last dimension cut into blocks of ``SUM_BLOCK``: each block
+    is summed in ``narrow_t`` and the block sums in ``init``'s (wider) type."""
+    n, block = sizes[-1], fl.index(SUM_BLOCK)
+
+    def outer(ob: Builder, rivs, acc):
+        start = ob.insert(arith.MuliOp(rivs[-1], block)).result
+        end = ob.insert(arith.MinUIOp(ob.insert(arith.AddiOp(start, block)).result, n)).result
+        body = Block(arg_types=[IndexType(), narrow_t])
+        ib = Builder(InsertPoint.at_end(body))
+        ib.insert(YieldOp(step_narrow(ib, [*rivs[:-1], body.args[0]], body.args[1])))
+        zero = X.const(ob, 0, narrow_t)
+        part = ob.insert(ParallelOp([start], [end], [fl.index(1)], body, [zero], ["add"])).res[0]
+        wide = X.cast(ob, part, narrow_t, init.type)
+        return _reassociable(X.emit_binary(ob, "add", acc, wide, init.type))
+
+    return reduce_loop(fl, b, [*sizes[:-1], n_blocks], init, "add", outer)
+
+
 def reduction(fl, op):
     kind = op.KIND
     src_t, dst_t = op.input.type.element_type, op.result.type.element_type
@@ -306,18 +341,30 @@ def reduction(fl, op):
                  f"zero-size array to reduction operation {name} which has no identity")
     out = fl.alloc(out_shape, out_sizes, dst_t)
     combine = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum", "min": "minimum"}[kind]
+    # a float sum accumulated wider than its elements (f32 in f64) adds blocks of
+    # SUM_BLOCK elements in the element type first, at full vector width
+    blocked = combine == "add" and src_t == f32 and acc_t == f64 and red_sizes
+    if blocked:
+        block = fl.index(SUM_BLOCK)
+        rounded_up = fl.b.insert(arith.AddiOp(red_sizes[-1], fl.index(SUM_BLOCK - 1))).result
+        n_blocks = fl.b.insert(arith.DivUIOp(rounded_up, block)).result
 
     def body(b: Builder, ivs):
         init = X.const(b, _identity(kind, acc_t), acc_t)
 
-        def step(ib: Builder, rivs, acc):
+        def element(ib: Builder, rivs) -> SSAValue:
             full = [None] * len(in_shape)
             for k, iv in zip(kept, ivs if not keep else [ivs[k] for k in kept]):
                 full[k] = iv
             for k, iv in zip(red, rivs):
                 full[k] = iv
-            zero = fl.index(0)
-            v = X.cast(ib, load(ib, src, full, zero, in_shape), src_t, acc_t)
+            return load(ib, src, full, fl.index(0), in_shape)
+
+        def step_narrow(ib: Builder, rivs, acc):
+            return _reassociable(X.emit_binary(ib, "add", acc, element(ib, rivs), src_t))
+
+        def step(ib: Builder, rivs, acc):
+            v = X.cast(ib, element(ib, rivs), src_t, acc_t)
             if S.is_float(acc_t) and combine in ("maximum", "minimum"):
                 # IEEE maximum/minimum (NaN wins, as in NumPy): LLVM vectorises its reduction,
                 # not the select NumPy's elementwise rule needs (they differ only in which
@@ -326,13 +373,13 @@ def reduction(fl, op):
                 return ib.insert(cls(acc, v)).result
             new = X.emit_binary(ib, combine, acc, v, acc_t)
             if S.is_float(acc_t) and combine in ("add", "mul"):
-                # a reduction may be reassociated (NumPy's own sums are pairwise): lets LLVM
-                # keep several vector accumulators in flight
-                new.owner.properties["fastmath"] = arith.FastMathFlagsAttr(
-                    [FastMathFlag.REASSOC, FastMathFlag.ALLOW_CONTRACT])
+                new = _reassociable(new)
             return new
 
-        r = reduce_loop(fl, b, red_sizes, init, _COMBINE[kind], step)
+        if blocked:
+            r = _blocked_sum(fl, b, red_sizes, n_blocks, init, src_t, step_narrow)
+        else:
+            r = reduce_loop(fl, b, red_sizes, init, _COMBINE[kind], step)
         if kind == "mean":
             n = fl.index(1)
             for s in red_sizes:

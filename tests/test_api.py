@@ -156,3 +156,12 @@ def test_arrays_too_large_to_allocate_raise_memory_error_not_a_crash():
         shifted(x, huge)
     np.testing.assert_array_equal(ones(2), np.ones((2, 2), np.float32))
     np.testing.assert_array_equal(shifted(x, 3), np.full((3, 3), x.size + 1, np.float32))
+
+
+def test_lambdas_sharing_a_line_compile_their_own_body():
+    """Two lambdas with the same parameters on one line: each compiles its own body (the
+    frontend used to take the first one on the line for both, a wrong answer)."""
+    by_axis = [lambda v: v.sum(axis=0), lambda v: v.sum(axis=1)]
+    x = np.arange(6, dtype=np.float64).reshape(2, 3)
+    for axis, fn in enumerate(by_axis):
+        np.testing.assert_array_equal(ember.script(fn)(x), x.sum(axis=axis))

@@ -286,3 +286,55 @@ def test_power_one_half_is_numpys_sqrt_fast_path(dtype):
                 np.testing.assert_array_equal(got, want)
                 finite = ~np.isnan(want)
                 np.testing.assert_array_equal(np.signbit(got[finite]), np.signbit(want[finite]))
+
+
+def _sum0(v):
+    return v.sum(axis=0)
+
+
+def _sum1(v):
+    return v.sum(axis=1)
+
+
+def _sum(v):
+    return v.sum()
+
+
+def _mean0(v):
+    return v.mean(axis=0)
+
+
+def _mean1(v):
+    return v.mean(axis=1)
+
+
+def _mean(v):
+    return v.mean()
+
+
+_SUMS = {("sum", 0): _sum0, ("sum", 1): _sum1, ("sum", None): _sum,
+         ("mean", 0): _mean0, ("mean", 1): _mean1, ("mean", None): _mean}
+
+
+@pytest.mark.parametrize("n", [1, 1023, 1024, 1025, 3000])
+def test_float32_sums_are_blocked_and_accurate(n):
+    """f32 sums add blocks of 256 elements in f32 and the block sums in f64: at every block
+    edge (a partial last block, one element past a block), on every reduced axis and for
+    the whole array the error is within half an ulp of the result plus 2 eps of the sum of
+    magnitudes (NumPy's pairwise f32 sum is bounded by about log2(n) eps of it; a running
+    f32 sum would be off by hundreds of ulps here)."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((3, n)) * 1e3).astype(np.float32)
+    x[:, ::7] += np.float32(1e6)  # magnitudes that a naive f32 running sum would lose
+    cases = [(x, 1), (x, None), (np.ascontiguousarray(x.T), 0), (x.T, 0), (x[:, ::-2], 1)]
+    eps = float(np.finfo(np.float32).eps)
+    for a, axis in cases:
+        for kind in ("sum", "mean"):
+            f = ember.script(_SUMS[kind, axis])
+            got = np.asarray(f(a), np.float64)
+            exact = getattr(a.astype(np.float64), kind)(axis=axis)
+            ours = np.abs(got - exact)
+            magnitude = getattr(np.abs(a.astype(np.float64)), kind)(axis=axis)
+            half_ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64) / 2
+            bound = half_ulp + 2 * eps * magnitude
+            assert np.all(ours <= bound), (a.shape, axis, kind, ours, bound)

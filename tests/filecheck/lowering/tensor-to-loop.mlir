@@ -25,13 +25,28 @@ func.func @bias_tanh(%x: tensor<?x?xf32>, %b: tensor<?xf32> {ember.strided}) -> 
 }
 
 // A reduction: a parallel nest over the kept dimension, a reducing loop.parallel inside;
-// f32 sums accumulate in f64.
+// f32 sums accumulate in f64, over blocks of 256 elements each summed in f32 first.
 // CHECK-LABEL: func.func @row_sum
+// CHECK-DAG:     %[[BM1:.*]] = arith.constant 255 : index
+// CHECK-DAG:     %[[B:.*]] = arith.constant 256 : index
+// CHECK:         memref.dim %x, %{{.*}} : memref<?x?xf32>
+// CHECK-NEXT:    %[[N:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf32>
+// CHECK:         %[[UP:.*]] = arith.addi %[[N]], %[[BM1]] : index
+// CHECK-NEXT:    %[[NB:.*]] = arith.divui %[[UP]], %[[B]] : index
 // CHECK:         loop.parallel (%[[I:.*]]) = ({{.*}}) to (%{{.*}}) step ({{.*}}) {
 // CHECK:           %[[Z:.*]] = arith.constant 0.000000e+00 : f64
-// CHECK:           %{{.*}} = loop.parallel (%[[J:.*]]) = ({{.*}}) to (%{{.*}}) step ({{.*}}) reduce(add) init(%[[A:.*]] = %[[Z]]) -> (f64) {
-// CHECK:             arith.extf %{{.*}} : f32 to f64
-// CHECK:             loop.yield %{{.*}} : f64
+// CHECK-NEXT:      %{{.*}} = loop.parallel (%[[K:.*]]) = ({{.*}}) to (%[[NB]]) step ({{.*}}) reduce(add) init(%[[A:.*]] = %[[Z]]) -> (f64) {
+// CHECK-NEXT:        %[[LO:.*]] = arith.muli %[[K]], %[[B]] : index
+// CHECK-NEXT:        %[[END:.*]] = arith.addi %[[LO]], %[[B]] : index
+// CHECK-NEXT:        %[[HI:.*]] = arith.minui %[[END]], %[[N]] : index
+// CHECK-NEXT:        %[[Z32:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:        %[[P:.*]] = loop.parallel (%[[J:.*]]) = (%[[LO]]) to (%[[HI]]) step ({{.*}}) reduce(add) init(%[[A32:.*]] = %[[Z32]]) -> (f32) {
+// CHECK-NEXT:          %[[V:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x?xf32>
+// CHECK-NEXT:          %[[S32:.*]] = arith.addf %[[A32]], %[[V]] fastmath<reassoc,contract> : f32
+// CHECK-NEXT:          loop.yield %[[S32]] : f32
+// CHECK:             %[[W:.*]] = arith.extf %[[P]] : f32 to f64
+// CHECK-NEXT:        %[[S:.*]] = arith.addf %[[A]], %[[W]] fastmath<reassoc,contract> : f64
+// CHECK-NEXT:        loop.yield %[[S]] : f64
 // CHECK:           arith.truncf %{{.*}} : f64 to f32
 func.func @row_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry} {
   %0 = etensor.sum %x {axes = array<i64: 1>} : tensor<?x?xf32> -> tensor<?xf32>
