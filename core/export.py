@@ -38,6 +38,7 @@ from ember.dialects.shapes import DYN
 from ember.export_abi import RUNTIME_IR, ExportedSignature, alias_ir, header_text, shim_ir
 from ember.frontends.script import ArraySpec, ScalarSpec
 from ember.lowering.jit import host_features
+from ember.lowering.parallel_runtime import link_runtime
 from ember.tracing import TracedFunction
 
 
@@ -275,7 +276,7 @@ def compile_object(f: ScriptFunction, selected: list[tuple[tuple, Specialization
     module = llb.parse_assembly("\n".join([RUNTIME_IR, *map(shim_ir, sigs),
                                             alias_ir(alias, sigs[0]) if alias else ""]))
     module.triple, module.data_layout = tm.triple, str(tm.target_data)
-    internal = set()
+    internal = set(link_runtime(module))  # one thread pool per library
     for sig, (_, spec) in zip(sigs, selected):
         entry_module, renamed = _entry_module(sig, spec, tm)
         module.link_in(entry_module)

@@ -6,7 +6,10 @@
 
 Each engine owns a fresh ``TargetMachine`` (MCJIT takes ownership of it; sharing one
 between engines crashes when the first is collected).  External symbols (``malloc``,
-``free``, libm's ``expf``/``tanhf``...) resolve against the running process.
+``free``, libm's ``expf``/``tanhf``...) resolve against the running process, and the threads
+runtime's entry points (``ember_parallel_for``, ``ember_parallel_chunks``) against one
+process-wide runtime module, compiled the first time a module needs it
+(``ember.lowering.parallel_runtime``): every compiled function shares one thread pool.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import threading
 
 import llvmlite.binding as llb
 
-from ember.lowering.parallel_runtime import bind_symbols
+from ember.lowering.parallel_runtime import ENTRY_POINTS, bind_symbols, runtime_ir
 
 #: Symbols compiled code may call; ``check_symbols`` verifies that the process has them.
 RUNTIME_SYMBOLS = ("malloc", "free", "expf", "exp", "logf", "log", "tanhf", "tanh", "powf",
                    "sinf", "cosf", "erff", "erf", "log1pf", "expm1f",
-                   "pthread_create", "pthread_join", "pthread_mutex_lock", "pthread_mutex_unlock",
-                   "getenv", "atoi", "sysconf")
+                   "pthread_create", "pthread_detach", "syscall", "getpid", "getenv", "atoi",
+                   "sysconf")
 
 
 @functools.cache
@@ -35,6 +39,31 @@ def _init_llvm() -> None:
         llb.load_library_permanently(libm)
     bind_symbols()  # the thread count and grain of the parallel runtime, process-wide
     check_symbols()
+
+
+_RUNTIME_LOCK = threading.Lock()
+_runtime: list[Engine] = []
+
+
+def _link_runtime() -> None:
+    """Compile the threads runtime once and resolve its entry points to it, process-wide.
+
+    The engine is never freed (its refcount is raised past any collection): idle pool
+    workers run its code, and must find it mapped until the process exits."""
+    with _RUNTIME_LOCK:  # two threads compiling at once must not make two pools
+        if _runtime:
+            return
+        engine = Engine.__new__(Engine)
+        engine._compile(runtime_ir(), opt_level=2)
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine))
+        for name in ENTRY_POINTS:
+            llb.add_symbol(name, engine.address(name))
+        _runtime.append(engine)
+
+
+def _uses_runtime(text: str | bytes) -> bool:
+    marker = "ember_parallel_" if isinstance(text, str) else b"ember_parallel_"
+    return marker in text
 
 
 def check_symbols(names: tuple[str, ...] = RUNTIME_SYMBOLS) -> None:
@@ -67,6 +96,11 @@ class Engine:
 
     def __init__(self, ir_text: str, opt_level: int = 3):
         _init_llvm()
+        if _uses_runtime(ir_text):
+            _link_runtime()
+        self._compile(ir_text, opt_level)
+
+    def _compile(self, ir_text: str, opt_level: int) -> None:
         tm = _target_machine()
         module = llb.parse_assembly(ir_text)
         module.verify()
@@ -96,6 +130,8 @@ class Engine:
         """An engine over machine code that ``Engine(...).object_code`` produced for this host:
         no parsing, optimisation or code generation, only linking."""
         _init_llvm()
+        if _uses_runtime(object_code):
+            _link_runtime()
         self = cls.__new__(cls)
         self.optimized_ir = optimized_ir
         self.object_code = object_code

@@ -3,7 +3,8 @@
 Each outermost ``loop.parallel`` (not inside another ``loop.parallel`` or a ``loop.for``)
 is moved into a new private function, the *body*, which runs one chunk of the loop's
 first dimension that has more than one iteration.  The loop is replaced by a call of the
-threads runtime (``ember.lowering.parallel_runtime``, copied into the module)::
+threads runtime (``ember.lowering.parallel_runtime``: declared here, linked by the JIT or by
+``ember.export``)::
 
     loop.parallel (%i, %j) = (%c0, %c0) to (%n, %m) step (%c1, %c1) { ... }
   ->
@@ -22,7 +23,9 @@ threads runtime (``ember.lowering.parallel_runtime``, copied into the module)::
     }
 
 Small loops stay serial: the runtime asks for one chunk unless the estimated work exceeds
-the grain.  Constants are cloned into the body rather than captured.  A reduction writes
+the grain.  The estimate multiplies a nested loop's cost by its trip count: computed at the
+call site when its bounds are known there, ``GUESSED_TRIP`` when they are computed in the
+body, ``WHILE_TRIP`` (large) for an ``scf.while``.  Constants are cloned into the body rather than captured.  A reduction writes
 one partial per chunk into a stack buffer; the caller combines the partials in chunk order,
 so a result depends on the number of chunks only (deterministic for a thread count).
 Chunk ``k > 0`` of an ``add``/``mul`` reduction starts from the identity; the other
@@ -59,6 +62,10 @@ from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
 MATH_COST = 16
 #: Trip count assumed for a nested loop whose bounds are only known inside the body.
 GUESSED_TRIP = 16
+#: Trip count assumed for a nested ``scf.while``: unknown, so large: a body that searches or
+#: iterates to convergence is worth splitting whatever the grain (2^32 iterations of one op
+#: exceed any sensible grain; ``ember_parallel_chunks`` still caps the chunks).
+WHILE_TRIP = float(1 << 32)
 BODY_ATTR = "ember.parallel_body"
 _CHEAP_MATH = {"math.absf", "math.fma", "math.copysign", "math.roundeven", "math.floor",
                "math.ceil", "math.trunc", "math.sqrt", "math.absi"}
@@ -189,6 +196,8 @@ def _nest_trip(a: _Arith, op: Operation, root: Operation) -> float | SSAValue:
         dims = list(zip(op.lb, op.ub, op.step))
     elif isinstance(op, scf.ForOp):
         dims = [(op.lb, op.ub, op.step)]
+    elif isinstance(op, scf.WhileOp):
+        return WHILE_TRIP
     else:
         return float(GUESSED_TRIP)
     total: float | SSAValue = 1.0

@@ -1,311 +1,502 @@
-"""The threads runtime of ``parallel-outline``, written in the LLVM dialect.
+"""The threads runtime that ``parallel-outline``'s loops call: a persistent pool, in LLVM IR.
 
-ember stays pure Python (no C extension, no C compiler), so the runtime that runs outlined
-loop bodies on threads is LLVM IR too: ``parallel-outline`` copies the functions below into
-every module that needs them (``internal`` linkage: modules linked into one shared library
-do not clash).  A body is ``i32 body(ptr ctx, i64 chunk, i64 chunks)``: it runs its share
-of the iteration space and returns 0 or the number of the assert that failed.
+ember stays pure Python (no C extension, no C compiler), so the runtime is LLVM IR text
+(:func:`runtime_ir`). Compiled modules only declare its two entry points:
 
-``ember_parallel_chunks(trip, work)`` picks the number of chunks: 1 unless ``work`` (an
-estimate of the loop's cost, in scalar operations) exceeds the grain, and otherwise as many
-grains as fit, rounded to a multiple of the thread count, at most ``CHUNKS_PER_THREAD`` per
-thread, the trip count and ``MAX_CHUNKS``.  The count depends only on the thread count and
-the problem, and so do the results (a reduction combines one partial per chunk, in order).
+    i64 ember_parallel_chunks(i64 trip, double work)   how many chunks to split a loop into
+    i32 ember_parallel_for(ptr body, ptr ctx, i64 n)   run body(ctx, k, n) for k in [0, n)
 
-``ember_parallel_for(body, ctx, chunks)`` starts ``min(threads, chunks) - 1`` pthreads;
-they and the calling thread claim chunks one at a time under a ``pthread_mutex`` until none
-is left (a thread that starts late, or runs on a busy core, takes fewer), then the caller
-joins them and returns the first non-zero status in chunk order.  A thread that cannot be
-created is simply missing: the others run its chunks.
+The JIT compiles the runtime once per process as a module of its own and resolves every
+compiled function's declarations to it (``ember.lowering.jit``), so a process has one pool;
+``ember.export`` links a copy into each library with internal linkage (one pool per library).
 
+``ember_parallel_chunks`` is 1 unless ``work`` (an estimate of the loop's cost, in scalar
+operations) exceeds the grain; otherwise as many grains as fit, rounded to a multiple of the
+thread count, at most ``CHUNKS_PER_THREAD`` per thread, the trip count and ``MAX_CHUNKS``.
+The count depends only on the thread count and the problem, and so do the results: a body
+``i32 body(ptr ctx, i64 chunk, i64 chunks)`` runs its share of the iteration space, a
+reduction keeps one partial per chunk and the caller combines them in chunk order.
+
+The pool. Worker threads are created on the first parallel loop that needs them (more when
+the thread count grows), detached, and numbered 0, 1, ...; between loops they spin briefly,
+then sleep on a futex. A call of ``ember_parallel_for`` that takes the pool:
+
+1. takes the pool's lock (a compare-and-swap of 0 to the caller's pid); if another call
+   holds it (another thread, or a parallel loop nested in a body) it runs the chunks itself,
+   in order: the same chunks, so the same results, never a deadlock;
+2. publishes the job (body, context, status buffer, the number of workers taking part) and
+   a *ticket* ``job << 32 | n << 16 | next chunk``, then bumps the job number the workers
+   watch (a futex wake only if one sleeps);
+3. claims chunks like the workers: a compare-and-swap of the ticket from ``(job, n, k)`` to
+   ``(job, n, k + 1)`` claims chunk ``k``. A worker that wakes late finds the chunks taken, or
+   the ticket of another job, and claims nothing, so the caller waits for chunks (a counter of
+   finished ones, spin then futex), never for threads: a worker that a busy core did not
+   schedule costs nothing;
+4. releases the lock and returns the first non-zero status in chunk order.
+
+After ``fork()`` the child has no workers: the pool remembers the pid that made them and
+rebuilds when a new pid takes it (a lock left held by the parent's pid is taken over).
 The thread count and the grain are process-wide: the JIT binds the external weak symbols
 ``ember_num_threads`` (i32) and ``ember_parallel_grain`` (i64) to two integers owned by
-this module (``set_num_threads``, ``set_grain``), so a change applies to every compiled
-function at once.  Outside the JIT (a shared library) the symbols are null and the code
-falls back to ``$EMBER_NUM_THREADS`` or ``sysconf(_SC_NPROCESSORS_ONLN)``, read once, and
-``DEFAULT_GRAIN``.  Threads are created per loop (about 10 us each); a persistent pool that
-sleeps on a futex is the next step.
+this module (``set_num_threads``, ``set_grain``). In a shared library they are null and the
+runtime falls back to ``$EMBER_NUM_THREADS`` or ``sysconf(_SC_NPROCESSORS_ONLN)``, read once,
+and ``DEFAULT_GRAIN``.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import operator
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xdsl.context import Context
 from xdsl.passes import ModulePass
 
-if TYPE_CHECKING:  # xDSL is imported lazily: ``import ember`` reads the thread count only
+if TYPE_CHECKING:  # llvmlite and the dialects are imported lazily
+    import llvmlite.binding as llb
     from xdsl.dialects.builtin import ModuleOp
-    from xdsl.ir import Operation
 
 #: At most this many chunks per loop (the size of a reduction's partials buffer).
 MAX_CHUNKS = 256
 #: Minimum estimated work (scalar operations) per chunk; below it a loop stays serial. 2^24
-#: scalar operations are about 2^20 vector ones, some hundred microseconds: creating and
-#: joining a thread costs tens of microseconds on an idle core and milliseconds when the other
-#: cores are busy (the tanh chain on 256x512 f32, 70 us on one thread, took 0.15-4 ms on two).
+#: scalar operations are about 2^20 vector ones, some hundred microseconds: waking the pool
+#: costs microseconds, but a worker on a busy core may start milliseconds late.
 DEFAULT_GRAIN = 1 << 24
 #: Chunks per thread when the work allows: threads claim chunks one by one, so a thread
 #: that starts late or runs on a busy core takes fewer of them.
 CHUNKS_PER_THREAD = 4
-_SC_NPROCESSORS_ONLN = 84  # Linux
+#: Spin iterations (each a CPU pause hint) before a waiting thread sleeps on its futex.
+SPIN = 1 << 13
+_SC_NPROCESSORS_ONLN = 84  # Linux, every architecture
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129  # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
 
-RUNTIME_MLIR = f"""
-llvm.mlir.global extern_weak @ember_num_threads() : i32
-llvm.mlir.global extern_weak @ember_parallel_grain() : i64
-llvm.mlir.global internal @ember_default_threads(0 : i32) : i32
-llvm.mlir.global internal constant @ember_num_threads_env("EMBER_NUM_THREADS\\00")
-    : !llvm.array<18 x i8>
-llvm.func @getenv(!llvm.ptr) -> !llvm.ptr
-llvm.func @atoi(!llvm.ptr) -> i32
-llvm.func @sysconf(i32) -> i64
-llvm.func @pthread_create(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
-llvm.func @pthread_join(i64, !llvm.ptr) -> i32
-llvm.func @pthread_mutex_lock(!llvm.ptr) -> i32
-llvm.func @pthread_mutex_unlock(!llvm.ptr) -> i32
-
-llvm.func internal @ember_thread_count() -> i64 {{
-  %shared = llvm.mlir.addressof @ember_num_threads : !llvm.ptr
-  %zero = llvm.mlir.constant(0 : i32) : i32
-  %address = llvm.ptrtoint %shared : !llvm.ptr to i64
-  %nowhere = llvm.mlir.constant(0 : i64) : i64
-  %bound = llvm.icmp "ne" %address, %nowhere : i64
-  llvm.cond_br %bound, ^shared, ^cached
-^shared:
-  %n = llvm.load %shared : !llvm.ptr -> i32
-  %set = llvm.icmp "sgt" %n, %zero : i32
-  llvm.cond_br %set, ^done(%n : i32), ^cached
-^cached:
-  %slot = llvm.mlir.addressof @ember_default_threads : !llvm.ptr
-  %d = llvm.load %slot : !llvm.ptr -> i32
-  %known = llvm.icmp "sgt" %d, %zero : i32
-  llvm.cond_br %known, ^done(%d : i32), ^env
-^env:
-  %name = llvm.mlir.addressof @ember_num_threads_env : !llvm.ptr
-  %text = llvm.call @getenv(%name) : (!llvm.ptr) -> !llvm.ptr
-  %text_address = llvm.ptrtoint %text : !llvm.ptr to i64
-  %unset = llvm.icmp "eq" %text_address, %nowhere : i64
-  llvm.cond_br %unset, ^cpus, ^parse
-^parse:
-  %v = llvm.call @atoi(%text) : (!llvm.ptr) -> i32
-  %valid = llvm.icmp "sgt" %v, %zero : i32
-  llvm.cond_br %valid, ^store(%v : i32), ^cpus
-^cpus:
-  %which = llvm.mlir.constant({_SC_NPROCESSORS_ONLN} : i32) : i32
-  %c = llvm.call @sysconf(%which) : (i32) -> i64
-  %c32 = llvm.trunc %c : i64 to i32
-  %one = llvm.mlir.constant(1 : i32) : i32
-  %some = llvm.icmp "sgt" %c32, %zero : i32
-  %cpus = llvm.select %some, %c32, %one : i1, i32
-  llvm.br ^store(%cpus : i32)
-^store(%x: i32):
-  llvm.store %x, %slot : i32, !llvm.ptr
-  llvm.br ^done(%x : i32)
-^done(%r: i32):
-  %r64 = llvm.sext %r : i32 to i64
-  llvm.return %r64 : i64
-}}
-
-llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {{
-  %one = llvm.mlir.constant(1 : i64) : i64
-  %threads = llvm.call @ember_thread_count() : () -> i64
-  %alone = llvm.icmp "sle" %threads, %one : i64
-  %short = llvm.icmp "sle" %trip, %one : i64
-  %serial = llvm.or %alone, %short : i1
-  llvm.cond_br %serial, ^done(%one : i64), ^grain
-^grain:
-  %shared = llvm.mlir.addressof @ember_parallel_grain : !llvm.ptr
-  %default = llvm.mlir.constant({DEFAULT_GRAIN} : i64) : i64
-  %address = llvm.ptrtoint %shared : !llvm.ptr to i64
-  %zero = llvm.mlir.constant(0 : i64) : i64
-  %bound = llvm.icmp "ne" %address, %zero : i64
-  %most = llvm.mlir.constant({float(MAX_CHUNKS)} : f64) : f64
-  llvm.cond_br %bound, ^load, ^divide(%default : i64)
-^load:
-  %g = llvm.load %shared : !llvm.ptr -> i64
-  %positive = llvm.icmp "sgt" %g, %zero : i64
-  llvm.cond_br %positive, ^divide(%g : i64), ^clamp(%most : f64)
-^divide(%grain: i64):
-  %gf = llvm.sitofp %grain : i64 to f64
-  %q = llvm.fdiv %work, %gf : f64
-  llvm.br ^clamp(%q : f64)
-^clamp(%wanted: f64):
-  %tf = llvm.sitofp %trip : i64 to f64
-  %c1 = llvm.fcmp "olt" %wanted, %tf : f64
-  %w1 = llvm.select %c1, %wanted, %tf : i1, f64
-  %c2 = llvm.fcmp "olt" %w1, %most : f64
-  %w2 = llvm.select %c2, %w1, %most : i1, f64
-  %c = llvmx.fptosi %w2 : f64 to i64
-  %some = llvm.icmp "sgt" %c, %one : i64
-  %chunks = llvm.select %some, %c, %one : i1, i64
-  %per = llvm.mlir.constant({CHUNKS_PER_THREAD} : i64) : i64
-  %full = llvm.mul %threads, %per : i64
-  %enough = llvm.icmp "sge" %chunks, %full : i64
-  llvm.cond_br %enough, ^done(%full : i64), ^round
-^round:
-  %fewer = llvm.icmp "slt" %chunks, %threads : i64
-  %rounds = llvm.sdiv %chunks, %threads : i64
-  %even = llvm.mul %rounds, %threads : i64
-  %r = llvm.select %fewer, %chunks, %even : i1, i64
-  llvm.br ^done(%r : i64)
-^done(%result: i64):
-  llvm.return %result : i64
-}}
-
-llvm.func internal @ember_parallel_run(%shared: !llvm.ptr) {{
-  %fn_word = llvm.load %shared : !llvm.ptr -> i64
-  %fn = llvm.inttoptr %fn_word : i64 to !llvm.ptr
-  %p1 = llvm.getelementptr inbounds %shared[1] : (!llvm.ptr) -> !llvm.ptr, i64
-  %ctx_word = llvm.load %p1 : !llvm.ptr -> i64
-  %ctx = llvm.inttoptr %ctx_word : i64 to !llvm.ptr
-  %p2 = llvm.getelementptr inbounds %shared[2] : (!llvm.ptr) -> !llvm.ptr, i64
-  %n = llvm.load %p2 : !llvm.ptr -> i64
-  %next = llvm.getelementptr inbounds %shared[3] : (!llvm.ptr) -> !llvm.ptr, i64
-  %p4 = llvm.getelementptr inbounds %shared[4] : (!llvm.ptr) -> !llvm.ptr, i64
-  %statuses_word = llvm.load %p4 : !llvm.ptr -> i64
-  %statuses = llvm.inttoptr %statuses_word : i64 to !llvm.ptr
-  %mutex = llvm.getelementptr inbounds %shared[8] : (!llvm.ptr) -> !llvm.ptr, i64
-  %one = llvm.mlir.constant(1 : i64) : i64
-  llvm.br ^claim
-^claim:
-  %locked = llvm.call @pthread_mutex_lock(%mutex) : (!llvm.ptr) -> i32
-  %k = llvm.load %next : !llvm.ptr -> i64
-  %k1 = llvm.add %k, %one : i64
-  llvm.store %k1, %next : i64, !llvm.ptr
-  %unlocked = llvm.call @pthread_mutex_unlock(%mutex) : (!llvm.ptr) -> i32
-  %done = llvm.icmp "sge" %k, %n : i64
-  llvm.cond_br %done, ^exit, ^run
-^run:
-  %status = llvmx.call_indirect %fn(%ctx, %k, %n) : (!llvm.ptr, i64, i64) -> i32
-  %status_word = llvm.sext %status : i32 to i64
-  %slot = llvm.getelementptr inbounds %statuses[%k] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  llvm.store %status_word, %slot : i64, !llvm.ptr
-  llvm.br ^claim
-^exit:
-  llvm.return
-}}
-
-llvm.func internal @ember_parallel_worker(%shared: !llvm.ptr) -> !llvm.ptr {{
-  llvm.call @ember_parallel_run(%shared) : (!llvm.ptr) -> ()
-  %null = llvm.mlir.zero : !llvm.ptr
-  llvm.return %null : !llvm.ptr
-}}
-
-llvm.func internal @ember_parallel_for(%fn: !llvm.ptr, %ctx: !llvm.ptr, %n: i64) -> i32 {{
-  %zero = llvm.mlir.constant(0 : i64) : i64
-  %one = llvm.mlir.constant(1 : i64) : i64
-  %two = llvm.mlir.constant(2 : i64) : i64
-  %c0 = llvm.mlir.constant(0 : i32) : i32
-  %serial = llvm.icmp "sle" %n, %one : i64
-  llvm.cond_br %serial, ^alone, ^spawn
-^alone:
-  %s = llvmx.call_indirect %fn(%ctx, %zero, %one) : (!llvm.ptr, i64, i64) -> i32
-  llvm.return %s : i32
-^spawn:
-  %available = llvm.call @ember_thread_count() : () -> i64
-  %fewer = llvm.icmp "slt" %available, %n : i64
-  %threads = llvm.select %fewer, %available, %n : i1, i64
-  %words = llvm.mlir.constant(16 : i64) : i64
-  %shared = llvm.alloca %words x i64 {{alignment = 64 : i64}} : (i64) -> !llvm.ptr
-  %statuses = llvm.alloca %n x i64 {{alignment = 64 : i64}} : (i64) -> !llvm.ptr
-  %tids_size = llvm.mul %threads, %two : i64
-  %tids = llvm.alloca %tids_size x i64 {{alignment = 8 : i64}} : (i64) -> !llvm.ptr
-  %fn_word = llvm.ptrtoint %fn : !llvm.ptr to i64
-  llvm.store %fn_word, %shared : i64, !llvm.ptr
-  %p1 = llvm.getelementptr inbounds %shared[1] : (!llvm.ptr) -> !llvm.ptr, i64
-  %ctx_word = llvm.ptrtoint %ctx : !llvm.ptr to i64
-  llvm.store %ctx_word, %p1 : i64, !llvm.ptr
-  %p2 = llvm.getelementptr inbounds %shared[2] : (!llvm.ptr) -> !llvm.ptr, i64
-  llvm.store %n, %p2 : i64, !llvm.ptr
-  %first = llvm.mlir.constant(3 : i64) : i64
-  llvm.br ^clear(%first : i64)
-^clear(%w: i64):
-  %cleared = llvm.icmp "sge" %w, %words : i64
-  llvm.cond_br %cleared, ^start, ^clear_one
-^clear_one:
-  %pw = llvm.getelementptr inbounds %shared[%w] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  llvm.store %zero, %pw : i64, !llvm.ptr
-  %w1 = llvm.add %w, %one : i64
-  llvm.br ^clear(%w1 : i64)
-^start:
-  %p4 = llvm.getelementptr inbounds %shared[4] : (!llvm.ptr) -> !llvm.ptr, i64
-  %statuses_word = llvm.ptrtoint %statuses : !llvm.ptr to i64
-  llvm.store %statuses_word, %p4 : i64, !llvm.ptr
-  %null = llvm.mlir.zero : !llvm.ptr
-  %worker = llvm.mlir.addressof @ember_parallel_worker : !llvm.ptr
-  llvm.br ^create(%one : i64)
-^create(%t: i64):
-  %created = llvm.icmp "sge" %t, %threads : i64
-  llvm.cond_br %created, ^work, ^create_one
-^create_one:
-  %at = llvm.mul %t, %two : i64
-  %tid = llvm.getelementptr inbounds %tids[%at] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  %rc = llvm.call @pthread_create(%tid, %null, %worker, %shared)
-      : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
-  %rc_word = llvm.zext %rc : i32 to i64
-  %rc_slot = llvm.getelementptr inbounds %tid[1] : (!llvm.ptr) -> !llvm.ptr, i64
-  llvm.store %rc_word, %rc_slot : i64, !llvm.ptr
-  %t1 = llvm.add %t, %one : i64
-  llvm.br ^create(%t1 : i64)
-^work:
-  llvm.call @ember_parallel_run(%shared) : (!llvm.ptr) -> ()
-  llvm.br ^join(%one : i64)
-^join(%j: i64):
-  %joined = llvm.icmp "sge" %j, %threads : i64
-  llvm.cond_br %joined, ^collect(%zero, %c0 : i64, i32), ^join_one
-^join_one:
-  %jat = llvm.mul %j, %two : i64
-  %jtid = llvm.getelementptr inbounds %tids[%jat] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  %jrc_slot = llvm.getelementptr inbounds %jtid[1] : (!llvm.ptr) -> !llvm.ptr, i64
-  %jrc = llvm.load %jrc_slot : !llvm.ptr -> i64
-  %running = llvm.icmp "eq" %jrc, %zero : i64
-  llvm.cond_br %running, ^wait, ^next
-^wait:
-  %handle = llvm.load %jtid : !llvm.ptr -> i64
-  %jr = llvm.call @pthread_join(%handle, %null) : (i64, !llvm.ptr) -> i32
-  llvm.br ^next
-^next:
-  %j1 = llvm.add %j, %one : i64
-  llvm.br ^join(%j1 : i64)
-^collect(%k: i64, %acc: i32):
-  %all = llvm.icmp "sge" %k, %n : i64
-  llvm.cond_br %all, ^done, ^collect_one
-^collect_one:
-  %slot = llvm.getelementptr inbounds %statuses[%k] : (!llvm.ptr, i64) -> !llvm.ptr, i64
-  %sk_word = llvm.load %slot : !llvm.ptr -> i64
-  %sk = llvm.trunc %sk_word : i64 to i32
-  %ok = llvm.icmp "eq" %acc, %c0 : i32
-  %acc1 = llvm.select %ok, %sk, %acc : i1, i32
-  %k1 = llvm.add %k, %one : i64
-  llvm.br ^collect(%k1, %acc1 : i64, i32)
-^done:
-  llvm.return %acc : i32
-}}
-"""
-
-
-@functools.cache
-def _runtime_ops() -> tuple[Operation, ...]:
-    from xdsl.parser import Parser
-
-    from ember.context import make_context
-
-    module = Parser(make_context(), RUNTIME_MLIR, "parallel_runtime").parse_module()
-    return tuple(module.ops)
-
+#: Per architecture: the futex syscall number and the spin-loop hint.
+ARCHITECTURES = {
+    "x86_64": (202, "call void @llvm.x86.sse2.pause()"),
+    "aarch64": (98, "call void @llvm.aarch64.hint(i32 1)"),
+    "riscv64": (98, ""),
+}
 
 #: The runtime functions that outlined loops call, with their types (inputs, result).
 ENTRY_POINTS = {"ember_parallel_chunks": (("i64", "f64"), "i64"),
                 "ember_parallel_for": (("ptr", "ptr", "i64"), "i32")}
 
+_SETTINGS = """
+@ember_num_threads = extern_weak global i32
+@ember_parallel_grain = extern_weak global i64
+@ember.threads.default = internal global i32 0
+@ember.threads.env = private unnamed_addr constant [18 x i8] c"EMBER_NUM_THREADS\\00"
+
+declare ptr @getenv(ptr)
+declare i32 @atoi(ptr)
+declare i64 @sysconf(i32)
+
+define internal i64 @ember.threads() {
+entry:
+  %bound = icmp ne ptr @ember_num_threads, null
+  br i1 %bound, label %shared, label %cached
+shared:
+  %n = load atomic i32, ptr @ember_num_threads monotonic, align 4
+  %set = icmp sgt i32 %n, 0
+  br i1 %set, label %done, label %cached
+cached:
+  %d = load atomic i32, ptr @ember.threads.default monotonic, align 4
+  %known = icmp sgt i32 %d, 0
+  br i1 %known, label %done, label %env
+env:
+  %text = call ptr @getenv(ptr @ember.threads.env)
+  %unset = icmp eq ptr %text, null
+  br i1 %unset, label %cpus, label %parse
+parse:
+  %v = call i32 @atoi(ptr %text)
+  %valid = icmp sgt i32 %v, 0
+  br i1 %valid, label %store, label %cpus
+cpus:
+  %c = call i64 @sysconf(i32 {sc_cpus})
+  %c32 = trunc i64 %c to i32
+  %some = icmp sgt i32 %c32, 0
+  %cpu = select i1 %some, i32 %c32, i32 1
+  br label %store
+store:
+  %x = phi i32 [ %v, %parse ], [ %cpu, %cpus ]
+  store atomic i32 %x, ptr @ember.threads.default monotonic, align 4
+  br label %done
+done:
+  %r = phi i32 [ %n, %shared ], [ %d, %cached ], [ %x, %store ]
+  %r64 = sext i32 %r to i64
+  ret i64 %r64
+}
+
+define i64 @ember_parallel_chunks(i64 %trip, double %work) {
+entry:
+  %threads = call i64 @ember.threads()
+  %alone = icmp sle i64 %threads, 1
+  %short = icmp sle i64 %trip, 1
+  %serial = or i1 %alone, %short
+  br i1 %serial, label %done, label %grain
+grain:
+  %bound = icmp ne ptr @ember_parallel_grain, null
+  br i1 %bound, label %load, label %divide
+load:
+  %g = load atomic i64, ptr @ember_parallel_grain monotonic, align 8
+  %positive = icmp sgt i64 %g, 0
+  br i1 %positive, label %divide, label %clamp
+divide:
+  %grain.used = phi i64 [ {default_grain}, %grain ], [ %g, %load ]
+  %gf = sitofp i64 %grain.used to double
+  %q = fdiv double %work, %gf
+  br label %clamp
+clamp:
+  %wanted = phi double [ {max_chunks}.0, %load ], [ %q, %divide ]
+  %tf = sitofp i64 %trip to double
+  %c1 = fcmp olt double %wanted, %tf
+  %w1 = select i1 %c1, double %wanted, double %tf
+  %c2 = fcmp olt double %w1, {max_chunks}.0
+  %w2 = select i1 %c2, double %w1, double {max_chunks}.0
+  %c = call i64 @llvm.fptosi.sat.i64.f64(double %w2)
+  %some = icmp sgt i64 %c, 1
+  %chunks = select i1 %some, i64 %c, i64 1
+  %full = mul i64 %threads, {per_thread}
+  %enough = icmp sge i64 %chunks, %full
+  br i1 %enough, label %done, label %round
+round:
+  %fewer = icmp slt i64 %chunks, %threads
+  %rounds = sdiv i64 %chunks, %threads
+  %even = mul i64 %rounds, %threads
+  %r = select i1 %fewer, i64 %chunks, i64 %even
+  br label %done
+done:
+  %result = phi i64 [ 1, %entry ], [ %full, %clamp ], [ %r, %round ]
+  ret i64 %result
+}
+
+declare i64 @llvm.fptosi.sat.i64.f64(double)
+"""
+
+_POOL = """
+; Hot words on cache lines of their own; @ember.pool.pid and .workers belong to the lock holder.
+@ember.pool.owner = internal global i32 0, align 64
+@ember.pool.gen = internal global i32 0, align 64
+@ember.pool.ticket = internal global i64 0, align 64
+@ember.pool.done = internal global i32 0, align 64
+@ember.pool.waiting = internal global i32 0, align 64
+@ember.pool.sleepers = internal global i32 0, align 64
+@ember.pool.fn = internal global ptr null, align 64
+@ember.pool.ctx = internal global ptr null, align 8
+@ember.pool.statuses = internal global ptr null, align 8
+@ember.pool.allowed = internal global i32 0, align 8
+@ember.pool.pid = internal global i32 0, align 64
+@ember.pool.workers = internal global i32 0, align 4
+
+declare i32 @getpid()
+declare i64 @syscall(i64, ...)
+declare i32 @pthread_create(ptr, ptr, ptr, ptr)
+declare i32 @pthread_detach(i64)
+{pause_decl}
+
+; Claim and run chunks of job %id until none is left (see the module docstring, step 3).
+define internal void @ember.pool.run(i32 %id) {
+entry:
+  %fn = load atomic ptr, ptr @ember.pool.fn monotonic, align 8
+  %ctx = load atomic ptr, ptr @ember.pool.ctx monotonic, align 8
+  %statuses = load atomic ptr, ptr @ember.pool.statuses monotonic, align 8
+  %t0 = load atomic i64, ptr @ember.pool.ticket seq_cst, align 8
+  %id64 = zext i32 %id to i64
+  br label %claim
+claim:
+  %t = phi i64 [ %t0, %entry ], [ %seen, %take ], [ %t.next, %ran ]
+  %tid = lshr i64 %t, 32
+  %mine = icmp eq i64 %tid, %id64
+  br i1 %mine, label %check, label %exit
+check:
+  %k = and i64 %t, 65535
+  %n.high = lshr i64 %t, 16
+  %n = and i64 %n.high, 65535
+  %left = icmp ult i64 %k, %n
+  br i1 %left, label %take, label %exit
+take:
+  %t1 = add i64 %t, 1
+  %pair = cmpxchg ptr @ember.pool.ticket, i64 %t, i64 %t1 seq_cst seq_cst, align 8
+  %seen = extractvalue { i64, i1 } %pair, 0
+  %ok = extractvalue { i64, i1 } %pair, 1
+  br i1 %ok, label %run, label %claim
+run:
+  %status = call i32 %fn(ptr %ctx, i64 %k, i64 %n)
+  %slot = getelementptr inbounds i32, ptr %statuses, i64 %k
+  store i32 %status, ptr %slot, align 4
+  %before = atomicrmw add ptr @ember.pool.done, i32 1 seq_cst, align 4
+  %after = add i32 %before, 1
+  %n32 = trunc i64 %n to i32
+  %last = icmp eq i32 %after, %n32
+  br i1 %last, label %last.chunk, label %ran
+last.chunk:
+  %waiting = load atomic i32, ptr @ember.pool.waiting seq_cst, align 4
+  %asleep = icmp ne i32 %waiting, 0
+  br i1 %asleep, label %wake, label %ran
+wake:
+  %woken = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.done, i64 {wake}, i64 1)
+  br label %ran
+ran:
+  %t.next = load atomic i64, ptr @ember.pool.ticket seq_cst, align 8
+  br label %claim
+exit:
+  ret void
+}
+
+; A worker: %arg is its number | the job number it has seen << 32.
+define internal ptr @ember.pool.worker(ptr %arg) {
+entry:
+  %word = ptrtoint ptr %arg to i64
+  %index = trunc i64 %word to i32
+  %seen.high = lshr i64 %word, 32
+  %seen0 = trunc i64 %seen.high to i32
+  br label %wait
+wait:
+  %seen = phi i32 [ %seen0, %entry ], [ %g, %job ], [ %g, %work ]
+  br label %spin
+spin:
+  %i = phi i32 [ 0, %wait ], [ %i1, %spin.next ]
+  %g.spin = load atomic i32, ptr @ember.pool.gen acquire, align 4
+  %new.spin = icmp ne i32 %g.spin, %seen
+  br i1 %new.spin, label %job, label %spin.next
+spin.next:
+  {pause}
+  %i1 = add i32 %i, 1
+  %more = icmp ult i32 %i1, {spin}
+  br i1 %more, label %spin, label %sleep
+sleep:
+  %s0 = atomicrmw add ptr @ember.pool.sleepers, i32 1 seq_cst, align 4
+  %g.now = load atomic i32, ptr @ember.pool.gen seq_cst, align 4
+  %same = icmp eq i32 %g.now, %seen
+  br i1 %same, label %futex, label %awake
+futex:
+  %seen64 = zext i32 %seen to i64
+  %slept = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.gen, i64 {wait}, i64 %seen64, ptr null)
+  br label %awake
+awake:
+  %s1 = atomicrmw sub ptr @ember.pool.sleepers, i32 1 seq_cst, align 4
+  %g.awake = load atomic i32, ptr @ember.pool.gen acquire, align 4
+  %new.awake = icmp ne i32 %g.awake, %seen
+  br i1 %new.awake, label %job, label %sleep
+job:
+  %g = phi i32 [ %g.spin, %spin ], [ %g.awake, %awake ]
+  %allowed = load atomic i32, ptr @ember.pool.allowed monotonic, align 4
+  %takes.part = icmp ult i32 %index, %allowed
+  br i1 %takes.part, label %work, label %wait
+work:
+  call void @ember.pool.run(i32 %g)
+  br label %wait
+}
+
+; Take the lock with the caller's pid; 0 if another call of this process holds it.
+define internal i1 @ember.pool.lock(i32 %pid) {
+entry:
+  %try = cmpxchg ptr @ember.pool.owner, i32 0, i32 %pid acquire monotonic, align 4
+  %got = extractvalue { i32, i1 } %try, 1
+  br i1 %got, label %done, label %held
+held:
+  %holder = extractvalue { i32, i1 } %try, 0
+  %ours = icmp eq i32 %holder, %pid
+  br i1 %ours, label %done, label %stale
+stale:  ; held by the process this one was forked from: nobody here will release it
+  %steal = cmpxchg ptr @ember.pool.owner, i32 %holder, i32 %pid acquire monotonic, align 4
+  %stolen = extractvalue { i32, i1 } %steal, 1
+  br label %done
+done:
+  %r = phi i1 [ true, %entry ], [ false, %held ], [ %stolen, %stale ]
+  ret i1 %r
+}
+
+; With the lock: have at least %want workers (fewer if pthread_create fails); their count.
+define internal i32 @ember.pool.grow(i32 %pid, i32 %want) {
+entry:
+  %tid = alloca i64, align 8
+  %creator = load i32, ptr @ember.pool.pid, align 4
+  %same = icmp eq i32 %creator, %pid
+  br i1 %same, label %grow, label %forked
+forked:  ; a child of fork(): the workers stayed in the parent
+  store i32 0, ptr @ember.pool.workers, align 4
+  store atomic i32 0, ptr @ember.pool.sleepers monotonic, align 4
+  store atomic i32 0, ptr @ember.pool.waiting monotonic, align 4
+  store i32 %pid, ptr @ember.pool.pid, align 4
+  br label %grow
+grow:
+  %g = load atomic i32, ptr @ember.pool.gen monotonic, align 4
+  %g64 = zext i32 %g to i64
+  %seen = shl i64 %g64, 32
+  %w0 = load i32, ptr @ember.pool.workers, align 4
+  br label %create
+create:
+  %w = phi i32 [ %w0, %grow ], [ %w1, %created ]
+  %enough = icmp uge i32 %w, %want
+  br i1 %enough, label %done, label %spawn
+spawn:
+  %w64 = zext i32 %w to i64
+  %word = or i64 %seen, %w64
+  %arg = inttoptr i64 %word to ptr
+  %rc = call i32 @pthread_create(ptr %tid, ptr null, ptr @ember.pool.worker, ptr %arg)
+  %failed = icmp ne i32 %rc, 0
+  br i1 %failed, label %done, label %created
+created:
+  %handle = load i64, ptr %tid, align 8
+  %detached = call i32 @pthread_detach(i64 %handle)
+  %w1 = add i32 %w, 1
+  br label %create
+done:
+  store i32 %w, ptr @ember.pool.workers, align 4
+  ret i32 %w
+}
+
+; With the lock: run a job of %n chunks on the caller and %allowed workers.
+define internal void @ember.pool.job(ptr %fn, ptr %ctx, i64 %n, ptr %statuses, i32 %allowed) {
+entry:
+  store atomic ptr %fn, ptr @ember.pool.fn monotonic, align 8
+  store atomic ptr %ctx, ptr @ember.pool.ctx monotonic, align 8
+  store atomic ptr %statuses, ptr @ember.pool.statuses monotonic, align 8
+  store atomic i32 %allowed, ptr @ember.pool.allowed monotonic, align 4
+  store atomic i32 0, ptr @ember.pool.done monotonic, align 4
+  %g = load atomic i32, ptr @ember.pool.gen monotonic, align 4
+  %g1 = add i32 %g, 1
+  %g64 = zext i32 %g1 to i64
+  %id = shl i64 %g64, 32
+  %count = shl i64 %n, 16
+  %ticket = or i64 %id, %count
+  store atomic i64 %ticket, ptr @ember.pool.ticket seq_cst, align 8
+  store atomic i32 %g1, ptr @ember.pool.gen seq_cst, align 4
+  %sleeping = load atomic i32, ptr @ember.pool.sleepers seq_cst, align 4
+  %anyone = icmp ne i32 %sleeping, 0
+  br i1 %anyone, label %wake, label %work
+wake:
+  %woken = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.gen, i64 {wake}, i64 2147483647)
+  br label %work
+work:
+  call void @ember.pool.run(i32 %g1)
+  %n32 = trunc i64 %n to i32
+  br label %spin
+spin:  ; wait for the chunks the workers took
+  %i = phi i32 [ 0, %work ], [ %i1, %spin.next ]
+  %d = load atomic i32, ptr @ember.pool.done acquire, align 4
+  %all = icmp eq i32 %d, %n32
+  br i1 %all, label %done, label %spin.next
+spin.next:
+  {pause}
+  %i1 = add i32 %i, 1
+  %more = icmp ult i32 %i1, {spin}
+  br i1 %more, label %spin, label %sleep
+sleep:
+  store atomic i32 1, ptr @ember.pool.waiting seq_cst, align 4
+  %d.now = load atomic i32, ptr @ember.pool.done seq_cst, align 4
+  %all.now = icmp eq i32 %d.now, %n32
+  br i1 %all.now, label %awake, label %futex
+futex:
+  %d64 = zext i32 %d.now to i64
+  %slept = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.done, i64 {wait}, i64 %d64, ptr null)
+  br label %sleep
+awake:
+  store atomic i32 0, ptr @ember.pool.waiting monotonic, align 4
+  br label %done
+done:
+  ret void
+}
+
+define i32 @ember_parallel_for(ptr %fn, ptr %ctx, i64 %n) noinline {
+entry:
+  %statuses = alloca [{max_chunks} x i32], align 64
+  %many = icmp sgt i64 %n, 1
+  %fits = icmp sle i64 %n, {max_chunks}
+  %split = and i1 %many, %fits
+  br i1 %split, label %count, label %serial
+count:
+  %threads = call i64 @ember.threads()
+  %fewer = icmp slt i64 %threads, %n
+  %use = select i1 %fewer, i64 %threads, i64 %n
+  %want64 = sub i64 %use, 1
+  %want = trunc i64 %want64 to i32
+  %alone = icmp slt i64 %want64, 1
+  br i1 %alone, label %serial, label %lock
+lock:
+  %pid = call i32 @getpid()
+  %locked = call i1 @ember.pool.lock(i32 %pid)
+  br i1 %locked, label %grow, label %serial
+grow:
+  %workers = call i32 @ember.pool.grow(i32 %pid, i32 %want)
+  %short = icmp ult i32 %workers, %want
+  %allowed = select i1 %short, i32 %workers, i32 %want
+  %none = icmp eq i32 %allowed, 0
+  br i1 %none, label %unlock, label %job
+job:
+  call void @ember.pool.job(ptr %fn, ptr %ctx, i64 %n, ptr %statuses, i32 %allowed)
+  store atomic i32 0, ptr @ember.pool.owner release, align 4
+  br label %collect
+collect:  ; the first non-zero status in chunk order
+  %k = phi i64 [ 0, %job ], [ %k1, %next ]
+  %acc = phi i32 [ 0, %job ], [ %acc1, %next ]
+  %all = icmp sge i64 %k, %n
+  br i1 %all, label %done, label %next
+next:
+  %slot = getelementptr inbounds i32, ptr %statuses, i64 %k
+  %s = load i32, ptr %slot, align 4
+  %ok = icmp eq i32 %acc, 0
+  %acc1 = select i1 %ok, i32 %s, i32 %acc
+  %k1 = add i64 %k, 1
+  br label %collect
+unlock:
+  store atomic i32 0, ptr @ember.pool.owner release, align 4
+  br label %serial
+serial:  ; the same chunks, in order, on the calling thread
+  %n.serial = call i64 @llvm.smax.i64(i64 %n, i64 1)
+  br label %serial.loop
+serial.loop:
+  %j = phi i64 [ 0, %serial ], [ %j1, %serial.next ]
+  %acc.s = phi i32 [ 0, %serial ], [ %acc.s1, %serial.next ]
+  %left = icmp slt i64 %j, %n.serial
+  br i1 %left, label %serial.next, label %done.serial
+serial.next:
+  %st = call i32 %fn(ptr %ctx, i64 %j, i64 %n.serial)
+  %ok.s = icmp eq i32 %acc.s, 0
+  %acc.s1 = select i1 %ok.s, i32 %st, i32 %acc.s
+  %j1 = add i64 %j, 1
+  br label %serial.loop
+done.serial:
+  ret i32 %acc.s
+done:
+  ret i32 %acc
+}
+
+declare i64 @llvm.smax.i64(i64, i64)
+"""
+
+
+def _architecture(triple: str) -> tuple[int, str]:
+    arch = triple.split("-", 1)[0]
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"ember's threads runtime does not support {arch} (triple {triple!r}); "
+                         f"it knows {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]
+
+
+def runtime_ir(triple: str | None = None) -> str:
+    """The runtime as LLVM IR text for ``triple`` (default: this process's)."""
+    if triple is None:
+        import llvmlite.binding as llb
+
+        triple = llb.get_process_triple()
+    futex, pause = _architecture(triple)
+    pause_decl = {"x86_64": "declare void @llvm.x86.sse2.pause()",
+                  "aarch64": "declare void @llvm.aarch64.hint(i32)"}.get(triple.split("-")[0], "")
+    values = {"sc_cpus": _SC_NPROCESSORS_ONLN, "default_grain": DEFAULT_GRAIN,
+              "max_chunks": MAX_CHUNKS, "per_thread": CHUNKS_PER_THREAD, "futex": futex,
+              "wait": _FUTEX_WAIT, "wake": _FUTEX_WAKE, "spin": SPIN, "pause": pause,
+              "pause_decl": pause_decl}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), _SETTINGS + _POOL)
+
 
 def declare_runtime(module: ModuleOp) -> None:
-    """Declare the runtime's entry points in ``module`` (``parallel-runtime`` defines them)."""
+    """Declare the runtime's entry points in ``module`` (the LLVM dialect, for the JIT or
+    ``ember.export`` to resolve)."""
     from xdsl.dialects.builtin import f64, i32, i64
 
     from ember.lowering.llvm_common import PTR, declare
@@ -315,37 +506,44 @@ def declare_runtime(module: ModuleOp) -> None:
         declare(module, name, [types[t] for t in inputs], types[output])
 
 
-def add_runtime(module: ModuleOp) -> None:
-    """Define the runtime in ``module`` if it declares an entry point: its globals,
-    declarations and functions, each once (a declaration becomes the definition)."""
-    from xdsl.dialects import llvm
-    from xdsl.rewriter import Rewriter
-
-    block = module.regions[0].block
-    symbols = {op.sym_name.data: op for op in block.ops
-               if isinstance(op, (llvm.FuncOp, llvm.GlobalOp))}
-    wanted = [symbols[name] for name in ENTRY_POINTS if name in symbols]
-    if not any(isinstance(op, llvm.FuncOp) and not op.body.blocks for op in wanted):
-        return
-    for op in wanted:
-        if not op.body.blocks:
-            Rewriter.erase_op(op)
-            del symbols[op.sym_name.data]
-    for op in _runtime_ops():
-        if op.sym_name.data not in symbols:
-            block.add_op(op.clone())
-
-
 @dataclass(frozen=True)
 class ParallelRuntimePass(ModulePass):
-    """Define the threads runtime where ``parallel-outline`` declared it.
+    """Check the module's calls into the threads runtime, which is linked outside it.
 
-    It runs last, so that the lowering passes before it do not walk the runtime's ops."""
+    The runtime is not in the module: the JIT resolves its entry points to the process-wide
+    runtime, ``ember.export`` links a copy into the library. A module must therefore only
+    declare them, with the types of ``ENTRY_POINTS`` (a definition would shadow the shared
+    pool, another type would pass wrong arguments); the pass raises otherwise."""
 
     name = "parallel-runtime"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        add_runtime(op)
+        from xdsl.dialects import llvm
+
+        from ember.lowering.llvm_common import PTR
+
+        types = {"i64": "i64", "f64": "f64", "i32": "i32", "ptr": str(PTR)}
+        for fn in op.ops:
+            if not isinstance(fn, llvm.FuncOp) or fn.sym_name.data not in ENTRY_POINTS:
+                continue
+            inputs, output = ENTRY_POINTS[fn.sym_name.data]
+            want = f"({', '.join(types[t] for t in inputs)}) -> {types[output]}"
+            ft = fn.function_type
+            got = f"({', '.join(map(str, ft.inputs))}) -> {ft.output}"
+            if fn.body.blocks or got != want:
+                raise ValueError(f"@{fn.sym_name.data} must be a declaration {want} of the "
+                                 f"threads runtime, found {'a definition' if fn.body.blocks else got}")
+
+
+def link_runtime(module: llb.ModuleRef) -> list[str]:
+    """Define the runtime in ``module`` (for ``module.triple``), for a library of its own:
+    returns the entry points, to make internal once every module is linked in."""
+    import llvmlite.binding as llb
+
+    runtime = llb.parse_assembly(runtime_ir(module.triple))
+    runtime.triple, runtime.data_layout = module.triple, module.data_layout
+    module.link_in(runtime)
+    return list(ENTRY_POINTS)
 
 
 # -- the process-wide settings the JIT binds ---------------------------------------------

@@ -100,7 +100,8 @@ def test_reductions(n):
     with threads(n):
         got = reductions(x)
     for g, e in zip(got, expected):
-        np.testing.assert_allclose(g, np.asarray(e, dtype=np.float32), rtol=1e-5, equal_nan=True)
+        np.testing.assert_allclose(g, np.asarray(e, dtype=np.float32), rtol=1e-5, atol=1e-6,
+                                   equal_nan=True)  # f32 partial sums: a row mean near 0
     ints = RNG.integers(-50, 50, (13, 6))
     with threads(n):
         assert reductions(ints)[0] == ints.sum()
@@ -141,7 +142,7 @@ def test_deterministic_for_a_thread_count(n):
     assert len(set(first)) == 1
     with threads(n, grain=runtime.DEFAULT_GRAIN):
         again = total(x)
-    np.testing.assert_allclose(again, x.sum(dtype=np.float64), rtol=1e-6)
+    np.testing.assert_allclose(again, x.sum(dtype=np.float64), rtol=1e-5)  # NumPy's f32: 2e-5
 
 
 @pytest.mark.parametrize("n", THREADS)
@@ -156,15 +157,14 @@ def test_assert_inside_a_parallel_loop(n):
 
 
 def test_outlined_ir():
+    """The module only declares the runtime: the JIT links the process-wide one."""
     chain(f32(4), 1.0, 1.0)
     text = chain.ir("llvm")
     assert "llvm.func internal @chain_parallel0(" in text
     assert "llvm.call @ember_parallel_for(" in text
-    assert "llvm.mlir.global extern_weak @ember_num_threads()" in text
-
-
-def _tasks() -> int:
-    return len(os.listdir("/proc/self/task"))
+    assert "llvm.func @ember_parallel_for(!llvm.ptr, !llvm.ptr, i64) -> i32\n" in text
+    assert "ember_num_threads" not in text and "pthread" not in text
+    assert 'declare i32 @"ember_parallel_for"(ptr' in chain.llvm_ir()
 
 
 @ember.script
@@ -174,40 +174,26 @@ def repeated_tanh(x, k: int):
     return x
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
 @pytest.mark.parametrize("n", [1, 2])
-def test_threads_really_run(n):
-    """The native call releases the GIL (the main thread keeps counting) and starts
-    ``n - 1`` worker threads (visible in /proc) at the default grain."""
+def test_native_call_releases_the_gil(n):
+    """The main thread keeps running Python while a long parallel call runs in another."""
     x = f32(1 << 20)
     repeated_tanh(x[:4], 1)  # compile first
+    done, result = threading.Event(), []
 
-    def observe():
-        """(extra threads seen at most, main-thread spins) during one call in a thread."""
-        done, result[:] = threading.Event(), []
+    def work():
+        result.append(repeated_tanh(x, 40))
+        done.set()
 
-        def work():
-            result.append(repeated_tanh(x, 40))
-            done.set()
-
-        with threads(n, grain=runtime.DEFAULT_GRAIN):
-            base = _tasks()
-            caller = threading.Thread(target=work)
-            caller.start()
-            most, spins = base, 0
-            while not done.is_set():
-                most = max(most, _tasks())
-                spins += 1
-                time.sleep(0.0002)
-            caller.join()
-        return most - base, spins
-
-    # Other threads of the test process (left by earlier tests) may come and go during a
-    # window: the count must be exactly right in one of three tries.
-    result = []
-    seen = [observe() for _ in range(3)]
-    assert all(spins > 10 for _, spins in seen)  # the main thread ran Python meanwhile
-    assert n in [extra for extra, _ in seen], seen  # the calling thread plus n - 1 workers
+    with threads(n, grain=runtime.DEFAULT_GRAIN):
+        caller = threading.Thread(target=work)
+        caller.start()
+        spins = 0
+        while not done.is_set():
+            spins += 1
+            time.sleep(0.0002)
+        caller.join()
+    assert spins > 10
     expected = x
     for _ in range(40):
         expected = np.tanh(expected) * np.float32(1.5)
@@ -258,13 +244,14 @@ lib.ember_free(out.data)
 expected = x
 for _ in range(40):
     expected = np.tanh(expected) * np.float32(1.5)
-print(done[0], most - base, float(np.abs(y - expected).max()))
+print(done[0], most - base, float(np.abs(y - expected).max()), hasattr(lib, "ember_parallel_for"))
 """
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
 def test_exported_library_reads_the_environment(tmp_path):
-    """Without the JIT the thread count comes from $EMBER_NUM_THREADS, read by the IR."""
+    """A library has its own pool; without the JIT the thread count comes from
+    $EMBER_NUM_THREADS, read by the runtime."""
     repeated_tanh(f32(4), 1)
     try:
         ember.export(repeated_tanh, str(tmp_path / "librt.so"))
@@ -277,6 +264,7 @@ def test_exported_library_reads_the_environment(tmp_path):
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[:2] == ["0", "3"]  # status 0; the calling thread plus two workers
     assert float(out[2]) < 1e-5
+    assert out[3] == "False"  # the library's own pool: the runtime is internal
 
 
 OUTLINE = next(k for k, (_, p) in enumerate(et.pipeline()) if p.name == "parallel-outline")

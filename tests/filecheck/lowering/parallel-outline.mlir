@@ -132,19 +132,43 @@ func.func @checked(%x: memref<?xi64>) attributes {ember.entry} {
 // CHECK-NEXT:    %[[J:.*]] = arith.constant 1 : i32
 // CHECK-NEXT:    func.return %[[J]] : i32
 
-// The runtime's entry points are declared; parallel-runtime defines them at the end.
+// A body with an scf.while: its trip count is unknown, so it counts as WHILE_TRIP = 2^32
+// iterations (work = n x (3 + 4 x 2^32): the ops of both regions): worth splitting at any grain.
+func.func @halvings(%x: memref<?xi64>) attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1 : i64
+  %n = memref.dim %x, %c0 : memref<?xi64>
+  loop.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %x[%i] : memref<?xi64>
+    %r = scf.while (%a = %v) : (i64) -> i64 {
+      %big = arith.cmpi sgt, %a, %one : i64
+      scf.condition(%big) %a : i64
+    } do {
+    ^bb0(%b: i64):
+      %h = arith.shrsi %b, %one : i64
+      scf.yield %h : i64
+    }
+    memref.store %r, %x[%i] : memref<?xi64>
+  }
+  func.return
+}
+
+// CHECK-LABEL: func.func @halvings(
+// CHECK:         %[[I:.*]] = arith.index_cast %n : index to i64
+// CHECK-NEXT:    %[[F:.*]] = arith.sitofp %[[I]] : i64 to f64
+// CHECK-NEXT:    %[[COST:.*]] = arith.constant 0x42100000000C0000 : f64
+// CHECK-NEXT:    %[[WORK:.*]] = arith.mulf %[[F]], %[[COST]] : f64
+// CHECK:         llvm.call @ember_parallel_chunks(%{{.*}}, %[[WORK]]) : (i64, f64) -> i64
+
+// The runtime's entry points are declared, and stay declarations: the JIT resolves them to
+// its process-wide runtime, ember.export links a copy into the library.
 // CHECK:       llvm.func @ember_parallel_chunks(i64, f64) -> i64
 // CHECK-NEXT:  llvm.func @ember_parallel_for(!llvm.ptr, !llvm.ptr, i64) -> i32
 // CHECK-NOT:   llvm.func
 
-// parallel-runtime replaces the declarations with the runtime, once per module.
-// RUNTIME:       llvm.mlir.global extern_weak @ember_num_threads() {addr_space = 0 : i32} : i32
-// RUNTIME:       llvm.mlir.global extern_weak @ember_parallel_grain() {addr_space = 0 : i32} : i64
-// RUNTIME:       llvm.func @pthread_create(!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
-// RUNTIME:       llvm.func internal @ember_parallel_chunks(%trip: i64, %work: f64) -> i64 {
-// RUNTIME:       llvm.func internal @ember_parallel_run(%{{.*}}: !llvm.ptr) {
-// RUNTIME:         llvm.call @pthread_mutex_lock(
-// RUNTIME:       llvm.func internal @ember_parallel_for(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64) -> i32 {
-// RUNTIME:         llvm.call @pthread_create(
-// RUNTIME:         llvm.call @pthread_join(
-// RUNTIME-NOT:   llvm.func @ember_parallel_for(
+// parallel-runtime only checks the declarations.
+// RUNTIME:       llvm.func @ember_parallel_chunks(i64, f64) -> i64
+// RUNTIME-NEXT:  llvm.func @ember_parallel_for(!llvm.ptr, !llvm.ptr, i64) -> i32
+// RUNTIME-NOT:   llvm.func
+// RUNTIME-NOT:   llvm.mlir.global

@@ -1,0 +1,259 @@
+"""The persistent thread pool of the parallel runtime (``ember.lowering.parallel_runtime``).
+
+The runtime is called directly through the JIT with hand-written bodies (nesting, statuses,
+concurrent callers), and through compiled functions in fresh processes (thread counts from
+/proc, idle workers, fork, loaded artifacts): a deadlock fails by timeout, not by hanging.
+"""
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from xdsl.parser import Parser
+
+import ember
+from ember.context import make_context
+from ember.lowering import parallel_runtime as runtime
+from ember.lowering.jit import Engine
+
+NEEDS_PROC = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+
+#: ctx is an i64 array: outer chunk k adds 1 to ctx[k], inner chunk j adds 1 to ctx[512 + j].
+#: Each outer chunk runs a nested parallel loop of 4 chunks, and returns 7 (chunk 5), 3
+#: (chunk 9) or the nested loop's status (0).
+BODIES = """
+declare i32 @ember_parallel_for(ptr, ptr, i64)
+
+define i32 @inner(ptr %ctx, i64 %k, i64 %n) {
+  %i = add i64 %k, 512
+  %p = getelementptr i64, ptr %ctx, i64 %i
+  %old = atomicrmw add ptr %p, i64 1 seq_cst
+  ret i32 0
+}
+
+define i32 @outer(ptr %ctx, i64 %k, i64 %n) {
+  %p = getelementptr i64, ptr %ctx, i64 %k
+  %old = atomicrmw add ptr %p, i64 1 seq_cst
+  %s = call i32 @ember_parallel_for(ptr @inner, ptr %ctx, i64 4)
+  %is5 = icmp eq i64 %k, 5
+  %is9 = icmp eq i64 %k, 9
+  %a = select i1 %is9, i32 3, i32 %s
+  %r = select i1 %is5, i32 7, i32 %a
+  ret i32 %r
+}
+
+define i32 @run(ptr %ctx, i64 %n) {
+  %s = call i32 @ember_parallel_for(ptr @outer, ptr %ctx, i64 %n)
+  ret i32 %s
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def run():
+    engine = Engine(BODIES)
+    fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64)(engine.address("run"))
+    yield fn
+    del engine
+
+
+def _check(run, n: int) -> None:
+    ctx = np.zeros(1024, np.int64)
+    status = run(ctx.ctypes.data, n)
+    chunks = max(n, 1)
+    assert status == (7 if chunks > 5 else 0)  # the first non-zero status in chunk order
+    np.testing.assert_array_equal(ctx[:chunks], 1)  # every chunk ran once
+    assert not ctx[chunks:512].any()
+    np.testing.assert_array_equal(ctx[512:516], chunks)  # nested loops ran (serially)
+    assert not ctx[516:].any()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_chunks_statuses_and_nesting(run, threads):
+    saved = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        for n in [0, 1, 2, 3, 6, 16, 256, 300]:  # 300 > MAX_CHUNKS: serial
+            _check(run, n)
+    finally:
+        ember.set_num_threads(saved)
+
+
+def test_concurrent_callers(run):
+    """Callers on several threads at once (ctypes releases the GIL): one takes the pool, the
+    others run their chunks themselves; every chunk runs exactly once per call."""
+    saved = ember.get_num_threads()
+    ember.set_num_threads(3)
+    errors = []
+
+    def caller():
+        try:
+            for _ in range(150):
+                _check(run, 12)
+        except AssertionError as e:
+            errors.append(e)
+
+    try:
+        workers = [threading.Thread(target=caller) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+        assert not any(w.is_alive() for w in workers), "a parallel loop deadlocked"
+    finally:
+        ember.set_num_threads(saved)
+    assert not errors, errors[0]
+
+
+def test_parallel_runtime_pass_checks_declarations():
+    text = """
+    builtin.module {
+      llvm.func @ember_parallel_chunks(i64, f64) -> i64
+      llvm.func @ember_parallel_for(%a: !llvm.ptr, %b: !llvm.ptr, %n: i64) -> i32 {
+        %z = llvm.mlir.constant(0 : i32) : i32
+        llvm.return %z : i32
+      }
+    }"""
+    module = Parser(make_context(), text).parse_module()
+    with pytest.raises(ValueError, match="^@ember_parallel_for must be a declaration "
+                       r"\(!llvm.ptr, !llvm.ptr, i64\) -> i32 of the threads runtime, "
+                       "found a definition$"):
+        runtime.ParallelRuntimePass().apply(make_context(), module)
+    bad = Parser(make_context(), "llvm.func @ember_parallel_chunks(i64, i64) -> i64").parse_module()
+    with pytest.raises(ValueError, match=r"found \(i64, i64\) -> i64$"):
+        runtime.ParallelRuntimePass().apply(make_context(), bad)
+
+
+def test_runtime_ir_per_architecture():
+    for arch, (futex, _) in runtime.ARCHITECTURES.items():
+        assert f"@syscall(i64 {futex}, ptr @ember.pool.gen" in runtime.runtime_ir(f"{arch}-linux-gnu")
+    with pytest.raises(ValueError, match="does not support mips"):
+        runtime.runtime_ir("mips-unknown-linux-gnu")
+
+
+PROGRAM = '''
+import numpy as np
+import ember
+from ember.lowering import parallel_runtime as runtime
+
+@ember.script
+def f(x):
+    return np.tanh(x) * 1.5 + x
+
+def want(x):
+    return np.tanh(x) * np.float32(1.5) + x
+
+X = np.random.default_rng(3).standard_normal(100_000).astype(np.float32)
+runtime.set_grain(0)  # split every loop
+'''
+
+
+def _python(tmp_path, body: str, env=None, timeout=180) -> list[str]:
+    """Run PROGRAM + body in a fresh interpreter; its stdout's words."""
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM + textwrap.dedent(body))
+    env = dict(os.environ, EMBER_CACHE="0", **(env or {}))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.split()
+
+
+@NEEDS_PROC
+def test_pool_persists_grows_and_sleeps(tmp_path):
+    """Workers are made once, on demand (more when the thread count grows), and use no CPU
+    when idle (asleep on the futex after a short spin)."""
+    out = _python(tmp_path, '''
+        import os, time
+
+        def tasks():
+            return set(os.listdir("/proc/self/task"))
+
+        def cpu_ticks(tid):
+            fields = open(f"/proc/self/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12]), fields[0]
+
+        ember.set_num_threads(1)
+        assert np.allclose(f(X), want(X))
+        base = tasks()
+        counts = []
+        for n in [3, 3, 3, 2, 1, 4, 2]:
+            ember.set_num_threads(n)
+            for _ in range(5):
+                assert np.allclose(f(X), want(X), rtol=1e-6)
+            counts.append(len(tasks() - base))
+        workers = tasks() - base
+        time.sleep(0.3)
+        before = {t: cpu_ticks(t) for t in workers}
+        time.sleep(1.0)
+        after = {t: cpu_ticks(t) for t in workers}
+        used = sum(after[t][0] - before[t][0] for t in workers)
+        print(*counts, used, *sorted(state for _, state in after.values()))
+    ''')
+    assert out[:7] == ["2", "2", "2", "2", "2", "3", "3"]  # made on demand, kept
+    assert out[7] == "0"  # no CPU time in a second of idleness (ticks of 10 ms)
+    assert out[8:] == ["S", "S", "S"]  # asleep
+
+
+def test_fork_children_rebuild_the_pool(tmp_path):
+    """A forked child has no workers: its pool rebuilds, also when the fork happened while
+    another thread held the pool (the child takes the parent's stale lock over)."""
+    out = _python(tmp_path, '''
+        import multiprocessing, os, threading, time
+
+        def child(i):
+            before = len(os.listdir("/proc/self/task"))
+            ok = np.array_equal(f(X + i), expected[i])
+            return ok, len(os.listdir("/proc/self/task")) - before
+
+        ember.set_num_threads(2)
+        expected = [f(X + i) for i in range(4)]  # the parent's pool exists
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.map(child, range(4))
+        print(all(ok for ok, _ in results), max(extra for _, extra in results))
+
+        stop = threading.Event()
+        big = np.ones(1 << 21, np.float32)
+
+        def busy():
+            while not stop.is_set():
+                f(big)
+
+        thread = threading.Thread(target=busy)
+        thread.start()
+        time.sleep(0.05)
+        pids = []
+        for i in range(8):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if np.array_equal(f(X + 1), expected[1]) else 1)
+            pids.append(pid)
+            time.sleep(0.005)
+        stop.set()
+        thread.join()
+        print(sorted({os.waitpid(pid, 0)[1] for pid in pids}))
+    ''', timeout=120)
+    assert out == ["True", "1", "[0]"]
+
+
+def test_loaded_artifact_links_the_runtime(tmp_path):
+    """A saved function's machine code calls the runtime: a fresh process links it on load."""
+    path = tmp_path / "f.ember"
+    _python(tmp_path, f'''
+        f(X)
+        ember.save(f, {str(path)!r})
+    ''')
+    out = _python(tmp_path, f'''
+        g = ember.load({str(path)!r})
+        results = []
+        for n in [1, 2, 3]:
+            ember.set_num_threads(n)
+            results.append(np.array_equal(g(X), f(X)) and np.allclose(g(X), want(X), rtol=1e-6))
+        print(*results)
+    ''')
+    assert out == ["True", "True", "True"]
