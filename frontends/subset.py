@@ -27,11 +27,13 @@ STATEMENTS = [
     Construct(ast.Return, "return", True,
               "anywhere outside loops; early returns in `if` branches; tuples of values"),
     Construct(ast.If, "if / elif / else", True, "on scalar conditions; variables unify across branches"),
-    Construct(ast.For, "for loop", True, "`for i in range(start, stop, step)`, any step sign"),
+    Construct(ast.For, "for loop", True, "`for i in range(start, stop, step)`, any step sign; "
+                                         "`for i in prange(...)` runs in parallel (see below)"),
     Construct(ast.While, "while loop", True, "scalar conditions"),
     Construct(ast.Pass, "pass", True),
     Construct(ast.Expr, "expression statement", True, "docstrings"),
-    Construct(ast.Break, "break", True, "in `while` loops and `for` loops with a constant step"),
+    Construct(ast.Break, "break", True, "in `while` loops and `for` loops with a constant step "
+                                        "(not `prange`)"),
     Construct(ast.Continue, "continue", True, ""),
     Construct(ast.Try, "try/except", False, "move error handling out of the scripted function"),
     Construct(ast.With, "with statement", False, "move context managers out of the scripted function"),
@@ -118,7 +120,42 @@ def render_markdown() -> str:
         "  gives 0 as in NumPy.",
         "",
     ]
+    lines += PRANGE_RULES
     return "\n".join(lines)
+
+
+PRANGE_RULES = [
+    "## Parallel loops: `prange`",
+    "",
+    "`for i in prange(stop)` / `prange(start, stop[, step])` (`from ember import prange` or",
+    "`ember.prange`) runs the iterations in parallel, like Numba's `prange`; in plain Python",
+    "and under `EMBER_DISABLE_JIT=1` it is `range`. The loop becomes a `loop.parallel`; the",
+    "outermost one runs on threads (`ember.set_num_threads`) when its estimated work is large",
+    "enough; a `prange` inside another runs serially. The frontend accepts the body only when",
+    "no iteration can see another's work. Every name the body touches is one of:",
+    "",
+    "- **read-only**: not assigned in the body (arguments, constants, arrays only read);",
+    "- **private**: assigned in each iteration before it is read (on every path). A private",
+    "  name that existed before the loop has no value after it (reading it there is an error);",
+    "  arrays allocated in the body are private;",
+    "- **reduction**: a scalar that exists before the loop and that the body only updates as",
+    "  `s += e`, `s -= e`, `s *= e`, `s &= e`, `s |= e`, `s = max(s, e)` or `s = min(s, e)`",
+    "  (either argument order; one kind per variable; `e` must not read `s`), and reads nowhere",
+    "  else. Each chunk of iterations keeps a partial, combined in chunk order after the loop:",
+    "  integer results are exact; float sums and products are **reassociated** (as in Numba),",
+    "  so they match the serial loop within rounding, and are deterministic for a thread count;",
+    "- **shared array**: an array (not assigned as a whole in the body) written element by",
+    "  element. Every access to it, write or read, must use the prange variable itself as the",
+    "  index at one common position (`out[i, j] = v` and `out[i, k]` with `i` the prange",
+    "  variable); no index expression like `out[i + 1]`, `out[j]` or `out[0]`. Apart from its",
+    "  elements the body may only use its `shape`, `ndim`, `dtype`, `size` and `len()`.",
+    "",
+    "Anything else is an `ember.ScriptError` pointing at the line: a variable read before it",
+    "is assigned (a value carried from the previous iteration), a reduction variable read in",
+    "the body, a write that two iterations could make to the same element, `break`, `return`,",
+    "assigning the prange variable. `continue` is allowed. Use `range` for such loops.",
+    "",
+]
 
 
 if __name__ == "__main__":
