@@ -26,8 +26,8 @@ from ember.lowering.parallel_runtime import ENTRY_POINTS, bind_symbols, runtime_
 #: Symbols compiled code may call; ``check_symbols`` verifies that the process has them.
 RUNTIME_SYMBOLS = ("malloc", "free", "expf", "exp", "logf", "log", "tanhf", "tanh", "powf",
                    "sinf", "cosf", "erff", "erf", "log1pf", "expm1f",
-                   "pthread_create", "pthread_detach", "syscall", "getpid", "getenv", "atoi",
-                   "sysconf")
+                   "pthread_create", "pthread_detach", "pthread_sigmask", "sigfillset", "syscall",
+                   "getpid", "getenv", "atoi", "sysconf")
 
 
 @functools.cache

@@ -166,8 +166,8 @@ def _python(tmp_path, body: str, env=None, timeout=180) -> list[str]:
 
 @NEEDS_PROC
 def test_pool_persists_grows_and_sleeps(tmp_path):
-    """Workers are made once, on demand (more when the thread count grows), and use no CPU
-    when idle (asleep on the futex after a short spin)."""
+    """Workers are made once, on demand (more when the thread count grows), use no CPU when
+    idle (asleep on the futex after a short spin), and leave signals to other threads."""
     out = _python(tmp_path, '''
         import os, time
 
@@ -193,11 +193,19 @@ def test_pool_persists_grows_and_sleeps(tmp_path):
         time.sleep(1.0)
         after = {t: cpu_ticks(t) for t in workers}
         used = sum(after[t][0] - before[t][0] for t in workers)
-        print(*counts, used, *sorted(state for _, state in after.values()))
+
+        def blocked(tid):
+            status = open(f"/proc/self/task/{tid}/status").read()
+            return int(status.split("SigBlk:")[1].split()[0], 16)
+
+        masks = {blocked(t) != 0 for t in workers}
+        print(*counts, used, *sorted(state for _, state in after.values()), *masks,
+              blocked(os.getpid()))
     ''')
     assert out[:7] == ["2", "2", "2", "2", "2", "3", "3"]  # made on demand, kept
     assert out[7] == "0"  # no CPU time in a second of idleness (ticks of 10 ms)
-    assert out[8:] == ["S", "S", "S"]  # asleep
+    assert out[8:11] == ["S", "S", "S"]  # asleep
+    assert out[11:] == ["True", "0"]  # workers block signals; the caller's mask is restored
 
 
 def test_fork_children_rebuild_the_pool(tmp_path):

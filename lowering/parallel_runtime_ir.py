@@ -1,0 +1,458 @@
+"""The threads runtime as LLVM IR text: the settings, ``ember_parallel_chunks`` and the pool.
+
+``runtime_ir(triple)`` fills in the constants and, per architecture, the futex syscall number
+and the spin-loop hint. ``ember.lowering.parallel_runtime`` describes the design; the JIT
+compiles this text once per process, ``ember.export`` links it into each library.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: At most this many chunks per loop (the size of a reduction's partials buffer).
+MAX_CHUNKS = 256
+#: Minimum estimated work (scalar operations) per chunk; below it a loop stays serial. 2^24
+#: scalar operations are about 2^20 vector ones, some hundred microseconds: waking the pool
+#: costs microseconds, but a worker on a busy core may start milliseconds late.
+DEFAULT_GRAIN = 1 << 24
+#: Chunks per thread when the work allows: threads claim chunks one by one, so a thread
+#: that starts late or runs on a busy core takes fewer of them.
+CHUNKS_PER_THREAD = 4
+#: Spin iterations (each a CPU pause hint) before a waiting thread sleeps on its futex.
+SPIN = 1 << 13
+SC_NPROCESSORS_ONLN = 84  # Linux, every architecture
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129  # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
+_SIG_SETMASK = 2  # x86_64, aarch64, riscv64; a sigset_t has at most 128 bytes
+
+#: Per architecture: the futex syscall number and the spin-loop hint.
+ARCHITECTURES = {
+    "x86_64": (202, "call void @llvm.x86.sse2.pause()"),
+    "aarch64": (98, "call void @llvm.aarch64.hint(i32 1)"),
+    "riscv64": (98, ""),
+}
+
+_SETTINGS = """
+@ember_num_threads = extern_weak global i32
+@ember_parallel_grain = extern_weak global i64
+@ember.threads.default = internal global i32 0
+@ember.threads.env = private unnamed_addr constant [18 x i8] c"EMBER_NUM_THREADS\\00"
+
+declare ptr @getenv(ptr)
+declare i32 @atoi(ptr)
+declare i64 @sysconf(i32)
+
+define internal i64 @ember.threads() {
+entry:
+  %bound = icmp ne ptr @ember_num_threads, null
+  br i1 %bound, label %shared, label %cached
+shared:
+  %n = load atomic i32, ptr @ember_num_threads monotonic, align 4
+  %set = icmp sgt i32 %n, 0
+  br i1 %set, label %done, label %cached
+cached:
+  %d = load atomic i32, ptr @ember.threads.default monotonic, align 4
+  %known = icmp sgt i32 %d, 0
+  br i1 %known, label %done, label %env
+env:
+  %text = call ptr @getenv(ptr @ember.threads.env)
+  %unset = icmp eq ptr %text, null
+  br i1 %unset, label %cpus, label %parse
+parse:
+  %v = call i32 @atoi(ptr %text)
+  %valid = icmp sgt i32 %v, 0
+  br i1 %valid, label %store, label %cpus
+cpus:
+  %c = call i64 @sysconf(i32 {sc_cpus})
+  %c32 = trunc i64 %c to i32
+  %some = icmp sgt i32 %c32, 0
+  %cpu = select i1 %some, i32 %c32, i32 1
+  br label %store
+store:
+  %x = phi i32 [ %v, %parse ], [ %cpu, %cpus ]
+  store atomic i32 %x, ptr @ember.threads.default monotonic, align 4
+  br label %done
+done:
+  %r = phi i32 [ %n, %shared ], [ %d, %cached ], [ %x, %store ]
+  %r64 = sext i32 %r to i64
+  ret i64 %r64
+}
+
+define i64 @ember_parallel_chunks(i64 %trip, double %work) {
+entry:
+  %threads = call i64 @ember.threads()
+  %alone = icmp sle i64 %threads, 1
+  %short = icmp sle i64 %trip, 1
+  %serial = or i1 %alone, %short
+  br i1 %serial, label %done, label %grain
+grain:
+  %bound = icmp ne ptr @ember_parallel_grain, null
+  br i1 %bound, label %load, label %divide
+load:
+  %g = load atomic i64, ptr @ember_parallel_grain monotonic, align 8
+  %positive = icmp sgt i64 %g, 0
+  br i1 %positive, label %divide, label %clamp
+divide:
+  %grain.used = phi i64 [ {default_grain}, %grain ], [ %g, %load ]
+  %gf = sitofp i64 %grain.used to double
+  %q = fdiv double %work, %gf
+  br label %clamp
+clamp:
+  %wanted = phi double [ {max_chunks}.0, %load ], [ %q, %divide ]
+  %tf = sitofp i64 %trip to double
+  %c1 = fcmp olt double %wanted, %tf
+  %w1 = select i1 %c1, double %wanted, double %tf
+  %c2 = fcmp olt double %w1, {max_chunks}.0
+  %w2 = select i1 %c2, double %w1, double {max_chunks}.0
+  %c = call i64 @llvm.fptosi.sat.i64.f64(double %w2)
+  %some = icmp sgt i64 %c, 1
+  %chunks = select i1 %some, i64 %c, i64 1
+  %full = mul i64 %threads, {per_thread}
+  %enough = icmp sge i64 %chunks, %full
+  br i1 %enough, label %done, label %round
+round:
+  %fewer = icmp slt i64 %chunks, %threads
+  %rounds = sdiv i64 %chunks, %threads
+  %even = mul i64 %rounds, %threads
+  %r = select i1 %fewer, i64 %chunks, i64 %even
+  br label %done
+done:
+  %result = phi i64 [ 1, %entry ], [ %full, %clamp ], [ %r, %round ]
+  ret i64 %result
+}
+
+declare i64 @llvm.fptosi.sat.i64.f64(double)
+"""
+
+_POOL = """
+; Hot words on cache lines of their own; @ember.pool.pid and .workers belong to the lock holder.
+@ember.pool.owner = internal global i32 0, align 64
+@ember.pool.gen = internal global i32 0, align 64
+@ember.pool.ticket = internal global i64 0, align 64
+@ember.pool.done = internal global i32 0, align 64
+@ember.pool.waiting = internal global i32 0, align 64
+@ember.pool.sleepers = internal global i32 0, align 64
+@ember.pool.fn = internal global ptr null, align 64
+@ember.pool.ctx = internal global ptr null, align 8
+@ember.pool.statuses = internal global ptr null, align 8
+@ember.pool.allowed = internal global i32 0, align 8
+@ember.pool.pid = internal global i32 0, align 64
+@ember.pool.workers = internal global i32 0, align 4
+
+declare i32 @getpid()
+declare i64 @syscall(i64, ...)
+declare i32 @pthread_create(ptr, ptr, ptr, ptr)
+declare i32 @pthread_detach(i64)
+declare i32 @sigfillset(ptr)
+declare i32 @pthread_sigmask(i32, ptr, ptr)
+{pause_decl}
+
+; Claim and run chunks of job %id until none is left (see the module docstring, step 3).
+define internal void @ember.pool.run(i32 %id) {
+entry:
+  %fn = load atomic ptr, ptr @ember.pool.fn monotonic, align 8
+  %ctx = load atomic ptr, ptr @ember.pool.ctx monotonic, align 8
+  %statuses = load atomic ptr, ptr @ember.pool.statuses monotonic, align 8
+  %t0 = load atomic i64, ptr @ember.pool.ticket seq_cst, align 8
+  %id64 = zext i32 %id to i64
+  br label %claim
+claim:
+  %t = phi i64 [ %t0, %entry ], [ %seen, %take ], [ %t.next, %ran ]
+  %tid = lshr i64 %t, 32
+  %mine = icmp eq i64 %tid, %id64
+  br i1 %mine, label %check, label %exit
+check:
+  %k = and i64 %t, 65535
+  %n.high = lshr i64 %t, 16
+  %n = and i64 %n.high, 65535
+  %left = icmp ult i64 %k, %n
+  br i1 %left, label %take, label %exit
+take:
+  %t1 = add i64 %t, 1
+  %pair = cmpxchg ptr @ember.pool.ticket, i64 %t, i64 %t1 seq_cst seq_cst, align 8
+  %seen = extractvalue { i64, i1 } %pair, 0
+  %ok = extractvalue { i64, i1 } %pair, 1
+  br i1 %ok, label %run, label %claim
+run:
+  %status = call i32 %fn(ptr %ctx, i64 %k, i64 %n)
+  %slot = getelementptr inbounds i32, ptr %statuses, i64 %k
+  store i32 %status, ptr %slot, align 4
+  %before = atomicrmw add ptr @ember.pool.done, i32 1 seq_cst, align 4
+  %after = add i32 %before, 1
+  %n32 = trunc i64 %n to i32
+  %last = icmp eq i32 %after, %n32
+  br i1 %last, label %last.chunk, label %ran
+last.chunk:
+  %waiting = load atomic i32, ptr @ember.pool.waiting seq_cst, align 4
+  %asleep = icmp ne i32 %waiting, 0
+  br i1 %asleep, label %wake, label %ran
+wake:
+  %woken = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.done, i64 {wake}, i64 1)
+  br label %ran
+ran:
+  %t.next = load atomic i64, ptr @ember.pool.ticket seq_cst, align 8
+  br label %claim
+exit:
+  ret void
+}
+
+; A worker: %arg is its number | the job number it has seen << 32.
+define internal ptr @ember.pool.worker(ptr %arg) {
+entry:
+  %word = ptrtoint ptr %arg to i64
+  %index = trunc i64 %word to i32
+  %seen.high = lshr i64 %word, 32
+  %seen0 = trunc i64 %seen.high to i32
+  br label %wait
+wait:
+  %seen = phi i32 [ %seen0, %entry ], [ %g, %job ], [ %g, %work ]
+  br label %spin
+spin:
+  %i = phi i32 [ 0, %wait ], [ %i1, %spin.next ]
+  %g.spin = load atomic i32, ptr @ember.pool.gen acquire, align 4
+  %new.spin = icmp ne i32 %g.spin, %seen
+  br i1 %new.spin, label %job, label %spin.next
+spin.next:
+  {pause}
+  %i1 = add i32 %i, 1
+  %more = icmp ult i32 %i1, {spin}
+  br i1 %more, label %spin, label %sleep
+sleep:
+  %s0 = atomicrmw add ptr @ember.pool.sleepers, i32 1 seq_cst, align 4
+  %g.now = load atomic i32, ptr @ember.pool.gen seq_cst, align 4
+  %same = icmp eq i32 %g.now, %seen
+  br i1 %same, label %futex, label %awake
+futex:
+  %seen64 = zext i32 %seen to i64
+  %slept = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.gen, i64 {wait}, i64 %seen64, ptr null)
+  br label %awake
+awake:
+  %s1 = atomicrmw sub ptr @ember.pool.sleepers, i32 1 seq_cst, align 4
+  %g.awake = load atomic i32, ptr @ember.pool.gen acquire, align 4
+  %new.awake = icmp ne i32 %g.awake, %seen
+  br i1 %new.awake, label %job, label %sleep
+job:
+  %g = phi i32 [ %g.spin, %spin ], [ %g.awake, %awake ]
+  %allowed = load atomic i32, ptr @ember.pool.allowed monotonic, align 4
+  %takes.part = icmp ult i32 %index, %allowed
+  br i1 %takes.part, label %work, label %wait
+work:
+  call void @ember.pool.run(i32 %g)
+  br label %wait
+}
+
+; Take the lock with the caller's pid; 0 if another call of this process holds it.
+define internal i1 @ember.pool.lock(i32 %pid) {
+entry:
+  %try = cmpxchg ptr @ember.pool.owner, i32 0, i32 %pid acquire monotonic, align 4
+  %got = extractvalue { i32, i1 } %try, 1
+  br i1 %got, label %done, label %held
+held:
+  %holder = extractvalue { i32, i1 } %try, 0
+  %ours = icmp eq i32 %holder, %pid
+  br i1 %ours, label %done, label %stale
+stale:  ; held by the process this one was forked from: nobody here will release it
+  %steal = cmpxchg ptr @ember.pool.owner, i32 %holder, i32 %pid acquire monotonic, align 4
+  %stolen = extractvalue { i32, i1 } %steal, 1
+  br label %done
+done:
+  %r = phi i1 [ true, %entry ], [ false, %held ], [ %stolen, %stale ]
+  ret i1 %r
+}
+
+; With the lock: have at least %want workers (fewer if pthread_create fails); their count.
+; They are made with every signal blocked (a thread inherits the mask), so that signals go to
+; the application's threads, never to a worker.
+define internal i32 @ember.pool.grow(i32 %pid, i32 %want) {
+entry:
+  %tid = alloca i64, align 8
+  %all = alloca [128 x i8], align 8
+  %old = alloca [128 x i8], align 8
+  %creator = load i32, ptr @ember.pool.pid, align 4
+  %same = icmp eq i32 %creator, %pid
+  br i1 %same, label %grow, label %forked
+forked:  ; a child of fork(): the workers stayed in the parent
+  store i32 0, ptr @ember.pool.workers, align 4
+  store atomic i32 0, ptr @ember.pool.sleepers monotonic, align 4
+  store atomic i32 0, ptr @ember.pool.waiting monotonic, align 4
+  store i32 %pid, ptr @ember.pool.pid, align 4
+  br label %grow
+grow:
+  %g = load atomic i32, ptr @ember.pool.gen monotonic, align 4
+  %g64 = zext i32 %g to i64
+  %seen = shl i64 %g64, 32
+  %w0 = load i32, ptr @ember.pool.workers, align 4
+  %have = icmp uge i32 %w0, %want
+  br i1 %have, label %done, label %mask
+mask:
+  %filled = call i32 @sigfillset(ptr %all)
+  %masked = call i32 @pthread_sigmask(i32 {sig_setmask}, ptr %all, ptr %old)
+  br label %create
+create:
+  %w = phi i32 [ %w0, %mask ], [ %w1, %created ]
+  %enough = icmp uge i32 %w, %want
+  br i1 %enough, label %unmask, label %spawn
+spawn:
+  %w64 = zext i32 %w to i64
+  %word = or i64 %seen, %w64
+  %arg = inttoptr i64 %word to ptr
+  %rc = call i32 @pthread_create(ptr %tid, ptr null, ptr @ember.pool.worker, ptr %arg)
+  %failed = icmp ne i32 %rc, 0
+  br i1 %failed, label %unmask, label %created
+created:
+  %handle = load i64, ptr %tid, align 8
+  %detached = call i32 @pthread_detach(i64 %handle)
+  %w1 = add i32 %w, 1
+  br label %create
+unmask:
+  %made = phi i32 [ %w, %create ], [ %w, %spawn ]
+  %restored = call i32 @pthread_sigmask(i32 {sig_setmask}, ptr %old, ptr null)
+  br label %done
+done:
+  %count = phi i32 [ %w0, %grow ], [ %made, %unmask ]
+  store i32 %count, ptr @ember.pool.workers, align 4
+  ret i32 %count
+}
+
+; With the lock: run a job of %n chunks on the caller and %allowed workers.
+define internal void @ember.pool.job(ptr %fn, ptr %ctx, i64 %n, ptr %statuses, i32 %allowed) {
+entry:
+  store atomic ptr %fn, ptr @ember.pool.fn monotonic, align 8
+  store atomic ptr %ctx, ptr @ember.pool.ctx monotonic, align 8
+  store atomic ptr %statuses, ptr @ember.pool.statuses monotonic, align 8
+  store atomic i32 %allowed, ptr @ember.pool.allowed monotonic, align 4
+  store atomic i32 0, ptr @ember.pool.done monotonic, align 4
+  %g = load atomic i32, ptr @ember.pool.gen monotonic, align 4
+  %g1 = add i32 %g, 1
+  %g64 = zext i32 %g1 to i64
+  %id = shl i64 %g64, 32
+  %count = shl i64 %n, 16
+  %ticket = or i64 %id, %count
+  store atomic i64 %ticket, ptr @ember.pool.ticket seq_cst, align 8
+  store atomic i32 %g1, ptr @ember.pool.gen seq_cst, align 4
+  %sleeping = load atomic i32, ptr @ember.pool.sleepers seq_cst, align 4
+  %anyone = icmp ne i32 %sleeping, 0
+  br i1 %anyone, label %wake, label %work
+wake:
+  %woken = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.gen, i64 {wake}, i64 2147483647)
+  br label %work
+work:
+  call void @ember.pool.run(i32 %g1)
+  %n32 = trunc i64 %n to i32
+  br label %spin
+spin:  ; wait for the chunks the workers took
+  %i = phi i32 [ 0, %work ], [ %i1, %spin.next ]
+  %d = load atomic i32, ptr @ember.pool.done acquire, align 4
+  %all = icmp eq i32 %d, %n32
+  br i1 %all, label %done, label %spin.next
+spin.next:
+  {pause}
+  %i1 = add i32 %i, 1
+  %more = icmp ult i32 %i1, {spin}
+  br i1 %more, label %spin, label %sleep
+sleep:
+  store atomic i32 1, ptr @ember.pool.waiting seq_cst, align 4
+  %d.now = load atomic i32, ptr @ember.pool.done seq_cst, align 4
+  %all.now = icmp eq i32 %d.now, %n32
+  br i1 %all.now, label %awake, label %futex
+futex:
+  %d64 = zext i32 %d.now to i64
+  %slept = call i64 (i64, ...) @syscall(i64 {futex}, ptr @ember.pool.done, i64 {wait}, i64 %d64, ptr null)
+  br label %sleep
+awake:
+  store atomic i32 0, ptr @ember.pool.waiting monotonic, align 4
+  br label %done
+done:
+  ret void
+}
+
+define i32 @ember_parallel_for(ptr %fn, ptr %ctx, i64 %n) noinline {
+entry:
+  %statuses = alloca [{max_chunks} x i32], align 64
+  %many = icmp sgt i64 %n, 1
+  %fits = icmp sle i64 %n, {max_chunks}
+  %split = and i1 %many, %fits
+  br i1 %split, label %count, label %serial
+count:
+  %threads = call i64 @ember.threads()
+  %fewer = icmp slt i64 %threads, %n
+  %use = select i1 %fewer, i64 %threads, i64 %n
+  %want64 = sub i64 %use, 1
+  %want = trunc i64 %want64 to i32
+  %alone = icmp slt i64 %want64, 1
+  br i1 %alone, label %serial, label %lock
+lock:
+  %pid = call i32 @getpid()
+  %locked = call i1 @ember.pool.lock(i32 %pid)
+  br i1 %locked, label %grow, label %serial
+grow:
+  %workers = call i32 @ember.pool.grow(i32 %pid, i32 %want)
+  %short = icmp ult i32 %workers, %want
+  %allowed = select i1 %short, i32 %workers, i32 %want
+  %none = icmp eq i32 %allowed, 0
+  br i1 %none, label %unlock, label %job
+job:
+  call void @ember.pool.job(ptr %fn, ptr %ctx, i64 %n, ptr %statuses, i32 %allowed)
+  store atomic i32 0, ptr @ember.pool.owner release, align 4
+  br label %collect
+collect:  ; the first non-zero status in chunk order
+  %k = phi i64 [ 0, %job ], [ %k1, %next ]
+  %acc = phi i32 [ 0, %job ], [ %acc1, %next ]
+  %all = icmp sge i64 %k, %n
+  br i1 %all, label %done, label %next
+next:
+  %slot = getelementptr inbounds i32, ptr %statuses, i64 %k
+  %s = load i32, ptr %slot, align 4
+  %ok = icmp eq i32 %acc, 0
+  %acc1 = select i1 %ok, i32 %s, i32 %acc
+  %k1 = add i64 %k, 1
+  br label %collect
+unlock:
+  store atomic i32 0, ptr @ember.pool.owner release, align 4
+  br label %serial
+serial:  ; the same chunks, in order, on the calling thread
+  %n.serial = call i64 @llvm.smax.i64(i64 %n, i64 1)
+  br label %serial.loop
+serial.loop:
+  %j = phi i64 [ 0, %serial ], [ %j1, %serial.next ]
+  %acc.s = phi i32 [ 0, %serial ], [ %acc.s1, %serial.next ]
+  %left = icmp slt i64 %j, %n.serial
+  br i1 %left, label %serial.next, label %done.serial
+serial.next:
+  %st = call i32 %fn(ptr %ctx, i64 %j, i64 %n.serial)
+  %ok.s = icmp eq i32 %acc.s, 0
+  %acc.s1 = select i1 %ok.s, i32 %st, i32 %acc.s
+  %j1 = add i64 %j, 1
+  br label %serial.loop
+done.serial:
+  ret i32 %acc.s
+done:
+  ret i32 %acc
+}
+
+declare i64 @llvm.smax.i64(i64, i64)
+"""
+
+
+def _architecture(triple: str) -> tuple[int, str]:
+    arch = triple.split("-", 1)[0]
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"ember's threads runtime does not support {arch} (triple {triple!r}); "
+                         f"it knows {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]
+
+
+def runtime_ir(triple: str | None = None) -> str:
+    """The runtime as LLVM IR text for ``triple`` (default: this process's)."""
+    if triple is None:
+        import llvmlite.binding as llb
+
+        triple = llb.get_process_triple()
+    futex, pause = _architecture(triple)
+    pause_decl = {"x86_64": "declare void @llvm.x86.sse2.pause()",
+                  "aarch64": "declare void @llvm.aarch64.hint(i32)"}.get(triple.split("-")[0], "")
+    values = {"sc_cpus": SC_NPROCESSORS_ONLN, "default_grain": DEFAULT_GRAIN,
+              "max_chunks": MAX_CHUNKS, "per_thread": CHUNKS_PER_THREAD, "futex": futex,
+              "wait": _FUTEX_WAIT, "wake": _FUTEX_WAKE, "spin": SPIN, "pause": pause,
+              "sig_setmask": _SIG_SETMASK,
+              "pause_decl": pause_decl}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), _SETTINGS + _POOL)
