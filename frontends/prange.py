@@ -53,6 +53,12 @@ class prange:  # noqa: N801 - named like range, which it stands for
         return range(*args)
 
 
+def is_numba_prange(fn) -> bool:
+    """``numba.prange``, accepted as ``prange`` so that Numba code compiles unchanged."""
+    return getattr(fn, "__name__", None) == "prange" and \
+        str(getattr(fn, "__module__", "")).startswith("numba")
+
+
 @dataclass(frozen=True)
 class Private:
     """The value, after a prange loop, of a name that was private to its iterations."""

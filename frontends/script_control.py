@@ -364,9 +364,10 @@ class ControlFlowMixin:
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name | ast.Attribute)):
             return False
         try:
-            return self.expr(it.func) is P.prange
+            fn = self.expr(it.func)
         except ScriptError:
             return False
+        return fn is P.prange or P.is_numba_prange(fn)
 
     def _prange_kinds(self, node: ast.For, plan, carried: list[str], kinds) -> ArrayAttr:
         """``ember.prange``: per carried value, "shared" (an array) or a reduction kind."""

@@ -23,7 +23,7 @@ scalars become named reductions::
     %s2 = loop.parallel (%i) = (%a) to (%b) step (%c1) reduce(add) init(%s = %z) -> (f64) {
       ... memref.store %v, %out[%i] ...
       loop.yield %s1 : f64
-    }
+    } {ember.prange}
 
 A body that does not update a shared buffer in place (it cannot, when the frontend's prange
 rules hold) stays a serial ``scf.for``.
@@ -32,7 +32,7 @@ rules hold) stays a serial ``scf.for``.
 from __future__ import annotations
 
 from xdsl.dialects import memref, scf
-from xdsl.dialects.builtin import IndexType, MemRefType, TensorType
+from xdsl.dialects.builtin import IndexType, MemRefType, TensorType, UnitAttr
 from xdsl.ir import Attribute, Block, Region, SSAValue
 
 from ember.dialects import loop
@@ -121,7 +121,10 @@ def _used_only_by(v: SSAValue, op) -> bool:
 
 
 def _moved_into_if(fl, op: scf.IfOp) -> list[SSAValue]:
-    """Outer tensors whose whole buffer the ``if`` takes over (owned, dead after it)."""
+    """Tensors of the ``if``'s block whose whole buffer it takes over (owned, dead after it).
+
+    Only values defined in that block: one from outside a loop around the ``if`` is read
+    again by the next iteration."""
     found: dict[SSAValue, None] = {}
     for region in (op.true_region, op.false_region):
         for inner in region.walk():
@@ -130,11 +133,8 @@ def _moved_into_if(fl, op: scf.IfOp) -> list[SSAValue]:
                 if v in found or not isinstance(t, TensorType) or _is_scalar(t) or v not in fl.bufs:
                     continue
                 owner = v.owner
-                where = owner.parent_op() if isinstance(owner, Block) else owner
-                while where is not None and where is not op:
-                    where = where.parent_op()
-                if where is op:
-                    continue  # defined inside the if
+                if (owner if isinstance(owner, Block) else owner.parent_block()) is not op.parent_block():
+                    continue  # defined inside the if, or outside a loop around it
                 buf = fl.bufs[v]
                 roots = [fl.bufs[u].root for u in found]
                 if (buf.lazy is None and buf.root is not None and buf.ref is buf.root
@@ -285,6 +285,7 @@ def _parallel(fl, bounds, inits: list[SSAValue], body: Block, kinds: list[str]) 
     lb, ub, step = bounds
     par = fl.b.insert(loop.ParallelOp([lb], [ub], [step], body, [inits[k] for k in reduced],
                                       [kinds[k] for k in reduced]))
+    par.attributes["ember.prange"] = UnitAttr()  # the user asked for threads (parallel-outline)
     results = list(inits)
     for k, r in zip(reduced, par.res):
         results[k] = r

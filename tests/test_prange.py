@@ -385,3 +385,33 @@ def test_error_messages(fn, args, message, hint):
     assert caret.index("^") - 4 == col - 1
     if hint:
         assert rest and rest[0].startswith(hint)
+
+
+def _reads_in_inner_if(x, c: float):
+    out = np.zeros(x.shape[0])
+    s = 0.0
+    for k in range(3):
+        for j in range(x.shape[0]):
+            if c > j:
+                s += out[j] + x[j]
+        out = np.zeros(x.shape[0]) + k   # the old buffer is dead after the inner loop
+    return s, out
+
+
+def test_if_inside_an_inner_loop_does_not_take_over_an_outer_buffer():
+    """An ``if`` may take over only buffers defined in its own block: ``out`` of the outer
+    loop is read by every iteration of the inner one."""
+    x = np.arange(6.0)
+    _same(ember.script(_reads_in_inner_if)(x, 4.0), _reads_in_inner_if(x, 4.0))
+
+
+def test_numba_prange_is_accepted():
+    numba = pytest.importorskip("numba")
+    g = dict(ranged.__globals__, prange=numba.prange)
+    import types
+    fn = types.FunctionType(ranged.__code__, g, "ranged")
+    x = np.arange(7.0)
+    f = ember.script(fn)
+    _same(f(x, 0, 7, 2), ranged(x, 0, 7, 2))
+    f(x, 0, 7, 2)
+    assert "ember.prange" in f.ir("tensor")

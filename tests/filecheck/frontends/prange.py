@@ -38,6 +38,6 @@ print(f.ir("loop"))
 # CHECK:           memref.store %{{.*}}, %[[BUF]][%[[J]]] : memref<?xf64>
 # CHECK:           %[[A1:.*]] = arith.addf %[[A]], %[[XV]] : f64
 # CHECK:           loop.yield %[[A1]], %{{.*}} : f64, f64
-# CHECK-NEXT:    }
+# CHECK-NEXT:    } {ember.prange}
 # CHECK-NOT:     scf.for
 # CHECK:         func.return

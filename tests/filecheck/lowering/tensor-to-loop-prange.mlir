@@ -15,7 +15,7 @@
 // CHECK-NEXT:      }
 // CHECK:           %[[ACC1:.*]] = arith.addi %[[ACC]], %{{.*}} : i64
 // CHECK-NEXT:      loop.yield %[[ACC1]] : i64
-// CHECK-NEXT:    }
+// CHECK-NEXT:    } {ember.prange}
 // CHECK-NOT:     memref.dealloc %[[OUT]]
 // CHECK:         func.return %[[OUT]], %{{.*}} : memref<?xf64>, memref<i64>
 func.func @count_positive(%x: tensor<?xf64>) -> (tensor<?xf64>, tensor<i64>) attributes {ember.entry} {
