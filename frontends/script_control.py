@@ -357,7 +357,7 @@ class ControlFlowMixin:
         if plan is not None:
             op.attributes["ember.prange"] = self._prange_kinds(node, plan, carried, kinds)
             line = node.lineno + self.src.first_line - 1
-            for n in hidden:
+            for n in plan.private:  # also names new in the body: not a global after it
                 self.env[n] = P.Private(n, line)
 
     def _is_prange(self, it: ast.expr) -> bool:

@@ -415,3 +415,20 @@ def test_numba_prange_is_accepted():
     _same(f(x, 0, 7, 2), ranged(x, 0, 7, 2))
     f(x, 0, 7, 2)
     assert "ember.prange" in f.ir("tensor")
+
+
+t_global = 5.0
+
+
+def private_shadows_global(x):
+    out = np.zeros(x.shape[0])
+    for i in prange(x.shape[0]):
+        t_global = x[i]
+        out[i] = t_global
+    return t_global
+
+
+def test_private_name_does_not_fall_back_to_a_global():
+    with pytest.raises(ember.ScriptError, match="variable 't_global' was assigned inside the "
+                                                "prange loop at line"):
+        ember.script(private_shadows_global)(np.ones(3))
