@@ -57,10 +57,11 @@ def all_passes() -> dict[str, type[ModulePass]]:
 
     from ember.lowering.loop_to_llvm import PASSES as lowering
     from ember.lowering.tensor_to_loop import TensorToLoopPass
+    from ember.passes import PASSES
 
     load_plugins()
     out = {name: factory() for name, factory in get_all_passes().items()}
-    out.update({TensorToLoopPass.name: TensorToLoopPass, **lowering, **USER_PASSES})
+    out.update({TensorToLoopPass.name: TensorToLoopPass, **PASSES, **lowering, **USER_PASSES})
     return out
 
 

@@ -1,0 +1,9 @@
+"""ember's own optimisation passes (the lowerings live in :mod:`ember.lowering`).
+
+``PASSES`` maps each pass's name to its class, for ``ember-opt -p`` and
+:func:`ember.registry.all_passes`.
+"""
+
+from ember.passes.fuse_rows import FuseRowsPass
+
+PASSES = {FuseRowsPass.name: FuseRowsPass}
