@@ -137,7 +137,7 @@ COMPILED = {fn: ember.script(fn) for fn in (ranged, reductions, nested, conditio
 
 def _check(fn, args, terms=1):
     want = fn(*args)
-    for n in (1, 2):
+    for n in (1, 2, 3):
         with threads(n):
             _same(COMPILED[fn](*args), want, terms)
 
@@ -432,3 +432,19 @@ def test_private_name_does_not_fall_back_to_a_global():
     with pytest.raises(ember.ScriptError, match="variable 't_global' was assigned inside the "
                                                 "prange loop at line"):
         ember.script(private_shadows_global)(np.ones(3))
+
+
+def shifted(x):
+    out = np.zeros(x.shape[0])
+    for i in prange(x.shape[0]):
+        out[i] = x[i + 1]
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_index_error_inside_a_prange_body(n):
+    """A failed bounds check in any chunk raises, as the serial loop does."""
+    f = ember.script(shifted)
+    with threads(n):
+        with pytest.raises(ValueError, match="index out of bounds for axis 0"):
+            f(np.arange(40.0))
