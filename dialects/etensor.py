@@ -297,9 +297,14 @@ class ReshapeOp(_ShapedBySizes):
             raise VerifyException("etensor.reshape: element type must not change")
 
 
+#: attribute of an ``etensor.broadcast`` whose elements may be anything (``np.empty``): the
+#: reference implementation broadcasts as usual, ``tensor-to-loop`` only allocates
+UNINITIALIZED = "ember.uninitialized"
+
+
 @irdl_op_definition
 class BroadcastOp(_ShapedBySizes):
-    """``np.broadcast_to(a, sizes)``.
+    """``np.broadcast_to(a, sizes)``; ``np.empty`` is one marked ``{ember.uninitialized}``.
 
     %r = etensor.broadcast %a (%n, %m) : tensor<?xf32> -> tensor<?x?xf32>
     """

@@ -129,12 +129,26 @@ def _reduction(kind: str) -> Handler:
     return h
 
 
+def _uninitialized(t: TValue) -> TValue:
+    """Mark the ``etensor.broadcast`` behind ``np.empty``: its elements may be anything (the
+    NumPy reference gives zeros; compiled code leaves the memory as allocated)."""
+    from xdsl.dialects.builtin import UnitAttr
+
+    from ember.dialects import etensor as T
+
+    owner = t.ssa.owner
+    if isinstance(owner, T.BroadcastOp):
+        owner.attributes[T.UNINITIALIZED] = UnitAttr()
+    return t
+
+
 def _creation(fill: object | None) -> Handler:
     def h(tb: TensorBuilder, shape, dtype=float, **kw):
         _no_extra("zeros/ones/empty", kw)
         element = element_of(dtype)
         value = tb.literal(0 if fill is None else fill)
-        return tb.full(_sizes(shape), value, element)
+        t = tb.full(_sizes(shape), value, element)
+        return _uninitialized(t) if fill is None else t
     return h
 
 
@@ -152,7 +166,8 @@ def _like(fill: object | None) -> Handler:
         a = _tensor(tb, a)
         element = element_of(dtype) if dtype is not None else a.element
         sizes = [tb.dim(a, k) for k in range(a.rank)]
-        return tb.full(sizes, tb.literal(0 if fill is None else fill), element)
+        t = tb.full(sizes, tb.literal(0 if fill is None else fill), element)
+        return _uninitialized(t) if fill is None else t
     return h
 
 

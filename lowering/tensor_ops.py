@@ -204,6 +204,9 @@ def fill(fl, op: T.FillOp):
 def broadcast(fl, op: T.BroadcastOp):
     shape = S.shape_of(op.result.type)
     sizes = [fl.value(s) for s in op.sizes]
+    if T.UNINITIALIZED in op.attributes:  # np.empty: the allocation is all there is to it
+        fl.bufs[op.result] = fl.alloc(shape, sizes, op.result.type.element_type)
+        return
     src = fl.buffer(op.input)
     src_shape = S.shape_of(op.input.type)
     off = len(shape) - len(src_shape)

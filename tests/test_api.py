@@ -165,3 +165,23 @@ def test_lambdas_sharing_a_line_compile_their_own_body():
     x = np.arange(6, dtype=np.float64).reshape(2, 3)
     for axis, fn in enumerate(by_axis):
         np.testing.assert_array_equal(ember.script(fn)(x), x.sum(axis=axis))
+
+
+def test_np_empty_is_not_filled():
+    """``np.empty``/``np.empty_like`` allocate and nothing more (NumPy's contents are
+    arbitrary too): a prefix sum writes its output once, not twice."""
+
+    @ember.script
+    def prefix(x):
+        out = np.empty_like(x)
+        acc = x[0] * 0
+        for i in range(x.shape[0]):
+            acc += x[i]
+            out[i] = acc
+        return out
+
+    x = np.random.default_rng(0).random(1000)
+    np.testing.assert_allclose(prefix(x), np.cumsum(x), rtol=1e-12)
+    assert "ember.uninitialized" in prefix.ir("tensor")
+    loop_ir = prefix.ir("loop")
+    assert "loop.parallel" not in loop_ir, loop_ir  # no loop filling the buffer

@@ -80,3 +80,20 @@ func.func @shared(%x: tensor<?xf64>) -> tensor<?xf64> attributes {ember.entry} {
   %3 = etensor.sub %2, %0 : (tensor<?xf64>, tensor<?xf64>) -> tensor<?xf64>
   func.return %3 : tensor<?xf64>
 }
+
+// np.empty: a broadcast marked uninitialized is an allocation and nothing else; the same
+// broadcast unmarked (np.zeros) fills its buffer.
+// CHECK-LABEL: func.func @empty_and_zeros
+// CHECK:         %[[E:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?xf64>
+// CHECK-NEXT:    %[[Z:.*]] = memref.alloc(%{{.*}}) {ember.result = 1 : i64} : memref<?xf64>
+// CHECK-NEXT:    loop.parallel
+// CHECK-NEXT:      memref.store %{{.*}}, %[[Z]]
+// CHECK-NOT:       memref.store
+// CHECK:         func.return %[[E]], %[[Z]]
+func.func @empty_and_zeros(%n: index) -> (tensor<?xf64>, tensor<?xf64>) attributes {ember.entry} {
+  %z = arith.constant 0.000000e+00 : f64
+  %s = etensor.fill %z() : f64 -> tensor<f64>
+  %e = etensor.broadcast %s (%n) {ember.uninitialized} : tensor<f64> -> tensor<?xf64>
+  %f = etensor.broadcast %s (%n) : tensor<f64> -> tensor<?xf64>
+  func.return %e, %f : tensor<?xf64>, tensor<?xf64>
+}
