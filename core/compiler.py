@@ -47,6 +47,50 @@ def _assert_messages(texts_module: ModuleOp, name: str) -> list[str]:
     return []
 
 
+def _verify_after(stage: str, extra: bool, debug: bool) -> bool:
+    """Whether to verify the module after a pass. ``EMBER_VERIFY=1`` (and
+    ``EMBER_PRINT_IR_AFTER_ALL=1``) verify after every pass; otherwise only after the
+    tensor stage's passes (a few ops: it checks the frontend's output) and after a user's
+    extra passes. ember's own lowerings are checked by their tests and ``ember-opt``, which
+    verifies: verifying the ~2000-op LLVM-stage module of an MLP after each of its dozen
+    passes cost 0.55 s, more than all the passes together."""
+    return debug or extra or stage == "tensor"
+
+
+def _compile_in_background(llvm_text: str):
+    """Start ``Engine(llvm_text)`` on a thread; returns a function that waits for the engine
+    (raising what the compile raised). llvmlite releases the GIL inside LLVM, so Python work
+    done meanwhile (printing the LLVM-stage MLIR) is free on a machine with a second core.
+    The caller must not call ``llvmlite.binding`` until it waits: llvmlite serialises its
+    calls with one lock."""
+    import threading
+
+    from ember.lowering.jit import Engine
+
+    out: list = []
+
+    def run():
+        try:
+            out.append(Engine(llvm_text))
+        except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
+            out.append(e)
+
+    # Each return from LLVM into Python needs the GIL; at the default 5 ms switch interval the
+    # compile thread waits for it about as long as the overlap saves, at 0.1 ms not at all.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 1e-4))
+    thread = threading.Thread(target=run, name="ember-llvm", daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        sys.setswitchinterval(interval)
+        if isinstance(out[0], BaseException):
+            raise out[0]
+        return out[0]
+    return wait
+
+
 def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bool],
                    returns_tuple: bool, key: tuple, extra_passes=None):
     """Compile a tensor-stage module whose entry function is ``name``.
@@ -54,10 +98,10 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     ``extra_passes`` maps a stage name to passes run at the end of that stage.
     ``EMBER_PRINT_IR_AFTER_ALL=1`` prints the IR after every pass (to stderr), with
     MLIR's ``// -----// IR Dump After <PassClass> (<pass-name>) //----- //`` header.
+    ``EMBER_VERIFY=1`` verifies the IR after every pass (see :func:`_verify_after`).
     """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
-    from ember.lowering.jit import Engine
     from ember.lowering.llvm_ir import to_llvm_ir
 
     timings: dict[str, float] = {}
@@ -69,21 +113,28 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     texts: dict[str, str] = {}
     extra_passes = extra_passes or {}
     print_all = os.environ.get("EMBER_PRINT_IR_AFTER_ALL") == "1"
+    debug = print_all or os.environ.get("EMBER_VERIFY") == "1"
     for stage in STAGES:
-        for p in [*stage.passes(), *extra_passes.get(stage.name, ())]:
+        own = stage.passes()
+        for k, p in enumerate([*own, *extra_passes.get(stage.name, ())]):
             t0 = time.perf_counter()
             try:
                 p.apply(ctx, module)
-                module.verify()
+                if _verify_after(stage.name, k >= len(own), debug):
+                    module.verify()
             except Exception as e:
                 raise CompilerError(f"pass '{p.name}' failed: {e}\n{_repro(module, p.name)}") from e
             timings[p.name] = timings.get(p.name, 0.0) + time.perf_counter() - t0
             if print_all:
                 print(f"// -----// IR Dump After {type(p).__name__} ({p.name}) //----- //\n{module}",
                       file=sys.stderr)
+        if stage is STAGES[-1]:
+            break  # printed while LLVM compiles (below)
+        t0 = time.perf_counter()
         texts[stage.name] = str(module)
         if stage.name == "tensor":
             texts["tensor+locations"] = _with_locations(module)
+        timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
         _dump(stage.name, texts[stage.name])
         if stage.name == "loop":
             messages = _assert_messages(module, name)
@@ -92,7 +143,10 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     timings["to-llvm-ir"] = time.perf_counter() - t0
     _dump("llvm-ir", llvm_text)
     t0 = time.perf_counter()
-    engine = Engine(llvm_text)
+    engine = _compile_in_background(llvm_text)
+    texts[STAGES[-1].name] = str(module)  # the GIL is free while LLVM works: print meanwhile
+    _dump(STAGES[-1].name, texts[STAGES[-1].name])
+    engine = engine()
     timings["llvm-O3+codegen"] = time.perf_counter() - t0
     call = make_entry(engine, name, kinds, results)
     return Specialization(key, call, weak, returns_tuple, messages, texts, llvm_text,

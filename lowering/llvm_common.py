@@ -34,7 +34,7 @@ from xdsl.dialects.builtin import (
     i32,
     i64,
 )
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from xdsl.rewriter import InsertPoint
 
@@ -158,6 +158,13 @@ class Emitter:
         if isinstance(x, int):
             return self.emit(llvm.ConstantOp(IntegerAttr(x, t), t))
         return x
+
+    def entry_constant(self, block: Block, x: int, t: Attribute = i64) -> SSAValue:
+        """The constant ``x`` at the top of ``block`` (a function's entry block), for ops
+        placed there (``alloca``s)."""
+        op = llvm.ConstantOp(IntegerAttr(x, t), t)
+        block.insert_op_before(op, block.first_op) if block.first_op else block.add_op(op)
+        return op.result
 
     def add(self, a: Int, b: Int) -> Int:
         if isinstance(a, int) and isinstance(b, int):

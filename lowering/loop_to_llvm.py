@@ -13,6 +13,7 @@ from xdsl.passes import ModulePass
 from xdsl.transforms.reconcile_unrealized_casts import ReconcileUnrealizedCastsPass
 
 from ember.lowering.arith_to_llvm import ArithToLLVMPass
+from ember.lowering.convert_to_llvm import ConvertToLLVMPass
 from ember.lowering.func_to_llvm import FuncToLLVMPass, NumberAssertsPass
 from ember.lowering.loop_to_scf import ExpandMemrefCopyPass, LoopToScfPass, LowerScfToCfPass
 from ember.lowering.math_to_llvm import MathToLLVMPass
@@ -26,18 +27,24 @@ from ember.lowering.vector_to_llvm import VectorToLLVMPass
 PASSES: dict[str, type[ModulePass]] = {p.name: p for p in (
     NumberAssertsPass, ParallelOutlinePass, LoopToScfPass, ExpandMemrefCopyPass, LowerScfToCfPass,
     FuncToLLVMPass, MemrefToLLVMPass, VectorToLLVMPass, ArithToLLVMPass, MathToLLVMPass,
-    ExpandMathPass, ParallelRuntimePass)}
+    ExpandMathPass, ParallelRuntimePass, ConvertToLLVMPass)}
 
 #: The ordered pipeline.  ``parallel-outline`` follows ``number-asserts`` (an outlined body
 #: returns the number of its failing assert) and precedes ``loop-to-scf`` (it needs the
 #: ``loop.parallel`` ops); ``parallel-runtime`` defines the runtime it calls, last, so that
-#: no other pass walks it.  ``func-to-llvm`` goes first among the ``*-to-llvm`` passes
-#: because ``memref-to-llvm`` needs the entry ABI's ``%alloc_result`` parameter.
+#: no other pass walks it.  ``convert-to-llvm`` is ``func-to-llvm``, ``memref-to-llvm``,
+#: ``vector-to-llvm``, ``arith-to-llvm``, ``math-to-llvm`` and ``reconcile-unrealized-casts``
+#: (:data:`SEPARATE_TO_LLVM_PASSES`) in one walk, with the same output.
 LOOP_TO_LLVM_PASSES: list[ModulePass] = [
     NumberAssertsPass(), ParallelOutlinePass(), LoopToScfPass(), ExpandMemrefCopyPass(),
-    LowerScfToCfPass(), FuncToLLVMPass(), MemrefToLLVMPass(), VectorToLLVMPass(), ArithToLLVMPass(),
-    MathToLLVMPass(),
-    ReconcileUnrealizedCastsPass(), ParallelRuntimePass(),
+    LowerScfToCfPass(), ConvertToLLVMPass(), ParallelRuntimePass(),
+]
+
+#: The passes ``convert-to-llvm`` fuses, in the order they would run (``func-to-llvm``
+#: first: ``memref-to-llvm`` needs the entry ABI's ``%alloc_result`` parameter).
+SEPARATE_TO_LLVM_PASSES: list[ModulePass] = [
+    FuncToLLVMPass(), MemrefToLLVMPass(), VectorToLLVMPass(), ArithToLLVMPass(), MathToLLVMPass(),
+    ReconcileUnrealizedCastsPass(),
 ]
 
 #: The same pipeline as an ``ember-opt -p`` string.

@@ -208,9 +208,9 @@ def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitte
     """``%alloc_result(%alloc_ctx, k, rank, sizes, dtype)``; the sizes array is an alloca in
     the entry block, ``dtype`` is NumPy's type number of the element type."""
     block = entry.body.blocks.first
-    count = llvm.ConstantOp(IntegerAttr(max(len(sizes), 1), i64), i64)
+    count = e.entry_constant(block, max(len(sizes), 1))
     array = llvm.AllocaOp(count, i64, alignment=8)
-    block.insert_ops_before([count, array], block.first_op)
+    block.insert_op_after(array, count.owner)
     for d, n in enumerate(sizes):
         e.emit(llvm.StoreOp(e.value(n), e.gep(array.res, d, i64)))
     k = e.value(op.attributes["ember.result"].value.data)
