@@ -97,7 +97,8 @@ class Results:
     def peers(self, key: str, threads: int | None = None) -> list:
         t = min(self.runs, default=1) if threads is None else threads
         return [r for r in self.runs.get(t, {"rows": []})["rows"] if r.key == key
-                and r.backend not in ("numpy", "ember") and r.seconds is not None and r.ok]
+                and r.backend != "numpy" and not r.backend.startswith("ember")
+                and r.seconds is not None and r.ok]
 
 
 def _state(r) -> tuple[str, bool | None]:
@@ -153,13 +154,13 @@ def numba_target(key: str) -> Callable:
     return check
 
 
-def thread_target(key: str, want: float = 1.8) -> Callable:
+def thread_target(key: str, want: float = 1.8, backend: str = "ember") -> Callable:
     def check(res: Results):
         counts = sorted(res.runs)
-        label = f"≥ {want}x from 1 to 2 threads"
+        label = f"≥ {want}x from 1 to 2 threads" + (f" ({backend})" if backend != "ember" else "")
         if 1 not in counts or 2 not in counts:
             return label, "not measured (needs --threads 1,2)", "-", "n/a"
-        one, two = res.row(key, "ember", 1), res.row(key, "ember", 2)
+        one, two = res.row(key, backend, 1), res.row(key, backend, 2)
         ups = [(p.backend, p.seconds / q.seconds) for p in res.peers(key, 1)
                for q in res.peers(key, 2) if q.backend == p.backend]
         best = max(ups, key=lambda u: u[1], default=None)
@@ -213,7 +214,7 @@ TARGETS = [
     ("2 threads vs 1: chain", thread_target("chain")),
     ("2 threads vs 1: softmax", thread_target("softmax")),
     ("2 threads vs 1: matmul 512", thread_target("matmul")),
-    ("2 threads vs 1: mandelbrot", thread_target("mandelbrot")),
+    ("2 threads vs 1: mandelbrot", thread_target("mandelbrot", backend="ember prange")),
     ("call overhead, 4 elements, array result", time_target("overhead", 2.5e-6)),
     ("first call, fresh process, empty cache: chain",
      latency_target("first call of chain", "cold", 0.4)),

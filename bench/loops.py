@@ -23,10 +23,32 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+try:  # the prange programs need ember's prange; in plain Python it is range
+    from ember import prange  # noqa: E402
+except ImportError:  # pragma: no cover - ember not installed: the loop programs still run
+    prange = range
+
 
 def mandelbrot(h: int, w: int, max_iter: int):
     out = np.zeros((h, w), np.int64)
     for i in range(h):
+        for j in range(w):
+            cr = -2.0 + 3.0 * j / w
+            ci = -1.5 + 3.0 * i / h
+            zr = 0.0
+            zi = 0.0
+            n = 0
+            while n < max_iter and zr * zr + zi * zi <= 4.0:
+                zr, zi = zr * zr - zi * zi + cr, 2.0 * zr * zi + ci
+                n += 1
+            out[i, j] = n
+    return out
+
+
+def mandelbrot_prange(h: int, w: int, max_iter: int):
+    """``mandelbrot`` with its rows under ``ember.prange``: the rows run on threads."""
+    out = np.zeros((h, w), np.int64)
+    for i in prange(h):
         for j in range(w):
             cr = -2.0 + 3.0 * j / w
             ci = -1.5 + 3.0 * i / h
@@ -147,8 +169,23 @@ def numba_loops(numba) -> dict:
                     c[i, j] += aip * b[p, j]
         return c
 
-    return {"chain": chain, "gelu": gelu, "sum": total, "rowsum": row_sums,
-            "softmax": softmax, "layernorm": layer_norm, "matmul": matmul,
+    def mandelbrot_rows(h, w, max_iter):  # mandelbrot_prange, with Numba's prange
+        out = np.zeros((h, w), np.int64)
+        for i in prange(h):
+            for j in range(w):
+                cr = -2.0 + 3.0 * j / w
+                ci = -1.5 + 3.0 * i / h
+                zr = 0.0
+                zi = 0.0
+                n = 0
+                while n < max_iter and zr * zr + zi * zi <= 4.0:
+                    zr, zi = zr * zr - zi * zi + cr, 2.0 * zr * zi + ci
+                    n += 1
+                out[i, j] = n
+        return out
+
+    return {"mandelbrot": mandelbrot_rows, "chain": chain, "gelu": gelu, "sum": total,
+            "rowsum": row_sums, "softmax": softmax, "layernorm": layer_norm, "matmul": matmul,
             "matmul1024": matmul}
 
 

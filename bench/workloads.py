@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loops import jacobi, mandelbrot, numba_loops, prefix_sum  # noqa: E402
+from loops import jacobi, mandelbrot, mandelbrot_prange, numba_loops, prefix_sum  # noqa: E402
 
 f32 = np.float32
 GELU_C = 0.7978845608028654  # sqrt(2 / pi)
@@ -274,6 +274,16 @@ def _ember(ember, w: Workload, args, threads: int) -> Prepared:
     return _first(ember.script(w.source), args)
 
 
+#: ember.prange versions of the loop programs (their rows run on threads)
+PRANGE_SOURCES = {"mandelbrot": mandelbrot_prange}
+
+
+def _ember_prange(ember, w: Workload, args, threads: int) -> Prepared:
+    if w.key not in PRANGE_SOURCES:
+        raise NotApplicable(w.key)
+    return _first(ember.script(PRANGE_SOURCES[w.key]), args, "rows under ember.prange")
+
+
 def _numba(numba, w: Workload, args, threads: int, parallel: bool = False) -> Prepared:
     p = _first(numba.njit(parallel=parallel)(w.source), args)
     want = np.asarray(w.numpy(*args))
@@ -328,6 +338,7 @@ def _torch_compile(torch, w: Workload, args, threads: int) -> Prepared:
 PEERS: dict[str, tuple[str, Callable]] = {
     # backend name -> (module to import, adapter)
     "ember": ("ember", _ember),
+    "ember prange": ("ember", _ember_prange),
     "numba": ("numba", _numba),
     "numba parallel": ("numba", _numba_parallel),
     "torch": ("torch", _torch),
@@ -341,8 +352,10 @@ def _numba_loops(numba, w: Workload, args, threads: int, parallel: bool = False)
     kernels = numba_loops(numba)
     if w.key not in kernels:
         raise NotApplicable(w.key)
-    return _first(numba.njit(fastmath=True, parallel=parallel)(kernels[w.key]), args,
-                  "fastmath" + (", prange" if parallel else ""))
+    fast = w.key not in LOOP_PROGRAMS  # the loop programs keep IEEE semantics, as in ember
+    notes = ["fastmath"] * fast + ["prange"] * parallel
+    return _first(numba.njit(fastmath=fast, parallel=parallel)(kernels[w.key]), args,
+                  ", ".join(notes))
 
 
 def _numba_loops_parallel(numba, w: Workload, args, threads: int) -> Prepared:
