@@ -78,6 +78,8 @@ REDUCTION_OPS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.BitAnd: "a
                  ast.BitOr: "or"}
 SIZE_ATTRIBUTES = {"shape", "ndim", "dtype", "size"}
 _HINT_RANGE = "use range for a loop whose iterations depend on each other"
+#: NumPy's bool + and * are logical or / and: their partials combine the same way
+BOOL_KINDS = {"add": "or", "mul": "and"}
 
 
 def _reduction(stmt: ast.stmt, resolve) -> tuple[str, str, ast.expr] | None:
@@ -102,10 +104,6 @@ def _reduction(stmt: ast.stmt, resolve) -> tuple[str, str, ast.expr] | None:
     if isinstance(b, ast.Name) and b.id == name:
         return name, kind, a
     return None
-
-
-def _name_loads(node: ast.AST):
-    return [n for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
 
 
 class _Flow:

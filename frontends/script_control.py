@@ -379,7 +379,10 @@ class ControlFlowMixin:
             if n not in plan.reductions and n not in plan.shared:
                 self.fail(node, f"variable '{n}' carries a value between iterations of this "
                                 "prange loop", "prange dependence", P._HINT_RANGE)
-            out.append(StringAttr(plan.reductions.get(n, "shared")))
+            kind = plan.reductions.get(n, "shared")
+            if t.element_type == S.i1:
+                kind = P.BOOL_KINDS.get(kind, kind)
+            out.append(StringAttr(kind))
         return ArrayAttr(out)
 
     def _for_with_break(self, node: ast.For):

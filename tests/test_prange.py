@@ -63,6 +63,15 @@ def reductions(x, k):
     return s, t, p, hi, lo, m, flag
 
 
+def bool_reductions(k):
+    some = False
+    every = True
+    for i in prange(k.shape[0]):
+        some += k[i] > 0      # NumPy's bool +: or
+        every *= k[i] > -3    # NumPy's bool *: and
+    return some, every
+
+
 def nested(x):
     out = np.zeros((x.shape[0], x.shape[1]))
     total = 0
@@ -131,7 +140,7 @@ def _same(got, want, terms: int = 1):
         np.testing.assert_array_equal(got, want)
 
 
-COMPILED = {fn: ember.script(fn) for fn in (ranged, reductions, nested, conditional,
+COMPILED = {fn: ember.script(fn) for fn in (ranged, reductions, bool_reductions, nested, conditional,
                                             private_arrays, mandelbrot)}
 
 
@@ -159,6 +168,7 @@ def test_reductions_match_python(n, seed):
     x = rng.standard_normal(n)
     k = rng.integers(-4, 5, n)
     _check(reductions, (x, k), terms=n)
+    _check(bool_reductions, (k,))
 
 
 @settings(max_examples=15, deadline=None)
