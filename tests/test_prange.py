@@ -458,3 +458,45 @@ def test_index_error_inside_a_prange_body(n):
     with threads(n):
         with pytest.raises(ValueError, match="index out of bounds for axis 0"):
             f(np.arange(40.0))
+
+
+def write_in_while(x):
+    out = np.zeros((x.shape[0], 4))
+    for i in prange(x.shape[0]):
+        j = 0
+        while j < 4:
+            out[i, j] = x[i] * j
+            j += 1
+    return out
+
+
+def write_in_inner_if(x):
+    out = np.zeros((x.shape[0], 5))
+    for i in prange(x.shape[0]):
+        for j in range(5):
+            if x[i] > j:
+                out[i, j] = 1.0
+            else:
+                out[i, j] = -1.0
+    return out
+
+
+def two_shared(x):
+    a = np.zeros(x.shape[0])
+    b = np.zeros(x.shape[0], np.int64)
+    for i in prange(x.shape[0]):
+        a[i] += x[i]
+        if x[i] > 0:
+            b[i] = 1
+    return a, b
+
+
+@pytest.mark.parametrize("fn", [write_in_while, write_in_inner_if, two_shared])
+def test_shared_writes_stay_in_place_in_nested_control_flow(fn):
+    """Writes under while, for and if inside the body: still a loop.parallel (a copy of a
+    shared array would make the loop serial)."""
+    x = np.linspace(-2.0, 6.0, 9)
+    _same(ember.script(fn)(x), fn(x))
+    f = ember.script(fn)
+    f(x)
+    assert "} {ember.prange}" in f.ir("loop")
