@@ -5,5 +5,6 @@
 """
 
 from ember.passes.fuse_rows import FuseRowsPass
+from ember.passes.share_recomputed import ShareRecomputedPass
 
-PASSES = {FuseRowsPass.name: FuseRowsPass}
+PASSES = {p.name: p for p in (FuseRowsPass, ShareRecomputedPass)}

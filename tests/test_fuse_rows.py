@@ -1,5 +1,6 @@
-"""``fuse-rows``: row-wise programs compute the same before and after the pass (a property
-over random shapes, dtypes and values, edge values included), and the pass does fuse them."""
+"""``fuse-rows`` and ``share-recomputed``: row-wise programs compute the same before and
+after each pass (a property over random shapes, dtypes and values), and the passes do fuse
+the rows and compute softmax's exp once."""
 
 import numpy as np
 import pytest
@@ -49,15 +50,23 @@ def _args(fn, x):
     return (x, g, g[::-1].copy())
 
 
-@et.fuzz_settings(12, long=300)
-@given(data=st.data())
-def test_fuse_rows_preserves_semantics(data):
+@pytest.mark.parametrize("rewrite", ["fuse-rows", "share-recomputed"])
+def test_row_passes_preserve_semantics(rewrite):
+    @et.fuzz_settings(8, long=300)
+    @given(data=st.data())
+    def preserves(data):
+        _check_row_program(data, rewrite)
+
+    preserves()
+
+
+def _check_row_program(data, rewrite):
     fn = data.draw(st.sampled_from(PROGRAMS))
     dtype = data.draw(st.sampled_from([np.float32, np.float64]))
     shape = data.draw(st.tuples(st.integers(1, 40), st.integers(1, 300)))
     x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-30, 30, width=np.dtype(dtype).itemsize * 8)))
-    program = et.Program.from_function(fn, *_args(fn, x)).before("fuse-rows")
-    et.check_rewrite(program, "fuse-rows")
+    program = et.Program.from_function(fn, *_args(fn, x)).before(rewrite)
+    et.check_rewrite(program, rewrite)
 
 
 def _top_level_nests(f) -> int:
@@ -72,3 +81,11 @@ def test_row_programs_become_one_nest(fn, nests):
     f = ember.script(fn)
     np.testing.assert_allclose(f(*_args(fn, x)), fn(*_args(fn, x)), rtol=2e-5, atol=2e-6)
     assert _top_level_nests(f) == nests, f.ir(stage="loop")
+
+
+def test_softmax_computes_each_exp_once(monkeypatch):
+    monkeypatch.setenv("EMBER_STRICT_MATH", "1")  # keep math.exp as one op to count
+    x = np.random.default_rng(1).standard_normal((5, 300)).astype(np.float32)
+    f = ember.script(softmax)
+    np.testing.assert_allclose(f(x), softmax(x), rtol=2e-6, atol=1e-7)
+    assert f.ir(stage="loop").count("math.exp") == 1, f.ir(stage="loop")
