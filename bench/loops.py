@@ -23,10 +23,9 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-try:  # the prange programs need ember's prange; in plain Python it is range
-    from ember import prange  # noqa: E402
-except ImportError:  # pragma: no cover - ember not installed: the loop programs still run
-    prange = range
+#: ``ember.prange`` once ``workloads._ember_prange`` has set it (importing ember here would
+#: spoil the import-time measurement); ``range`` in plain Python
+prange = range
 
 
 def mandelbrot(h: int, w: int, max_iter: int):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loops  # noqa: E402
 from loops import jacobi, mandelbrot, mandelbrot_prange, numba_loops, prefix_sum  # noqa: E402
 
 f32 = np.float32
@@ -281,6 +282,7 @@ PRANGE_SOURCES = {"mandelbrot": mandelbrot_prange}
 def _ember_prange(ember, w: Workload, args, threads: int) -> Prepared:
     if w.key not in PRANGE_SOURCES:
         raise NotApplicable(w.key)
+    loops.prange = ember.prange
     return _first(ember.script(PRANGE_SOURCES[w.key]), args, "rows under ember.prange")
 
 
