@@ -14,9 +14,12 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from xdsl.parser import Parser
 
 import ember
+import ember.testing as et
 from ember.context import make_context
 from ember.lowering import parallel_runtime as runtime
 from ember.lowering.jit import Engine
@@ -265,3 +268,72 @@ def test_loaded_artifact_links_the_runtime(tmp_path):
         print(*results)
     ''')
     assert out == ["True", "True", "True"]
+
+
+#: Halvings of each element until it is at most 1, summed: a body with an scf.while, which
+#: the work estimate counts as large, so the loop splits even at the default grain.
+HALVINGS = """
+func.func @f(%x: memref<?xi64>) -> memref<i64> attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0 : i64
+  %one = arith.constant 1 : i64
+  %n = memref.dim %x, %c0 : memref<?xi64>
+  %out = memref.alloc() {ember.result = 0 : i64} : memref<i64>
+  %s = loop.parallel (%i) = (%c0) to (%n) step (%c1) reduce(add) init(%acc = %zero) -> (i64) {
+    %v = memref.load %x[%i] : memref<?xi64>
+    %r:2 = scf.while (%a = %v, %k = %zero) : (i64, i64) -> (i64, i64) {
+      %big = arith.cmpi sgt, %a, %one : i64
+      scf.condition(%big) %a, %k : i64, i64
+    } do {
+    ^bb0(%b: i64, %kk: i64):
+      %h = arith.shrsi %b, %one : i64
+      %k1 = arith.addi %kk, %one : i64
+      scf.yield %h, %k1 : i64, i64
+    }
+    %t = arith.addi %acc, %r#1 : i64
+    loop.yield %t : i64
+  }
+  memref.store %s, %out[] : memref<i64>
+  func.return %out : memref<i64>
+}
+"""
+OUTLINE = next(k for k, (_, p) in enumerate(et.pipeline()) if p.name == "parallel-outline")
+
+
+@et.fuzz_settings(6, long=100)
+@given(st.lists(st.integers(-5, 1 << 40), max_size=70), st.sampled_from([1, 2, 3]))
+def test_while_bodies_split_and_compute_the_same(values, threads):
+    """The loop computes the same with and without parallel-outline, and what Python does."""
+    program = et.Program.from_module(HALVINGS, [np.array(values, np.int64)], position=OUTLINE,
+                                     results=[(np.dtype(np.int64), 0)])
+    rest = [p for _, p in et.pipeline()[OUTLINE:]]
+    saved = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        serial = et.run_jit(program, [p for p in rest if p.name != "parallel-outline"])
+        outlined = et.run_jit(program, rest)
+    finally:
+        ember.set_num_threads(saved)
+    want = sum(max(v, 1).bit_length() - 1 for v in values)
+    assert int(serial.values[0]) == int(outlined.values[0]) == want
+    chunks = runtime_chunks(len(values), (3 + 4 * 2**32) * len(values), threads)
+    n, full = len(values), runtime.CHUNKS_PER_THREAD * threads
+    split = full if n >= full else n if n < threads else n // threads * threads
+    assert chunks == (1 if threads == 1 or n <= 1 else split)  # as many as the trip allows
+
+
+def runtime_chunks(trip: int, work: float, threads: int) -> int:
+    """What the JIT's ember_parallel_chunks answers, at the default grain."""
+    from ember.lowering.jit import Engine
+
+    engine = Engine("declare i64 @ember_parallel_chunks(i64, double)\n"
+                    "define i64 @ask(i64 %t, double %w) {\n"
+                    "  %c = call i64 @ember_parallel_chunks(i64 %t, double %w)\n  ret i64 %c\n}")
+    ask = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_double)(engine.address("ask"))
+    saved = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        return ask(trip, work)
+    finally:
+        ember.set_num_threads(saved)
