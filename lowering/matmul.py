@@ -1,13 +1,16 @@
-"""``tensor-to-loop`` for ``etensor.matmul``: register tiles, cache blocks, no packing.
+"""``tensor-to-loop`` for ``etensor.matmul``: which algorithm runs which matmul.
 
-Float matmuls whose ``B`` has unit column stride use explicit SIMD values: a tile of ``ROWS``
-rows x 2 vectors of ``C`` stays in registers while ``k`` advances (per ``k``: two vector loads
-of a row piece of ``B``, ``ROWS`` broadcasts of ``A``, ``2 * ROWS`` vector FMAs). The main
-region is cache-blocked: each parallel iteration owns ``MC`` rows of ``C``; for each
-``NC``-wide column panel and each ``KC``-deep slice of ``k``, the ``KC x NC`` block of ``B``
-stays in L2 while the row tiles stream over it, adding to ``C`` (zeroed first). Integer, bool and strided-``B`` matmuls use a scalar ``ROWS x COLS``
-tile over all of ``k``. Leftover rows and columns run one row at a time, i-k-j. Float
-products and sums may contract into FMAs, as BLAS does.
+* Float matmuls (f32, f64) with more than one row and column: packed, cache-blocked and
+  register-blocked, as BLAS does it (:mod:`ember.lowering.matmul_packed`), for any layout of
+  ``A`` and ``B``.
+* A float matrix times a column (``n == 1``, static: ``x @ v`` with a 1-D ``v``): one dot
+  product per row, a reduction LLVM vectorises (``fastmath<reassoc,contract>``).
+* A float row times a matrix (``m == 1``, static) and everything left over below: one row of
+  ``C`` at a time, i-k-j (the j loop is unit-stride and vectorises).
+* Integer and bool matmuls: a scalar ``ROWS x COLS`` register tile over all of ``k``, the
+  leftover rows and columns i-k-j.
+
+Float products and sums may contract into FMAs, as BLAS does.
 """
 
 from __future__ import annotations
@@ -27,16 +30,13 @@ from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import is_strided
 from ember.lowering.tensor_ops import broadcast_sizes, seq_loop
 
+#: The scalar tile of integer matmuls.
 ROWS = 4
 COLS = 32
-#: Float matmuls with a unit-stride ``B`` use explicit SIMD values: a ROWS x (2 vectors) tile
-#: of accumulators, 512-bit vectors (LLVM splits them on narrower targets).
+#: Lanes of the 512-bit vectors of the packed float path (LLVM splits them on narrower targets).
 LANES = {Float32Type: 16, Float64Type: 8}
-#: Cache blocking of the vector path: MC rows of C per parallel iteration, NC-wide column
-#: panels, KC-deep slices of k (a KC x NC block of B: 128 KiB of f32, for L2). MC = 32 leaves
-#: two parallel blocks even for a batch of 64 rows.
-MC, NC, KC = 32, 256, 128
 _CONTRACT = arith.FastMathFlagsAttr([FastMathFlag.ALLOW_CONTRACT])
+_DOT = arith.FastMathFlagsAttr([FastMathFlag.REASSOC, FastMathFlag.ALLOW_CONTRACT])
 
 
 def _loop(fl, b: Builder, lbs, ubs, steps, body):
@@ -97,6 +97,19 @@ def matmul(fl, op: T.MatmulOp):
             for c, j in enumerate(jj):
                 b.insert(memref.StoreOp.get(loop.results[r * COLS + c], out.ref, [*bivs, i, j]))
 
+    def row_dot(b: Builder, ivs):
+        """``C[i, 0] = sum_k A[i, k] * B[k, 0]`` with a reassociable sum (vectorised)."""
+        *bivs, i = ivs
+        block = Block(arg_types=[IndexType(), t])
+        kb = Builder(InsertPoint.at_end(block))
+        k, acc = block.args
+        x = kb.insert(memref.LoadOp.get(a.ref, _index(a_shape, bivs, i, k, zero))).res
+        y = kb.insert(memref.LoadOp.get(bb.ref, _index(b_shape, bivs, k, zero, zero))).res
+        prod = kb.insert(arith.MulfOp(x, y, _DOT)).result
+        kb.insert(YieldOp(kb.insert(arith.AddfOp(acc, prod, _DOT)).result))
+        total = b.insert(ForOp(zero, kk, one, [X.const(b, 0, t)], block)).results[0]
+        b.insert(memref.StoreOp.get(total, out.ref, [*bivs, i, zero]))
+
     def rows_from(j_start):
         def body(b, ivs):
             *bivs, i = ivs
@@ -123,13 +136,14 @@ def matmul(fl, op: T.MatmulOp):
 
     lanes = LANES.get(type(t))
     nb = len(batch)
-    if lanes is not None:  # floats: packed and register-blocked (matmul_packed)
-        at_least = fl.b.insert(arith.CmpiOp(m, fl.index(P.MR), "uge")).result
-        m_main = fl.b.insert(arith.SelectOp(at_least, m, zero)).result
+    if lanes is not None and b_shape[-1] == 1 and a_shape[-2] != 1:
+        _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m], [one] * (nb + 1), row_dot)
+        fl.bufs[op.result] = out
+        return
+    if lanes is not None and 1 not in (a_shape[-2], b_shape[-1]):  # floats: packed, blocked
         P.Packed(fl, a, bb, out, lambda bivs, r, c: _index(a_shape, bivs, r, c, zero),
-                 lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m_main, n, kk,
+                 lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m, n, kk,
                  not is_strided(bb.ref.type)).emit(batch)
-        _loop(fl, fl.b, [zero] * nb + [m_main], [*batch, m], [one] * (nb + 1), rows_from(zero))
         fl.bufs[op.result] = out
         return
     m_main = fl.b.insert(arith.SubiOp(m, fl.b.insert(arith.RemUIOp(m, fl.index(ROWS))).result)).result

@@ -48,14 +48,21 @@ from ember.lowering.tensor_ops import seq_loop
 #: Micro-tile: MR rows x NV vectors (MR * NV accumulators + NV row pieces of Bp in the 32
 #: vector registers of AVX-512).
 MR, NV = 12, 2
+#: The last rows of a task (fewer than MR) run in strips of MR_TAIL rows (a second, smaller
+#: kernel: a 12-row kernel on 4 rows would waste two thirds of its work).
+MR_TAIL = 4
 #: Rows of C per task (a multiple of MR), most columns per task, depth of a k slice.
 MB, NC, KC = 240, 512, 256
+#: With fewer rows than this, a C-contiguous B is not packed (only a partial last strip is):
+#: copying B would cost about as much as the few rows' arithmetic.
+DIRECT_ROWS = 16
 
 
 def _parallel(b: Builder, lbs, ubs, steps, body):
     block = Block(arg_types=[IndexType()] * len(ubs))
-    body(Builder(InsertPoint.at_end(block)), list(block.args))
-    Builder(InsertPoint.at_end(block)).insert(YieldOp())
+    inner = Builder(InsertPoint.at_end(block))
+    body(inner, list(block.args))
+    inner.insert(YieldOp())
     b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
 
 
@@ -74,7 +81,7 @@ class Packed:
     m: SSAValue
     n: SSAValue
     k: SSAValue
-    unit_b: bool  # B's rows are contiguous: pack with vector loads
+    contiguous_b: bool  # B is C-contiguous: pack by vectors; with few rows, read it in place
 
     @property
     def nr(self) -> int:
@@ -95,9 +102,16 @@ class Packed:
         # at least 1: the k-slice loop's step (an empty k still zeroes C)
         self.kc = b.insert(arith.MaxUIOp(b.insert(arith.MinUIOp(self.k, self.i(KC))).result,
                                          self.i(1))).result
-        panel = b.insert(arith.MuliOp(self.kc, self.nb)).result
-        self.size = b.insert(arith.AddiOp(panel, self.i(MR * nr))).result
-        self.tile_at = panel  # the tile buffer follows the packed panel
+        self.size = b.insert(arith.MuliOp(self.kc, self.nb)).result
+        self.direct = self.flat = None
+        if self.contiguous_b:  # few rows: the kernel reads B's whole strips where they are
+            self.direct = b.insert(arith.CmpiOp(self.m, self.i(DIRECT_ROWS), "ult")).result
+            total = self.i(1)
+            for size in self.b.sizes:
+                total = b.insert(arith.MuliOp(total, size)).result
+            self.flat = b.insert(memref.ReinterpretCastOp(
+                self.b.ref, [], [total], [], [0], [DYNAMIC_INDEX], [1],
+                MemRefType(self.t, [DYNAMIC_INDEX]))).result
         nbat = len(batch)
         _parallel(b, [self.i(0)] * (nbat + 2), [*batch, self.n, self.m],
                   [self.i(1)] * nbat + [self.nb, self.i(MB)], self.task)
@@ -108,6 +122,7 @@ class Packed:
         i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ib, self.i(MB))).result, self.m)).result
         j_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(jb, self.nb)).result, self.n)).result
         buf = b.insert(memref.AllocOp([self.size], [], MemRefType(self.t, [DYNAMIC_INDEX]))).memref
+        tmp = b.insert(memref.AllocOp([], [], MemRefType(self.t, [MR, self.nr]))).memref
         zc = X.const(b, 0, self.t)
         seq_loop(b, ib, i_end, self.i(1), lambda rb, i: seq_loop(
             rb, jb, j_end, self.i(1), lambda cb, j: cb.insert(memref.StoreOp.get(zc, self.c.ref, [*bivs, i, j]))))
@@ -115,11 +130,15 @@ class Packed:
         def k_slice(kb: Builder, pc):
             k_end = kb.insert(arith.MinUIOp(kb.insert(arith.AddiOp(pc, self.kc)).result, self.k)).result
             self.pack_b(kb, buf, bivs, pc, k_end, jb, j_end)
-            seq_loop(kb, ib, i_end, self.i(MR), lambda rb, i: seq_loop(
-                rb, jb, j_end, self.i(self.nr),
-                lambda cb, j: self.tile(cb, buf, bivs, i, j, i_end, j_end, pc, k_end, jb)))
+            rows = kb.insert(arith.SubiOp(i_end, ib)).result
+            i_main = kb.insert(arith.SubiOp(i_end, kb.insert(arith.RemUIOp(rows, self.i(MR))).result)).result
+            for lo, hi, mr in ((ib, i_main, MR), (i_main, i_end, MR_TAIL)):
+                seq_loop(kb, lo, hi, self.i(mr), lambda rb, i, mr=mr: seq_loop(
+                    rb, jb, j_end, self.i(self.nr),
+                    lambda cb, j: self.tile(cb, buf, tmp, bivs, mr, i, j, i_end, j_end, pc, k_end, jb)))
         seq_loop(b, self.i(0), self.k, self.kc, k_slice)
         b.insert(memref.DeallocOp.get(buf))
+        b.insert(memref.DeallocOp.get(tmp))
 
     def strip_offset(self, b: Builder, j, jb, pc):
         """Where ``Bp[k = 0]`` of the strip at column ``j`` would be: strips are ``kc x NR``
@@ -128,12 +147,13 @@ class Packed:
         return b.insert(arith.SubiOp(start, b.insert(arith.MuliOp(pc, self.i(self.nr))).result)).result
 
     def pack_b(self, b: Builder, buf, bivs, pc, k_end, jb, j_end):
-        """``Bp[strip][k - pc][c] = B[k, min(j + c, n - 1)]``: whole strips by vectors (when
-        B's rows are contiguous), the last partial strip (or all, for a strided B) by elements."""
+        """``Bp[strip][k - pc][c] = B[k, j + c]`` (0 past ``n``): whole strips by vectors (when
+        B is contiguous and not read in place), the last partial strip (or all of a strided B)
+        by elements."""
         nr, one = self.nr, self.i(1)
         vt = VectorType(self.t, [self.lanes])
         whole = jb
-        if self.unit_b:
+        if self.contiguous_b:
             width = b.insert(arith.SubiOp(j_end, jb)).result
             whole = b.insert(arith.SubiOp(j_end, b.insert(arith.RemUIOp(width, self.i(nr))).result)).result
 
@@ -148,36 +168,54 @@ class Packed:
                         x = rb.insert(vector.LoadOp(self.b.ref, self.b_at(bivs, k, col), vt)).result
                         rb.insert(vector.StoreOp(x, buf, [dst]))
                 seq_loop(sb, pc, k_end, one, row)
-            seq_loop(b, jb, whole, self.i(nr), vec_strip)
-        last = b.insert(arith.SubiOp(self.n, one)).result
+            # direct: the kernel reads whole strips in B
+            seq_loop(b, jb, b.insert(arith.SelectOp(self.direct, jb, whole)).result, self.i(nr), vec_strip)
+        zc = X.const(b, 0, self.t)
 
         def elem_strip(sb: Builder, j):
             base = self.strip_offset(sb, j, jb, pc)
+            width = sb.insert(arith.MinUIOp(sb.insert(arith.SubiOp(j_end, j)).result, self.i(nr))).result
 
             def row(rb: Builder, k):
                 at = rb.insert(arith.AddiOp(base, rb.insert(arith.MuliOp(k, self.i(nr))).result)).result
 
-                def elem(eb: Builder, c):
-                    col = eb.insert(arith.MinUIOp(eb.insert(arith.AddiOp(j, c)).result, last)).result
-                    x = eb.insert(memref.LoadOp.get(self.b.ref, self.b_at(bivs, k, col))).res
+                def copy(eb: Builder, c):
+                    x = eb.insert(memref.LoadOp.get(self.b.ref, self.b_at(bivs, k, eb.insert(arith.AddiOp(j, c)).result))).res
                     eb.insert(memref.StoreOp.get(x, buf, [eb.insert(arith.AddiOp(at, c)).result]))
-                seq_loop(rb, self.i(0), self.i(nr), one, elem)
+                seq_loop(rb, self.i(0), width, one, copy)
+                seq_loop(rb, width, self.i(nr), one, lambda eb, c: eb.insert(
+                    memref.StoreOp.get(zc, buf, [eb.insert(arith.AddiOp(at, c)).result])))
             seq_loop(sb, pc, k_end, one, row)
         seq_loop(b, whole, j_end, self.i(nr), elem_strip)
 
-    def tile(self, b: Builder, buf, bivs, i, j, i_end, j_end, pc, k_end, jb):
-        """The micro-kernel on rows ``[i, i + MR)`` x columns ``[j, j + NR)``, then C += it."""
+    def strip_source(self, b: Builder, buf, bivs, j, jb, j_end, pc):
+        """``(memref, row stride, offset)``: row ``k`` of the strip at ``j`` starts at
+        ``offset + k * stride``: in the packed panel, or (``direct``, a whole strip) in B."""
+        packed = self.strip_offset(b, j, jb, pc)
+        if self.direct is None:
+            return buf, self.i(self.nr), packed
+        inside = b.insert(arith.CmpiOp(b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end, "ule")).result
+        use_b = b.insert(arith.AndIOp(self.direct, inside)).result
+        at = self.b_at(bivs, self.i(0), j)
+        flat = at[0]
+        for idx, size in zip(at[1:], self.b.sizes[1:]):  # C order: the offset of B[..., 0, j]
+            flat = b.insert(arith.AddiOp(b.insert(arith.MuliOp(flat, size)).result, idx)).result
+        pick = lambda x, y: b.insert(arith.SelectOp(use_b, x, y)).result  # noqa: E731
+        return pick(self.flat, buf), pick(self.n, self.i(self.nr)), pick(flat, packed)
+
+    def tile(self, b: Builder, buf, tmp, bivs, mr, i, j, i_end, j_end, pc, k_end, jb):
+        """The micro-kernel on rows ``[i, i + mr)`` x columns ``[j, j + NR)``, then C += it."""
         vt = VectorType(self.t, [self.lanes])
         last = b.insert(arith.SubiOp(self.m, self.i(1))).result
-        rows = [i] + [b.insert(arith.AddiOp(i, self.i(r))).result for r in range(1, MR)]
+        rows = [i] + [b.insert(arith.AddiOp(i, self.i(r))).result for r in range(1, mr)]
         clamped = [b.insert(arith.MinUIOp(r, last)).result for r in rows]
-        base = self.strip_offset(b, j, jb, pc)
+        src, ld, base = self.strip_source(b, buf, bivs, j, jb, j_end, pc)
         zero = b.insert(vector.BroadcastOp(X.const(b, 0, self.t), vt)).vector
-        block = Block(arg_types=[IndexType()] + [vt] * (MR * NV))
+        block = Block(arg_types=[IndexType()] + [vt] * (mr * NV))
         kb = Builder(InsertPoint.at_end(block))
         k, accs = block.args[0], list(block.args[1:])
-        at = kb.insert(arith.AddiOp(base, kb.insert(arith.MuliOp(k, self.i(self.nr))).result)).result
-        bv = [kb.insert(vector.LoadOp(buf, [kb.insert(arith.AddiOp(at, self.i(v * self.lanes))).result
+        at = kb.insert(arith.AddiOp(base, kb.insert(arith.MuliOp(k, ld)).result)).result
+        bv = [kb.insert(vector.LoadOp(src, [kb.insert(arith.AddiOp(at, self.i(v * self.lanes))).result
                                             if v else at], vt)).result for v in range(NV)]
         new = []
         for r, row in enumerate(clamped):
@@ -185,43 +223,32 @@ class Packed:
             s = kb.insert(vector.BroadcastOp(x, vt)).vector
             new += [kb.insert(vector.FMAOp(s, bv[v], accs[r * NV + v])).res for v in range(NV)]
         kb.insert(YieldOp(*new))
-        acc = list(b.insert(ForOp(pc, k_end, self.i(1), [zero] * (MR * NV), block)).results)
-        self.add_tile(b, buf, bivs, acc, rows, j, i_end, j_end)
+        acc = list(b.insert(ForOp(pc, k_end, self.i(1), [zero] * (mr * NV), block)).results)
+        self.add_tile(b, tmp, bivs, acc, i, j, i_end, j_end)
 
-    def add_tile(self, b: Builder, buf, bivs, acc, rows, j, i_end, j_end):
-        """``C[rows, j:j+NR] += acc``: by vectors if the tile lies inside C (loop of one or no
-        trip), else through the tile buffer, element by element."""
+    def add_tile(self, b: Builder, tmp, bivs, acc, i, j, i_end, j_end):
+        """``C[i:i+mr, j:j+NR] += acc`` for the rows and columns inside the block: the tile
+        goes through ``tmp`` (an ``MR x NR`` buffer in L1), so one loop nest serves whole
+        and edge tiles alike: whole vectors, then single elements."""
         vt = VectorType(self.t, [self.lanes])
-        zero, one = self.i(0), self.i(1)
-        cols = [j] + [b.insert(arith.AddiOp(j, self.i(v * self.lanes))).result for v in range(1, NV)]
-        rows_in = b.insert(arith.CmpiOp(b.insert(arith.AddiOp(rows[0], self.i(MR))).result, i_end, "ule")).result
-        cols_in = b.insert(arith.CmpiOp(b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end, "ule")).result
-        inside = b.insert(arith.SelectOp(b.insert(arith.AndIOp(rows_in, cols_in)).result, one, zero)).result
+        zero, one, lanes = self.i(0), self.i(1), self.i(self.lanes)
+        for n, vec in enumerate(acc):
+            b.insert(vector.StoreOp(vec, tmp, [self.i(n // NV), self.i(n % NV * self.lanes)]))
+        r_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(i, self.i(len(acc) // NV))).result, i_end)).result
+        width = b.insert(arith.SubiOp(b.insert(arith.MinUIOp(
+            b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end)).result, j)).result
+        whole = b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
 
-        def direct(db: Builder, _):
-            for r, row in enumerate(rows):
-                for v, col in enumerate(cols):
-                    old = db.insert(vector.LoadOp(self.c.ref, [*bivs, row, col], vt)).result
-                    s = db.insert(arith.AddfOp(old, acc[r * NV + v])).result
-                    db.insert(vector.StoreOp(s, self.c.ref, [*bivs, row, col]))
-        seq_loop(b, zero, inside, one, direct)
+        def row(rb: Builder, ri):
+            r = rb.insert(arith.SubiOp(ri, i)).result
 
-        def edge(eb: Builder, _):
-            for r in range(MR):
-                for v in range(NV):
-                    eb.insert(vector.StoreOp(acc[r * NV + v], buf,
-                                             [eb.insert(arith.AddiOp(self.tile_at, self.i((r * NV + v) * self.lanes))).result]))
-            r_end = eb.insert(arith.MinUIOp(eb.insert(arith.AddiOp(rows[0], self.i(MR))).result, i_end)).result
-            c_end = eb.insert(arith.MinUIOp(eb.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end)).result
-
-            def row(rb: Builder, ri):
-                off = rb.insert(arith.AddiOp(self.tile_at, rb.insert(arith.MuliOp(
-                    rb.insert(arith.SubiOp(ri, rows[0])).result, self.i(self.nr))).result)).result
-
-                def elem(cb: Builder, cj):
-                    x = cb.insert(memref.LoadOp.get(buf, [cb.insert(arith.AddiOp(off, cb.insert(arith.SubiOp(cj, j)).result)).result])).res
-                    old = cb.insert(memref.LoadOp.get(self.c.ref, [*bivs, ri, cj])).res
-                    cb.insert(memref.StoreOp.get(cb.insert(arith.AddfOp(old, x)).result, self.c.ref, [*bivs, ri, cj]))
-                seq_loop(rb, j, c_end, one, elem)
-            seq_loop(eb, rows[0], r_end, one, row)
-        seq_loop(b, inside, one, one, edge)
+            def add(cb: Builder, c, vt=None):
+                load = (lambda m, ix: cb.insert(vector.LoadOp(m, ix, vt)).result) if vt else \
+                       (lambda m, ix: cb.insert(memref.LoadOp.get(m, ix)).res)
+                store = (lambda v, m, ix: cb.insert(vector.StoreOp(v, m, ix))) if vt else \
+                        (lambda v, m, ix: cb.insert(memref.StoreOp.get(v, m, ix)))
+                at = [*bivs, ri, cb.insert(arith.AddiOp(j, c)).result]
+                store(cb.insert(arith.AddfOp(load(self.c.ref, at), load(tmp, [r, c]))).result, self.c.ref, at)
+            seq_loop(rb, zero, whole, lanes, lambda cb, c: add(cb, c, vt))
+            seq_loop(rb, whole, width, one, add)
+        seq_loop(b, i, r_end, one, row)
