@@ -500,3 +500,36 @@ def test_shared_writes_stay_in_place_in_nested_control_flow(fn):
     f = ember.script(fn)
     f(x)
     assert "} {ember.prange}" in f.ir("loop")
+
+
+# -- scf.if taking over a buffer (bufferize_scf.lower_if), in serial loops too -------------
+
+def if_patterns(x, c: float):
+    out = np.zeros(x.shape[0])
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > c:
+            out[i] = x[i]
+            if x[i] > c + 1.0:
+                out[i] *= 2.0
+        else:
+            out[i] = -x[i]
+        if i > 0 and x[i] < c:
+            s += out[i - 1]          # read only: the buffer is used after the if
+        tmp = x * float(i)
+        if x[i] > 0.0:
+            tmp[0] = 5.0             # a temporary of this block, dead after the if
+            s += tmp.sum()
+        else:
+            s -= tmp[0]
+    return out, s
+
+
+IF_PATTERNS = ember.script(if_patterns)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 2**31), st.floats(-1.0, 1.0))
+def test_element_writes_under_if_match_python(n, seed, c):
+    x = np.random.default_rng(seed).standard_normal(n)
+    _same(IF_PATTERNS(x, c), if_patterns(x, c), terms=n * n)
