@@ -139,14 +139,21 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
         if stage.name == "loop":
             messages = _assert_messages(module, name)
     t0 = time.perf_counter()
-    llvm_text = to_llvm_ir(module)
+    try:
+        llvm_text = to_llvm_ir(module)
+    except Exception as e:
+        repro = _repro(module, "").replace(" -p ", " --emit=llvm-ir")
+        raise CompilerError(f"translation to LLVM IR failed: {e}\n{repro}\n(EMBER_VERIFY=1 "
+                            "verifies the IR after every pass and names the pass that broke it)") from e
     timings["to-llvm-ir"] = time.perf_counter() - t0
-    _dump("llvm-ir", llvm_text)
     t0 = time.perf_counter()
-    engine = _compile_in_background(llvm_text)
-    texts[STAGES[-1].name] = str(module)  # the GIL is free while LLVM works: print meanwhile
-    _dump(STAGES[-1].name, texts[STAGES[-1].name])
-    engine = engine()
+    wait = _compile_in_background(llvm_text)
+    try:  # the GIL is free while LLVM works: print meanwhile
+        texts[STAGES[-1].name] = str(module)
+        _dump(STAGES[-1].name, texts[STAGES[-1].name])
+        _dump("llvm-ir", llvm_text)
+    finally:
+        engine = wait()
     timings["llvm-O3+codegen"] = time.perf_counter() - t0
     call = make_entry(engine, name, kinds, results)
     return Specialization(key, call, weak, returns_tuple, messages, texts, llvm_text,

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, llvm
 from xdsl.dialects.arith import CMPF_COMPARISON_OPERATIONS
-from xdsl.dialects.builtin import IntegerAttr, IntegerType, ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, IntegerType, ModuleOp, i1
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
 from ember.dialects.arith_ext import RemFOp
-from ember.lowering.llvm_common import (Emitter, TableLowering, i64, intrinsic_suffix,
-    llvm_type)
+from ember.lowering.llvm_common import (Emitter, TableLowering, i64, int_attr, intrinsic_suffix,
+    llvm_type, make)
 
 Rule = Callable[[Operation, list[SSAValue], Emitter], SSAValue]
 
@@ -46,8 +46,11 @@ def _cast(cls: type[Operation]) -> Rule:
     return lambda op, a, e: e.emit(cls(a[0], llvm_type(op.results[0].type)))
 
 
+_PREDICATES = {p.value: llvm.ICmpPredicateFlag(p.value).to_int() for p in llvm.ICmpPredicateFlag}
+
+
 def _icmp(pred: str, a: SSAValue, b: SSAValue, e: Emitter) -> SSAValue:
-    return e.emit(llvm.ICmpOp(a, b, IntegerAttr(llvm.ICmpPredicateFlag(pred).to_int(), i64)))
+    return e.emit(make(llvm.ICmpOp, (a, b), i1, {"predicate": int_attr(_PREDICATES[pred])}))
 
 
 def _minmax(pred: str) -> Rule:
@@ -84,7 +87,7 @@ def _int_resize(signed: bool) -> Rule:
 
 
 def _cmpi(op: arith.CmpiOp, a: list[SSAValue], e: Emitter) -> SSAValue:
-    return e.emit(llvm.ICmpOp(a[0], a[1], IntegerAttr(op.predicate.value.data, i64)))
+    return e.emit(make(llvm.ICmpOp, a, i1, {"predicate": int_attr(op.predicate.value.data)}))
 
 
 def _cmpf(op: arith.CmpfOp, a: list[SSAValue], e: Emitter) -> SSAValue:

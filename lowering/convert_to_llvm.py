@@ -6,8 +6,11 @@ The six passes each walk the whole module with xDSL's pattern rewriter and meet 
 0.14 s. This pass visits each op once, in dominance order, with the same rule tables
 (``arith_to_llvm._RULES``, ...): a rule gets the op's operands already converted (looked
 up in a map from old values to new ones) and emits the LLVM ops before it. No cast is
-made, so none has to be reconciled. Its output equals the six passes' output, value for
-value, except for that: the individual passes stay for ``ember-opt`` and their lit tests::
+made, so none has to be reconciled. Each distinct constant is made once per function, at the
+top, each descriptor field is read once, where the descriptor is defined, and index
+arithmetic folds those constants (``x[1, i]`` reads at ``n1 + i``, not ``1 * n1 + i``).
+Otherwise the ops are those of the six passes, which stay for ``ember-opt`` and their lit
+tests (``tests/test_convert_to_llvm.py`` checks both routes on random programs)::
 
     func.func @f(%x: memref<?xf32>) -> memref<?xf32> attributes {ember.entry} { ... }
   ->
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, llvm
-from xdsl.dialects.builtin import (DenseArrayBase, FloatAttr, IntegerAttr, MemRefType, ModuleOp, UnitAttr,
+from xdsl.dialects.builtin import (FloatAttr, IntegerAttr, MemRefType, ModuleOp, UnitAttr,
                                    UnrealizedConversionCastOp)
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -31,7 +34,8 @@ from xdsl.transforms.reconcile_unrealized_casts import ReconcileUnrealizedCastsP
 from ember.lowering import arith_to_llvm, math_to_llvm, memref_to_llvm, vector_to_llvm
 from ember.lowering.func_to_llvm import (_result_type, _unpack_array, _unpack_scalar, abi_type,
                                          is_entry)
-from ember.lowering.llvm_common import PTR, Emitter, Int, i32, i64, llvm_type
+from ember.lowering.llvm_common import (PTR, Emitter, Int, i32, i64, int_attr, llvm_type, make,
+                                        position)
 
 RULES = {**arith_to_llvm._RULES, **math_to_llvm._RULES, **memref_to_llvm._RULES,  # noqa: SLF001
          **vector_to_llvm._RULES}  # noqa: SLF001
@@ -102,8 +106,8 @@ class _Function:
         key = (value, t)
         v = self.constants.get(key)
         if v is None:
-            attr = IntegerAttr(value, t) if isinstance(value, int) else value
-            op = llvm.ConstantOp(attr, t)
+            attr = int_attr(value, t) if isinstance(value, int) else value
+            op = make(llvm.ConstantOp, (), t, {"value": attr})
             if self.top is not None:
                 self.entry_block.insert_op_before(op, self.top)
             else:
@@ -117,7 +121,7 @@ class _Function:
         key = (struct, pos)
         v = self.extracts.get(key)
         if v is None:
-            op = llvm.ExtractValueOp(DenseArrayBase.from_list(i64, pos), struct, t)
+            op = make(llvm.ExtractValueOp, (struct,), t, {"position": position(pos)})
             owner = struct.owner
             if isinstance(owner, Block):
                 owner.insert_op_before(op, owner.first_op) if owner.first_op else owner.add_op(op)
@@ -155,13 +159,16 @@ class _Function:
         if new.body.blocks:
             self.entry_block = new.body.blocks.first
             self.top = self.entry_block.first_op
-            for block in _rpo(new.body.blocks.first):
+            order = _rpo(new.body.blocks.first)
+            reached = set(order)
+            order += [b for b in new.body.blocks if b not in reached]  # unreachable: any order
+            for block in order:
                 for op in list(block.ops):
                     self.convert(op)
-        for op in self.dead:
+        for op in self.dead:  # every user of a dead op is dead too (or was remapped)
             op.parent_block().detach_op(op)
         for op in self.dead:
-            op.erase(safe_erase=False)
+            op.drop_all_references()
         for arg in old_args:
             if arg.block is not None and arg in self.vmap:
                 arg.block.erase_arg(arg)

@@ -16,6 +16,7 @@ C-contiguous and their stride field is unused (undef); strided-layout memrefs fi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from xdsl.dialects import llvm
@@ -29,6 +30,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     StridedLayoutAttr,
+    UnitAttr,
     UnrealizedConversionCastOp,
     i8,
     i32,
@@ -127,6 +129,23 @@ def replace(rewriter: PatternRewriter, op: Operation, new_ops: Sequence[Operatio
             r.name_hint = hint
 
 
+@functools.cache
+def _position(pos: tuple[int, ...]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, pos)
+
+
+def position(pos: Sequence[int]) -> DenseArrayBase:
+    """The ``[i, j]`` of an ``extractvalue``/``insertvalue``; attributes are immutable, so
+    each distinct position is built once (building one costs as much as the op)."""
+    return _position(tuple(pos))
+
+
+@functools.cache
+def int_attr(value: int, t: Attribute = i64) -> IntegerAttr:
+    """``IntegerAttr(value, t)``, built once per value and type (a predicate, a constant)."""
+    return IntegerAttr(value, t)
+
+
 def constant_int(value: SSAValue) -> int | None:
     """The integer value of ``value`` if it is an (arith or llvm) constant, seen through casts."""
     owner = value.owner
@@ -138,6 +157,20 @@ def constant_int(value: SSAValue) -> int | None:
 
 
 Int = int | SSAValue
+
+
+_NO_FLAGS = IntegerAttr(0, i32)
+_NOT_ATOMIC = IntegerAttr(0, i64)
+_DYNAMIC_INDEX = DenseArrayBase.from_list(i32, [llvm.GEP_USE_SSA_VAL])
+
+
+def make(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
+         properties: dict[str, Attribute]) -> Operation:
+    """``cls.create(...)``: the op with exactly these operands, result type and properties,
+    without the argument checks of ``cls(...)``, which cost twice the op itself. Used for
+    the few ops the lowerings make most; ``tests/test_compile_time.py`` checks that each
+    prints as its checked constructor's op does."""
+    return cls.create(operands=operands, result_types=[result], properties=properties)
 
 
 class Emitter:
@@ -156,7 +189,7 @@ class Emitter:
 
     def value(self, x: Int, t: Attribute = i64) -> SSAValue:
         if isinstance(x, int):
-            return self.emit(llvm.ConstantOp(IntegerAttr(x, t), t))
+            return self.emit(make(llvm.ConstantOp, (), t, {"value": int_attr(x, t)}))
         return x
 
     def entry_constant(self, block: Block, x: int, t: Attribute = i64) -> SSAValue:
@@ -171,7 +204,8 @@ class Emitter:
             return a + b
         if a == 0 or b == 0:
             return b if a == 0 else a
-        return self.emit(llvm.AddOp(self.value(a), self.value(b)))
+        a, b = self.value(a), self.value(b)
+        return self.emit(make(llvm.AddOp, (a, b), a.type, {"overflowFlags": _NO_FLAGS}))
 
     def mul(self, a: Int, b: Int) -> Int:
         if isinstance(a, int) and isinstance(b, int):
@@ -180,7 +214,8 @@ class Emitter:
             return b if a == 1 else a
         if a == 0 or b == 0:
             return 0
-        return self.emit(llvm.MulOp(self.value(a), self.value(b)))
+        a, b = self.value(a), self.value(b)
+        return self.emit(make(llvm.MulOp, (a, b), a.type, {"overflowFlags": _NO_FLAGS}))
 
     def gep(self, ptr: SSAValue, index: Int, elem: Attribute) -> SSAValue:
         """``getelementptr inbounds elem, ptr, index``."""
@@ -188,17 +223,19 @@ class Emitter:
             return ptr
         if isinstance(index, int):
             return self.emit(llvm.GEPOp(ptr, [index], elem, inbounds=True))
-        return self.emit(llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], elem, [index], inbounds=True))
+        return self.emit(make(llvm.GEPOp, (ptr, index), PTR, {
+            "rawConstantIndices": _DYNAMIC_INDEX, "elem_type": elem, "noWrapFlags": _NO_FLAGS,
+            "inbounds": UnitAttr()}))
 
     def load(self, ptr: SSAValue, t: Attribute) -> SSAValue:
-        return self.emit(llvm.LoadOp(ptr, t))
+        return self.emit(make(llvm.LoadOp, (ptr,), t, {"ordering": _NOT_ATOMIC}))
 
     def extract(self, struct: SSAValue, pos: Sequence[int], t: Attribute) -> SSAValue:
-        return self.emit(llvm.ExtractValueOp(DenseArrayBase.from_list(i64, pos), struct, t))
+        return self.emit(make(llvm.ExtractValueOp, (struct,), t, {"position": position(pos)}))
 
     def insert(self, struct: SSAValue, value: Int, pos: Sequence[int]) -> SSAValue:
-        return self.emit(llvm.InsertValueOp(DenseArrayBase.from_list(i64, pos), struct,
-                                            self.value(value)))
+        return self.emit(make(llvm.InsertValueOp, (struct, self.value(value)), struct.type,
+                              {"position": position(pos)}))
 
     def call(self, callee: str, args: Sequence[SSAValue], ret: Attribute | None) -> SSAValue:
         return self.emit(llvm.CallOp(callee, *args, return_type=ret))

@@ -66,7 +66,7 @@ def test_print_ir_after_all(monkeypatch, capfd):
     ember.script(lambda x: x + 1)(np.ones(2))
     err = capfd.readouterr().err
     assert "// -----// IR Dump After TensorToLoopPass (tensor-to-loop) //----- //" in err
-    assert "// -----// IR Dump After FuncToLLVMPass (func-to-llvm) //----- //" in err
+    assert "// -----// IR Dump After ConvertToLLVMPass (convert-to-llvm) //----- //" in err
 
 
 def test_entry_point_plugins_are_loaded(tmp_path, monkeypatch):

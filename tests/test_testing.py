@@ -171,7 +171,7 @@ def test_a_crashing_pass_is_reported_with_its_input():
 
 def test_a_lowering_is_checked_against_the_tensor_stage():
     program = exp_of_difference()
-    checked = et.check_rewrite(program.before("arith-to-llvm"), "arith-to-llvm")
+    checked = et.check_rewrite(program.before("convert-to-llvm"), "convert-to-llvm")
     assert checked.before.oracle == "reference" and checked.after.oracle == "jit"
     np.testing.assert_allclose(checked.after.values[0], np.exp([0.5, -2.0]))
 

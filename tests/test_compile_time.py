@@ -1,0 +1,106 @@
+"""The compile driver's fast path: what it still verifies, the LLVM thread, the timings."""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+from xdsl.dialects import func
+from xdsl.dialects.builtin import FunctionType, f64
+from xdsl.passes import ModulePass
+
+import ember
+import ember.compiler as compiler
+
+
+@pytest.fixture(autouse=True)
+def no_disk_cache(monkeypatch):
+    """Every call here must compile, not load an earlier compile."""
+    monkeypatch.setenv("EMBER_CACHE", "0")
+
+
+@dataclass(frozen=True)
+class BreakSignature(ModulePass):
+    """Leaves invalid IR: every function type gains a parameter its entry block lacks."""
+
+    name = "break-signature"
+
+    def apply(self, ctx, op) -> None:
+        for fn in op.ops:
+            if isinstance(fn, func.FuncOp):
+                ft = fn.function_type
+                fn.function_type = FunctionType.from_lists([*ft.inputs, f64], list(ft.outputs))
+
+
+def test_user_passes_are_always_verified():
+    f = ember.script(lambda x: x + 1.0, passes={"loop": [BreakSignature()]})
+    with pytest.raises(ember.CompilerError, match="pass 'break-signature' failed"):
+        f(np.ones(3))
+
+
+def test_ember_verify_names_the_internal_pass_that_broke_the_ir(monkeypatch):
+    stages = [replace(s, passes=(lambda s=s: [*s.passes(), BreakSignature()]))
+              if s.name == "loop" else s for s in compiler.STAGES]
+    monkeypatch.setattr(compiler, "STAGES", stages)
+    monkeypatch.setenv("EMBER_VERIFY", "1")
+    with pytest.raises(ember.CompilerError, match="pass 'break-signature' failed"):
+        ember.script(lambda x: x * 2.0)(np.ones(3))
+
+
+def test_results_and_stage_texts_with_llvm_on_a_thread():
+    """LLVM runs on a thread while the llvm stage prints: the result, every stage's text and
+    the timings are all there, and the switch interval is restored."""
+    import sys
+
+    interval = sys.getswitchinterval()
+    f = ember.script(lambda x, y: np.tanh(x * 0.5 + y) * 0.5 + x)
+    x, y = np.linspace(-2, 2, 7, dtype=np.float32), np.ones(7, np.float32)
+    np.testing.assert_allclose(f(x, y), np.tanh(x * 0.5 + y) * 0.5 + x, rtol=1e-6)
+    assert sys.getswitchinterval() == interval
+    assert "llvm.func" in f.ir("llvm") and "etensor." in f.ir("tensor")
+    assert "define" in f.llvm_ir()
+    timings = f.cache_info()["compiles"][0]["timings"]
+    assert {"convert-to-llvm", "to-llvm-ir", "llvm-O3+codegen"} <= set(timings)
+
+
+def test_llvm_errors_reach_the_caller(monkeypatch):
+    from ember.lowering import jit
+
+    def broken(text, opt_level=3):
+        raise RuntimeError("LLVM IR parsing error (injected)")
+
+    monkeypatch.setattr(jit, "Engine", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        ember.script(lambda x: x - 3.0)(np.ones(2))
+
+
+def test_unchecked_ops_print_as_checked_ones():
+    """``llvm_common.make`` skips the constructors' checks: each hot op it builds must equal
+    (print as) the op its checked constructor builds."""
+    from xdsl.dialects import llvm
+    from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, f32, i64
+    from xdsl.ir import Block
+
+    from ember.lowering.arith_to_llvm import _icmp
+    from ember.lowering.llvm_common import PTR, Emitter, descriptor_type
+
+    block = Block(arg_types=[i64, i64, descriptor_type(2), PTR])
+    x, y, d, p = block.args
+    e = Emitter()
+    pairs = [
+        (e.add(x, y), llvm.AddOp(x, y)),
+        (e.mul(x, y), llvm.MulOp(x, y)),
+        (e.value(7), llvm.ConstantOp(IntegerAttr(7, i64), i64)),
+        (e.gep(p, x, f32), llvm.GEPOp(p, [llvm.GEP_USE_SSA_VAL], f32, [x], inbounds=True)),
+        (e.load(p, f32), llvm.LoadOp(p, f32)),
+        (e.extract(d, [1, 0], i64), llvm.ExtractValueOp(DenseArrayBase.from_list(i64, [1, 0]), d, i64)),
+        (e.insert(d, x, [1, 1]), llvm.InsertValueOp(DenseArrayBase.from_list(i64, [1, 1]), d, x)),
+        (_icmp("slt", x, y, e), llvm.ICmpOp(x, y, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64))),
+    ]
+    for fast, checked in pairs:
+        fast_op = fast.owner
+        assert fast_op.properties == checked.properties, fast_op.name
+        assert [r.type for r in fast_op.results] == [r.type for r in checked.results], fast_op.name
+        fast_op.verify()
+        block.add_ops([fast_op.clone(), checked])
+    ops = list(block.ops)
+    assert [str(o).split("=", 1)[-1] for o in ops[::2]] == [str(o).split("=", 1)[-1] for o in ops[1::2]]
