@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func, llvm, memref
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IntegerAttr, IntegerType, MemRefType, ModuleOp
+from xdsl.dialects.builtin import (DYNAMIC_INDEX, FloatAttr, IntegerAttr, IntegerType, MemRefType,
+                                   ModuleOp, f64)
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
@@ -193,15 +194,34 @@ def _define_temp_alloc(module: ModuleOp) -> None:
             block.add_op(o.clone())
 
 
+#: a temporary of this many bytes or more is not attempted (the byte count could have wrapped
+#: around 64 bits): ``ember_malloc`` gets ``SIZE_MAX``, returns NULL, and the call fails with
+#: the out-of-memory status instead of writing past a small buffer
+TOO_BIG_BYTES = float(1 << 62)
+
+
 def _nbytes(e: Emitter, t: MemRefType, sizes: list[Int]) -> SSAValue:
-    """``max(product(sizes) * element size, 1)``: malloc(0) may return NULL."""
+    """``max(product(sizes) * element size, 1)``: malloc(0) may return NULL. A product that
+    reaches ``TOO_BIG_BYTES`` (computed again in f64, which cannot wrap) gives ``SIZE_MAX``."""
     n: Int = element_bytes(t.element_type)
+    wide: SSAValue | None = None
     for size in sizes:
         n = e.mul(n, size)
+        if not isinstance(size, int):
+            f = e.emit(llvm.SIToFPOp(size, f64))
+            wide = f if wide is None else e.emit(llvm.FMulOp(wide, f))
     if isinstance(n, int):
         return e.value(max(n, 1))
     is_zero = e.emit(llvm.ICmpOp(n, e.value(0), _EQ))
-    return e.emit(llvm.SelectOp(is_zero, e.value(1), n))
+    n = e.emit(llvm.SelectOp(is_zero, e.value(1), n))
+    if wide is None:
+        return n
+    static = element_bytes(t.element_type)
+    for size in sizes:
+        static *= size if isinstance(size, int) else 1
+    limit = e.emit(llvm.ConstantOp(FloatAttr(TOO_BIG_BYTES / max(static, 1), f64), f64))
+    too_big = e.emit(llvm.FCmpOp(wide, limit, "oge"))  # NaN (inf * 0): the product is 0
+    return e.emit(llvm.SelectOp(too_big, e.value(-1), n))
 
 
 def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitter) -> SSAValue:

@@ -185,3 +185,20 @@ def test_np_empty_is_not_filled():
     assert "ember.uninitialized" in prefix.ir("tensor")
     loop_ir = prefix.ir("loop")
     assert "loop.parallel" not in loop_ir, loop_ir  # no loop filling the buffer
+
+
+def test_temporary_whose_size_wraps_around_64_bits_is_a_memory_error():
+    """(2^31)^2 float64 elements are 2^65 bytes, 0 modulo 2^64: the byte count of the
+    temporary would wrap to a tiny buffer that the loops then overrun. It is caught (the
+    product is checked again in f64) and the call raises instead of crashing."""
+
+    @ember.script
+    def f(n: int):
+        z = np.zeros((n, n)) + 1.0
+        return (z * z + z).sum(axis=1)[0:1]  # z has three users: a buffer of its own
+
+    np.testing.assert_array_equal(f(3), [6.0])
+    for n in (2**31, 2**32 + 1):
+        with pytest.raises(MemoryError, match="out of memory"):
+            f(n)
+    np.testing.assert_array_equal(f(2), [4.0])  # still usable afterwards

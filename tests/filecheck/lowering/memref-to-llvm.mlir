@@ -40,12 +40,18 @@ func.func @alloc_free(%n: index) -> index {
 }
 
 // CHECK-LABEL: func.func @alloc_free
-// nbytes = 8 * 4 * n, at least 1
+// nbytes = 8 * 4 * n, at least 1; the product again in f64: from 2^62 bytes on (it may have
+// wrapped around) ember_malloc gets SIZE_MAX and fails
 // CHECK:         %[[NB:.*]] = llvm.mul %{{.*}}, %[[N:.*]] : i64
+// CHECK-NEXT:    %[[NF:.*]] = llvm.sitofp %[[N]] : i64 to f64
 // CHECK:         %[[ZERO:.*]] = llvm.icmp "eq" %[[NB]], %{{.*}} : i64
 // CHECK-NEXT:    %[[ONE:.*]] = llvm.mlir.constant(1) : i64
 // CHECK-NEXT:    %[[SIZE:.*]] = llvm.select %[[ZERO]], %[[ONE]], %[[NB]] : i1, i64
-// CHECK-NEXT:    %[[P:.*]] = llvm.call @ember_malloc(%[[SIZE]]) : (i64) -> !llvm.ptr
+// CHECK-NEXT:    %[[LIMIT:.*]] = llvm.mlir.constant(1.4411518807585587e+17 : f64) : f64
+// CHECK-NEXT:    %[[BIG:.*]] = llvm.fcmp "oge" %[[NF]], %[[LIMIT]] : f64
+// CHECK-NEXT:    %[[MAX:.*]] = llvm.mlir.constant(-1) : i64
+// CHECK-NEXT:    %[[ASK:.*]] = llvm.select %[[BIG]], %[[MAX]], %[[SIZE]] : i1, i64
+// CHECK-NEXT:    %[[P:.*]] = llvm.call @ember_malloc(%[[ASK]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[M:.*]] = llvm.insertvalue %[[N]], %{{.*}}[1, 1]
 // CHECK-NEXT:    %{{.*}} = llvm.extractvalue %[[M]][1, 1]
 // CHECK:         llvm.call @free(%{{.*}}) : (!llvm.ptr) -> ()
