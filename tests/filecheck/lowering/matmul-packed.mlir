@@ -1,0 +1,89 @@
+// tensor-to-loop on a float matmul: the packed, register-blocked algorithm of
+// lowering/matmul_packed.py (GotoBLAS/BLIS blocking). One loop.parallel over tasks of
+// nb columns x 240 rows; each task packs a k slice of B into a buffer of its own, runs the
+// 12 x 32 micro-kernel (24 accumulator vectors) and then a 4-row tail kernel, and adds each
+// tile to C through a 12 x 32 buffer. With fewer than 16 rows the kernel reads B in place.
+// RUN: ember-opt %s -p tensor-to-loop | filecheck %s
+
+func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attributes {ember.entry} {
+  %0 = etensor.matmul %a, %b : (tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?xf32>
+  func.return %0 : tensor<?x?xf32>
+}
+
+// CHECK-LABEL: func.func @mm(%a: memref<?x?xf32>, %b: memref<?x?xf32>) -> memref<?x?xf32>
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG:     %[[MB:.*]] = arith.constant 240 : index
+// CHECK-DAG:     %[[NR:.*]] = arith.constant 32 : index
+// CHECK-DAG:     %[[DIRECT:.*]] = arith.constant 16 : index
+// CHECK:         %[[M:.*]] = memref.dim %a, %[[C0]]
+// CHECK:         %[[C:.*]] = memref.alloc({{.*}}) {ember.result = 0 : i64} : memref<?x?xf32>
+// CHECK:         %[[FEW:.*]] = arith.cmpi ult, %[[M]], %[[DIRECT]] : index
+// CHECK:         %[[FLAT:.*]] = memref.reinterpret_cast %b to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
+// CHECK:         loop.parallel (%[[JB:.*]], %[[IB:.*]]) = (%[[C0]], %[[C0]]) to (%{{.*}}, %[[M]]) step (%[[NB:.*]], %[[MB]]) {
+// CHECK:           %[[BUF:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK:           %[[TMP:.*]] = memref.alloc() : memref<12x32xf32>
+//                  the task's block of C starts at zero
+// CHECK:           memref.store %{{.*}}, %[[C]]
+//                  per k slice: whole strips of B packed by vectors (none if few rows) ...
+// CHECK:           %[[WHOLE:.*]] = arith.select %[[FEW]], %[[JB]], %{{.*}} : index
+// CHECK:           loop.for %{{.*}} = %[[JB]] to %[[WHOLE]] step %[[NR]] {
+// CHECK:             vector.load %b[%{{.*}}, %{{.*}}] : memref<?x?xf32>, vector<16xf32>
+// CHECK-NEXT:        vector.store %{{.*}}, %[[BUF]][%{{.*}}] : memref<?xf32>, vector<16xf32>
+//                  ... the last partial strip element by element, zero past n
+// CHECK:               memref.load %b
+// CHECK-NEXT:          arith.addi
+// CHECK-NEXT:          memref.store %{{.*}}, %[[BUF]]
+//                  the 12-row kernel: rows past m read row m - 1; B from the buffer or in place
+// CHECK-COUNT-12:      arith.minui
+// CHECK:               %[[SRC:.*]] = arith.select %{{.*}}, %[[FLAT]], %[[BUF]] : memref<?xf32>
+// CHECK:               loop.for %[[K:.*]] = {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// CHECK:                 vector.load %[[SRC]]
+// CHECK:                 vector.load %[[SRC]]
+// CHECK-NEXT:            memref.load %a[%{{.*}}, %[[K]]]
+// CHECK-NEXT:            vector.broadcast
+// CHECK-NEXT:            vector.fma
+// CHECK-NEXT:            vector.fma
+// CHECK-COUNT-11:        vector.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:                 loop.yield
+//                  the tile goes through the 12 x 32 buffer into C
+// CHECK-COUNT-24:      vector.store %{{.*}}, %[[TMP]]
+// CHECK:               vector.load %[[C]]
+// CHECK-NEXT:          vector.load %[[TMP]]
+// CHECK-NEXT:          arith.addf
+// CHECK-NEXT:          vector.store %{{.*}}, %[[C]]
+//                  the 4-row tail kernel: 8 accumulators
+// CHECK:               loop.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// CHECK:           memref.dealloc %[[BUF]]
+// CHECK-NEXT:      memref.dealloc %[[TMP]]
+// CHECK-NOT:     etensor.
+
+// A strided B (a NumPy view, e.g. y.T) is packed element by element, never read in place;
+// f64 tiles are 12 x 16 (8 lanes).
+func.func @mm_bt(%a: tensor<?x?xf64>, %b: tensor<?x?xf64> {ember.strided}) -> tensor<?x?xf64> attributes {ember.entry} {
+  %0 = etensor.matmul %a, %b : (tensor<?x?xf64>, tensor<?x?xf64>) -> tensor<?x?xf64>
+  func.return %0 : tensor<?x?xf64>
+}
+
+// CHECK-LABEL: func.func @mm_bt
+// CHECK-NOT:     memref.reinterpret_cast
+// CHECK:         loop.parallel
+// CHECK:           memref.alloc() : memref<12x16xf64>
+// CHECK-NOT:       vector.load %b
+// CHECK:           memref.load %b[%{{.*}}, %{{.*}}] : memref<?x?xf64, strided<[?, ?]>>
+// CHECK:           vector.fma %{{.*}} : vector<8xf64>
+
+// A matrix times a column (n == 1 is static): one vectorisable dot product per row.
+func.func @mv(%a: tensor<?x?xf32>, %v: tensor<?x1xf32>) -> tensor<?x1xf32> attributes {ember.entry} {
+  %0 = etensor.matmul %a, %v : (tensor<?x?xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
+  func.return %0 : tensor<?x1xf32>
+}
+
+// CHECK-LABEL: func.func @mv
+// CHECK:         loop.parallel (%[[I:.*]]) =
+// CHECK:           %[[S:.*]] = loop.for %[[K:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32) {
+// CHECK-NEXT:        memref.load %a[%[[I]], %[[K]]]
+// CHECK-NEXT:        memref.load %v[%[[K]], %{{.*}}]
+// CHECK-NEXT:        arith.mulf %{{.*}}, %{{.*}} fastmath<reassoc,contract> : f32
+// CHECK-NEXT:        arith.addf %[[ACC]], %{{.*}} fastmath<reassoc,contract> : f32
+// CHECK:           memref.store %[[S]], %{{.*}}[%[[I]], %{{.*}}]
+// CHECK-NOT:     vector.
