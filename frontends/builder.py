@@ -55,10 +55,12 @@ class TValue:
 
 @dataclass(frozen=True)
 class Dim:
-    """A run-time size (``x.shape[k]``) or a static one."""
+    """A run-time size (``x.shape[k]``) or a static one; or a loop counter, which may be
+    negative (``nonneg=False``) unless its range shows it is not."""
 
     ssa: SSAValue
     static: int = S.DYN
+    nonneg: bool = True
 
 
 class BuildError(Exception):
@@ -237,9 +239,9 @@ class TensorBuilder:
         return Dim(self.emit(T.DimOp(x.ssa, k)).results[0])
 
     def as_dim(self, v: int | Dim) -> Dim:
-        if isinstance(v, Dim):
+        if isinstance(v, Dim) and v.nonneg:
             return v
-        if isinstance(v, TValue) and v.rank == 0 and S.is_int(v.element):
+        if isinstance(v, Dim) or isinstance(v, TValue) and v.rank == 0 and S.is_int(v.element):
             i = self.to_index(v)
             ok = self.emit(arith.CmpiOp(i, self.index_const(0), "sge")).results[0]
             self.emit(_assert(ok, "negative dimensions are not allowed"))
@@ -330,7 +332,7 @@ class TensorBuilder:
             i = self.index_const(v)
         else:
             i = self.to_index(v)
-            if not (isinstance(v, Dim)):
+            if not (isinstance(v, Dim) and v.nonneg):
                 neg = self.emit(arith.CmpiOp(i, self.index_const(0), "slt")).results[0]
                 wrapped = self.emit(arith.AddiOp(i, size)).results[0]
                 i = self.emit(arith.SelectOp(neg, wrapped, i)).results[0]

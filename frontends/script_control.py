@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, scf
+from xdsl.dialects import arith, cf, scf
 from xdsl.dialects.builtin import ArrayAttr, IndexType, StringAttr
 from xdsl.ir import Block, Region
 from xdsl.rewriter import InsertPoint
@@ -317,9 +317,15 @@ class ControlFlowMixin:
             # lets LLVM see its range (and drop bounds checks it implies)
             lb, ub, st = self._index(start, node), self._index(stop, node), self.tb.index_const(step)
             first = stride = None
+            nonneg = _nonneg(start)
         else:
             ub, first, stride = self._trip_count(it, start, stop, step)
             lb, st = self.tb.index_const(0), self.tb.index_const(1)
+            # values in (stop, start] for a negative step, [start, stop) for a positive one
+            nonneg = _nonneg(start) and (_nonneg(stop) or isinstance(step, int) and step < 0
+                                          and stop == -1)
+        if plan is not None and plan.shared and not nonneg:
+            self._check_prange_signs(it, start, stop, step)
         var = node.target.id
         carried = [n for n in assigned_names(node.body) if self._live(n) and n != var]
         hidden = {}
@@ -333,9 +339,9 @@ class ControlFlowMixin:
             def bind_iv():
                 k = block.args[0]
                 if stride is None:
-                    return Dim(k)
+                    return Dim(k, nonneg=nonneg)
                 scaled = self.tb.emit(arith.MuliOp(k, stride)).results[0]
-                return Dim(self.tb.emit(arith.AddiOp(first, scaled)).results[0])
+                return Dim(self.tb.emit(arith.AddiOp(first, scaled)).results[0], nonneg=nonneg)
 
             saved = self.env.get(var)
             self.env[var] = self._in_block(block, bind_iv)
@@ -359,6 +365,21 @@ class ControlFlowMixin:
             line = node.lineno + self.src.first_line - 1
             for n in plan.private:  # also names new in the body: not a global after it
                 self.env[n] = P.Private(n, line)
+
+    def _check_prange_signs(self, it: ast.Call, start, stop, step):
+        """A prange whose values may be negative indexes from both ends: ``out[i]`` for
+        ``i = -1`` and ``i = n - 1`` is one element. Assert the values share one sign."""
+        tb = self.tb
+        trip, first, stride = self._trip_count(it, start, stop, step)
+        zero, one = tb.index_const(0), tb.index_const(1)
+        last_k = tb.emit(arith.SubiOp(trip, one)).results[0]
+        last = tb.emit(arith.AddiOp(first, tb.emit(arith.MuliOp(last_k, stride)).results[0])).results[0]
+        signs = [tb.emit(arith.CmpiOp(v, zero, "slt")).results[0] for v in (first, last)]
+        same = tb.emit(arith.CmpiOp(*signs, "eq")).results[0]
+        empty = tb.emit(arith.CmpiOp(trip, zero, "eq")).results[0]
+        ok = tb.emit(arith.OrIOp(same, empty)).results[0]
+        tb.emit(cf.AssertOp(ok, "prange: the loop index takes negative and non-negative values, "
+                                "so two iterations could write the same element"))
 
     def _is_prange(self, it: ast.expr) -> bool:
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name | ast.Attribute)):
@@ -517,6 +538,13 @@ class ControlFlowMixin:
             self.env[name] = self.tb.insert(x, indices, v)
         except BuildError as e:
             self.fail(target, str(e), "element assignment")
+
+
+def _nonneg(v) -> bool:
+    """Whether a range bound is known not to be negative (a size, a constant >= 0)."""
+    if isinstance(v, Dim):
+        return v.nonneg
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 class _Payload(tuple):

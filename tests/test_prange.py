@@ -154,11 +154,34 @@ def _check(fn, args, terms=1):
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 40), st.data())
 def test_ranges_match_python(n, data):
+    """Any start, stop and step whose values index ``x`` (negative ones from the end). A
+    range with negative and non-negative values could write one element twice: an error."""
     step = data.draw(st.sampled_from([-3, -2, -1, 1, 2, 3]))
-    lo, hi = (0, n) if step > 0 else (-1, n - 1)
+    lo, hi = (-n, n) if step > 0 else (-n - 1, n - 1)
     start, stop = data.draw(st.integers(lo, hi)), data.draw(st.integers(lo, hi))
     x = np.arange(n, dtype=np.float64) * 0.5 - 3.0
+    values = range(start, stop, step)
+    if values and (values[0] < 0) != (values[-1] < 0):
+        for k in (1, 2):
+            with threads(k), pytest.raises(ValueError, match="prange: the loop index takes "
+                                                             "negative and non-negative values"):
+                COMPILED[ranged](x, start, stop, step)
+        return
     _check(ranged, (x, start, stop, step))
+
+
+def negative_range(x):
+    out = np.zeros(x.shape[0])
+    for i in range(-3, 0):
+        out[i] = x[i] + 1.0
+    for i in range(-1, -4, -1):
+        out[i] += x[i]
+    return out
+
+
+def test_negative_range_values_index_from_the_end():
+    x = np.arange(5.0)
+    _same(ember.script(negative_range)(x), negative_range(x))
 
 
 @settings(max_examples=40, deadline=None)
