@@ -149,6 +149,8 @@ PRANGE_RULES = [
     "  index at one common position (`out[i, j] = v` and `out[i, k]` with `i` the prange",
     "  variable); no index expression like `out[i + 1]`, `out[j]` or `out[0]`. Apart from its",
     "  elements the body may only use its `shape`, `ndim`, `dtype`, `size` and `len()`.",
+    "  A negative index counts from the end, so a `prange` whose values take both signs",
+    "  (`prange(-2, 2)`) could reach one element twice: it raises `ValueError` when called.",
     "",
     "Anything else is an `ember.ScriptError` pointing at the line: a variable read before it",
     "is assigned (a value carried from the previous iteration), a reduction variable read in",
