@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import hashlib
 import threading
 
 import llvmlite.binding as llb
@@ -48,17 +49,67 @@ _runtime: list[Engine] = []
 def _link_runtime() -> None:
     """Compile the threads runtime once and resolve its entry points to it, process-wide.
 
-    The engine is never freed (its refcount is raised past any collection): idle pool
-    workers run its code, and must find it mapped until the process exits."""
+    Its machine code is kept in the disk cache (``EMBER_CACHE_DIR``/runtime), so that a
+    process whose functions all come from the cache does not compile it either. The engine
+    is never freed (its refcount is raised past any collection): idle pool workers run its
+    code, and must find it mapped until the process exits."""
     with _RUNTIME_LOCK:  # two threads compiling at once must not make two pools
         if _runtime:
             return
-        engine = Engine.__new__(Engine)
-        engine._compile(runtime_ir(), opt_level=2)
+        text = runtime_ir()
+        path = _runtime_cache_path(text)
+        engine = _cached_runtime(path)
+        if engine is None:
+            engine = Engine.__new__(Engine)
+            engine._compile(text, opt_level=2)
+            _store_runtime(path, engine.object_code)
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine))
         for name in ENTRY_POINTS:
             llb.add_symbol(name, engine.address(name))
         _runtime.append(engine)
+
+
+def _runtime_cache_path(text: str):
+    from ember.artifact import host_target, versions
+    from ember.persist import cache_dir
+
+    directory = cache_dir()
+    if directory is None:
+        return None
+    key = hashlib.sha256(repr((text, versions()["llvm"], sorted(host_target().items())))
+                         .encode()).hexdigest()
+    return directory / "runtime" / f"{key[:32]}.o"
+
+
+def _cached_runtime(path) -> Engine | None:
+    """The runtime's engine from the cache entry at ``path`` (its SHA-256, then the object:
+    LLVM would crash on a damaged object), or None."""
+    try:
+        data = path.read_bytes() if path is not None else b""
+    except OSError:
+        return None
+    digest, code = data[:32], data[32:]
+    if not code or hashlib.sha256(code).digest() != digest:
+        return None
+    engine = Engine.__new__(Engine)
+    try:
+        engine._load(code, "")
+        engine.address("ember_parallel_for")
+    except Exception:  # noqa: BLE001 - a damaged entry: compile the runtime again
+        return None
+    return engine
+
+
+def _store_runtime(path, code: bytes | None) -> None:
+    from ember.artifact import write_atomic
+
+    if path is None or code is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, hashlib.sha256(code).digest() + code)
+    except OSError:  # a read-only or full cache: compile again next time
+        pass
 
 
 def _uses_runtime(text: str | bytes) -> bool:
@@ -133,13 +184,16 @@ class Engine:
         if _uses_runtime(object_code):
             _link_runtime()
         self = cls.__new__(cls)
+        self._load(object_code, optimized_ir)
+        return self
+
+    def _load(self, object_code: bytes, optimized_ir: str) -> None:
         self.optimized_ir = optimized_ir
         self.object_code = object_code
         self._engine = llb.create_mcjit_compiler(llb.parse_assembly(""), _target_machine())
         self._engine.add_object_file(llb.ObjectFileRef.from_data(object_code))
         self._engine.finalize_object()
         self._engine.run_static_constructors()
-        return self
 
     def address(self, name: str) -> int:
         """The native address of function ``name``."""

@@ -160,7 +160,7 @@ def _python(tmp_path, body: str, env=None, timeout=180) -> list[str]:
     """Run PROGRAM + body in a fresh interpreter; its stdout's words."""
     script = tmp_path / "prog.py"
     script.write_text(PROGRAM + textwrap.dedent(body))
-    env = dict(os.environ, EMBER_CACHE="0", **(env or {}))
+    env = {**os.environ, "EMBER_CACHE": "0", **(env or {})}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -337,3 +337,22 @@ def runtime_chunks(trip: int, work: float, threads: int) -> int:
         return ask(trip, work)
     finally:
         ember.set_num_threads(saved)
+
+
+def test_runtime_machine_code_is_cached(tmp_path):
+    """The runtime's object code goes to the disk cache, with its hash: a damaged entry is
+    compiled again, not loaded (LLVM would crash on it)."""
+    import hashlib
+
+    env = {"EMBER_CACHE": "1", "EMBER_CACHE_DIR": str(tmp_path / "cache")}
+    body = '''
+        ember.set_num_threads(2)
+        print(np.allclose(f(X), want(X), rtol=1e-6))
+    '''
+    assert _python(tmp_path, body, env) == ["True"]
+    [entry] = (tmp_path / "cache" / "runtime").iterdir()
+    data = entry.read_bytes()
+    assert hashlib.sha256(data[32:]).digest() == data[:32] and data[33:36] == b"ELF"
+    entry.write_bytes(data[:32] + b"\x7fELF" + bytes(len(data) - 36))
+    assert _python(tmp_path, body, env) == ["True"]
+    assert entry.read_bytes() == data  # compiled again, and the entry repaired
