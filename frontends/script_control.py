@@ -312,26 +312,15 @@ class ControlFlowMixin:
             node = ast.copy_location(ast.For(node.target, node.iter, body, [], None), node)
         args = [self.expr(a) for a in it.args]
         start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
-        if isinstance(step, int) and not isinstance(step, bool) and step > 0:
-            # the common case: the loop counter is the induction variable itself, which
-            # lets LLVM see its range (and drop bounds checks it implies)
-            lb, ub, st = self._index(start, node), self._index(stop, node), self.tb.index_const(step)
-            first = stride = None
-            nonneg = _nonneg(start)
-        else:
-            ub, first, stride = self._trip_count(it, start, stop, step)
-            lb, st = self.tb.index_const(0), self.tb.index_const(1)
-            # values in (stop, start] for a negative step, [start, stop) for a positive one
-            nonneg = _nonneg(start) and (_nonneg(stop) or isinstance(step, int) and step < 0
-                                          and stop == -1)
+        lb, ub, st, first, stride, nonneg = self._range_bounds(node, start, stop, step)
         if plan is not None and plan.shared and not nonneg:
             self._check_prange_signs(it, start, stop, step)
         var = node.target.id
         carried = [n for n in assigned_names(node.body) if self._live(n) and n != var]
-        hidden = {}
         if plan is not None:  # private names start unset in each iteration
             carried = [n for n in carried if n not in plan.private]
-            hidden = {n: self.env.pop(n) for n in plan.private if n in self.env}
+            for n in plan.private:
+                self.env.pop(n, None)
 
         def make(types, kinds, stmts):
             block = Block(arg_types=[IndexType(), *types])
@@ -365,6 +354,21 @@ class ControlFlowMixin:
             line = node.lineno + self.src.first_line - 1
             for n in plan.private:  # also names new in the body: not a global after it
                 self.env[n] = P.Private(n, line)
+
+    def _range_bounds(self, node: ast.For, start, stop, step):
+        """``(lb, ub, step, first, stride, nonneg)`` of the loop: the counter runs from lb
+        to ub by step; the variable is the counter (stride None) or first + counter *
+        stride; nonneg says the variable is never negative."""
+        if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+            # the common case: the loop counter is the induction variable itself, which
+            # lets LLVM see its range (and drop bounds checks it implies)
+            lb, ub = self._index(start, node), self._index(stop, node)
+            return lb, ub, self.tb.index_const(step), None, None, _nonneg(start)
+        ub, first, stride = self._trip_count(node.iter, start, stop, step)
+        # values in (stop, start] for a negative step, [start, stop) for a positive one
+        nonneg = _nonneg(start) and (_nonneg(stop) or isinstance(step, int) and step < 0
+                                      and stop == -1)
+        return self.tb.index_const(0), ub, self.tb.index_const(1), first, stride, nonneg
 
     def _check_prange_signs(self, it: ast.Call, start, stop, step):
         """A prange whose values may be negative indexes from both ends: ``out[i]`` for
