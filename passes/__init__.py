@@ -4,7 +4,8 @@
 :func:`ember.registry.all_passes`.
 """
 
+from ember.passes.forward_stores import ForwardStoresPass
 from ember.passes.fuse_rows import FuseRowsPass
 from ember.passes.share_recomputed import ShareRecomputedPass
 
-PASSES = {p.name: p for p in (FuseRowsPass, ShareRecomputedPass)}
+PASSES = {p.name: p for p in (FuseRowsPass, ShareRecomputedPass, ForwardStoresPass)}
