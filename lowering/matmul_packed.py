@@ -122,7 +122,7 @@ class Packed:
         i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ib, self.i(MB))).result, self.m)).result
         j_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(jb, self.nb)).result, self.n)).result
         buf = b.insert(memref.AllocOp([self.size], [], MemRefType(self.t, [DYNAMIC_INDEX]))).memref
-        tmp = b.insert(memref.AllocOp([], [], MemRefType(self.t, [MR, self.nr]))).memref
+        tmp = b.insert(memref.AllocOp([], [], MemRefType(self.t, [MR * self.nr]))).memref
         zc = X.const(b, 0, self.t)
         seq_loop(b, ib, i_end, self.i(1), lambda rb, i: seq_loop(
             rb, jb, j_end, self.i(1), lambda cb, j: cb.insert(memref.StoreOp.get(zc, self.c.ref, [*bivs, i, j]))))
@@ -206,9 +206,10 @@ class Packed:
     def tile(self, b: Builder, buf, tmp, bivs, mr, i, j, i_end, j_end, pc, k_end, jb):
         """The micro-kernel on rows ``[i, i + mr)`` x columns ``[j, j + NR)``, then C += it."""
         vt = VectorType(self.t, [self.lanes])
-        last = b.insert(arith.SubiOp(self.m, self.i(1))).result
         rows = [i] + [b.insert(arith.AddiOp(i, self.i(r))).result for r in range(1, mr)]
-        clamped = [b.insert(arith.MinUIOp(r, last)).result for r in rows]
+        if mr == MR_TAIL:  # the last strip may run past m: re-read row m - 1 (MR strips never do)
+            last = b.insert(arith.SubiOp(self.m, self.i(1))).result
+            rows = [b.insert(arith.MinUIOp(r, last)).result for r in rows]
         src, ld, base = self.strip_source(b, buf, bivs, j, jb, j_end, pc)
         zero = b.insert(vector.BroadcastOp(X.const(b, 0, self.t), vt)).vector
         block = Block(arg_types=[IndexType()] + [vt] * (mr * NV))
@@ -218,7 +219,7 @@ class Packed:
         bv = [kb.insert(vector.LoadOp(src, [kb.insert(arith.AddiOp(at, self.i(v * self.lanes))).result
                                             if v else at], vt)).result for v in range(NV)]
         new = []
-        for r, row in enumerate(clamped):
+        for r, row in enumerate(rows):
             x = kb.insert(memref.LoadOp.get(self.a.ref, self.a_at(bivs, row, k))).res
             s = kb.insert(vector.BroadcastOp(x, vt)).vector
             new += [kb.insert(vector.FMAOp(s, bv[v], accs[r * NV + v])).res for v in range(NV)]
@@ -228,19 +229,19 @@ class Packed:
 
     def add_tile(self, b: Builder, tmp, bivs, acc, i, j, i_end, j_end):
         """``C[i:i+mr, j:j+NR] += acc`` for the rows and columns inside the block: the tile
-        goes through ``tmp`` (an ``MR x NR`` buffer in L1), so one loop nest serves whole
+        goes through ``tmp`` (an ``MR x NR`` buffer in L1, row-major), so one loop nest serves whole
         and edge tiles alike: whole vectors, then single elements."""
         vt = VectorType(self.t, [self.lanes])
         zero, one, lanes = self.i(0), self.i(1), self.i(self.lanes)
         for n, vec in enumerate(acc):
-            b.insert(vector.StoreOp(vec, tmp, [self.i(n // NV), self.i(n % NV * self.lanes)]))
+            b.insert(vector.StoreOp(vec, tmp, [self.i(n * self.lanes)]))  # row-major, NR wide
         r_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(i, self.i(len(acc) // NV))).result, i_end)).result
         width = b.insert(arith.SubiOp(b.insert(arith.MinUIOp(
             b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end)).result, j)).result
         whole = b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
 
         def row(rb: Builder, ri):
-            r = rb.insert(arith.SubiOp(ri, i)).result
+            r = rb.insert(arith.MuliOp(rb.insert(arith.SubiOp(ri, i)).result, self.i(self.nr))).result
 
             def add(cb: Builder, c, vt=None):
                 load = (lambda m, ix: cb.insert(vector.LoadOp(m, ix, vt)).result) if vt else \
@@ -248,7 +249,8 @@ class Packed:
                 store = (lambda v, m, ix: cb.insert(vector.StoreOp(v, m, ix))) if vt else \
                         (lambda v, m, ix: cb.insert(memref.StoreOp.get(v, m, ix)))
                 at = [*bivs, ri, cb.insert(arith.AddiOp(j, c)).result]
-                store(cb.insert(arith.AddfOp(load(self.c.ref, at), load(tmp, [r, c]))).result, self.c.ref, at)
+                t_at = [cb.insert(arith.AddiOp(r, c)).result]
+                store(cb.insert(arith.AddfOp(load(self.c.ref, at), load(tmp, t_at))).result, self.c.ref, at)
             seq_loop(rb, zero, whole, lanes, lambda cb, c: add(cb, c, vt))
             seq_loop(rb, whole, width, one, add)
         seq_loop(b, i, r_end, one, row)
