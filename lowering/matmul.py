@@ -16,8 +16,8 @@ Float products and sums may contract into FMAs, as BLAS does.
 from __future__ import annotations
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, memref, vector
-from xdsl.dialects.builtin import Float32Type, Float64Type, IndexType, VectorType
+from xdsl.dialects import arith, memref
+from xdsl.dialects.builtin import Float32Type, Float64Type, IndexType
 from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Block
 from xdsl.rewriter import InsertPoint

@@ -1,34 +1,35 @@
 """The packed float matmul of ``tensor-to-loop`` (GotoBLAS/BLIS blocking), for f32 and f64.
 
 ``C[i, j] = sum_k A[i, k] * B[k, j]`` over a grid of tasks, each ``MB`` rows x ``nb``
-columns of ``C`` (``nb``: a multiple of ``NR`` near a quarter of ``n``, at most ``NC``; the
-task grid is the ``loop.parallel`` that ``parallel-outline`` runs on threads, split over
-column panels first: they share no packing). A task zeroes its block of ``C``, then for each
-``KC``-deep slice of ``k``:
+columns of ``C`` (``nb``: a multiple of ``NR`` near a quarter of ``n``, at most ``NC``).
+The grid is the ``loop.parallel`` that ``parallel-outline`` runs on threads, column panels
+first: splitting columns costs no extra packing. A task zeroes its block of ``C``, then for
+each ``KC``-deep slice of ``k``:
 
-* packs the slice of ``B`` it needs (``KC x nb``) into a contiguous buffer of its own, in
-  ``NR``-wide column strips (``Bp[strip][k][NR]``), so the micro-kernel streams it with
-  unit stride (no TLB misses from ``KC`` rows far apart; one buffer per task, hence per
-  thread). Columns past ``n`` repeat the last column; their results are never stored.
-* runs the ``MR x NR`` micro-kernel on every row strip x column strip of the block: ``MR x
-  NR / LANES`` accumulator vectors stay in registers while ``k`` advances; per ``k``,
-  ``NR / LANES`` vector loads of ``Bp``, ``MR`` broadcasts of ``A`` (rows past ``m`` read
-  the last row) and ``MR * NR / LANES`` vector FMAs. Then the tile is added to ``C``:
-  directly when it lies inside ``C``, else through a small tile buffer, element by element.
+* packs the slice of ``B`` it needs (``KC x nb``) into a buffer of its own (so, per thread),
+  in ``NR``-wide column strips (``Bp[strip][k][NR]``): the micro-kernel streams it with unit
+  stride, not ``KC`` rows far apart (TLB, prefetch). Whole strips are copied by vectors, the
+  partial last strip (zero-padded) and a strided ``B`` (``x @ y.T``) element by element.
+  With fewer than ``DIRECT_ROWS`` rows a C-contiguous ``B`` is read in place instead
+  (``arith.select`` of the memref, row stride and offset per strip).
+* runs the micro-kernel on every ``MR x NR`` tile of its block (the last rows in
+  ``MR_TAIL``-row strips, whose rows past ``m`` re-read row ``m - 1``): ``MR * NV``
+  accumulator vectors stay in registers while ``k`` advances. Per step of a 12 x 32 f32
+  tile::
 
-Per ``k`` step of a 12 x 32 f32 tile that is::
+      %b0 = vector.load %bp[%o] : memref<?xf32>, vector<16xf32>
+      %b1 = vector.load %bp[%o16] : memref<?xf32>, vector<16xf32>
+      %a0 = memref.load %A[%r0, %k] : memref<?x?xf32>
+      %s0 = vector.broadcast %a0 : f32 to vector<16xf32>
+      %c00 = vector.fma %s0, %b0, %acc00 : vector<16xf32>
+      %c01 = vector.fma %s0, %b1, %acc01 : vector<16xf32>
+      ... (11 more rows)
 
-    %b0 = vector.load %bp[%o] : memref<?xf32>, vector<16xf32>
-    %b1 = vector.load %bp[%o16] : memref<?xf32>, vector<16xf32>
-    %a0 = memref.load %A[%r0, %k] : memref<?x?xf32>
-    %s0 = vector.broadcast %a0 : f32 to vector<16xf32>
-    %c00 = vector.fma %s0, %b0, %acc00 : vector<16xf32>
-    %c01 = vector.fma %s0, %b1, %acc01 : vector<16xf32>
-    ... (11 more rows)
+* adds each tile to ``C`` through an ``MR x NR`` buffer: whole vectors, then the columns
+  left at the edge, for the rows inside ``C``.
 
-``A`` is not packed: a row strip (``MR x KC``) stays in L1 while the column strips of the
-packed panel (in L2) pass under it. ``B`` may be strided (``x @ y.T``): packing then reads
-it element by element.
+``A`` is not packed: a row strip (``MR x KC``) stays in L1 while the strips of the packed
+panel (in L2) pass under it. Packing ``A`` too (element by element) measured slower.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ class Packed:
         buf = b.insert(memref.AllocOp([self.size], [], MemRefType(self.t, [DYNAMIC_INDEX]))).memref
         tmp = b.insert(memref.AllocOp([], [], MemRefType(self.t, [MR * self.nr]))).memref
         zc = X.const(b, 0, self.t)
-        seq_loop(b, ib, i_end, self.i(1), lambda rb, i: seq_loop(
-            rb, jb, j_end, self.i(1), lambda cb, j: cb.insert(memref.StoreOp.get(zc, self.c.ref, [*bivs, i, j]))))
+        seq_loop(b, ib, i_end, self.i(1), lambda rb, i: seq_loop(rb, jb, j_end, self.i(1), lambda cb, j:
+                 cb.insert(memref.StoreOp.get(zc, self.c.ref, [*bivs, i, j]))))
 
         def k_slice(kb: Builder, pc):
             k_end = kb.insert(arith.MinUIOp(kb.insert(arith.AddiOp(pc, self.kc)).result, self.k)).result
@@ -180,7 +181,8 @@ class Packed:
                 at = rb.insert(arith.AddiOp(base, rb.insert(arith.MuliOp(k, self.i(nr))).result)).result
 
                 def copy(eb: Builder, c):
-                    x = eb.insert(memref.LoadOp.get(self.b.ref, self.b_at(bivs, k, eb.insert(arith.AddiOp(j, c)).result))).res
+                    col = eb.insert(arith.AddiOp(j, c)).result
+                    x = eb.insert(memref.LoadOp.get(self.b.ref, self.b_at(bivs, k, col))).res
                     eb.insert(memref.StoreOp.get(x, buf, [eb.insert(arith.AddiOp(at, c)).result]))
                 seq_loop(rb, self.i(0), width, one, copy)
                 seq_loop(rb, width, self.i(nr), one, lambda eb, c: eb.insert(
@@ -194,7 +196,8 @@ class Packed:
         packed = self.strip_offset(b, j, jb, pc)
         if self.direct is None:
             return buf, self.i(self.nr), packed
-        inside = b.insert(arith.CmpiOp(b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end, "ule")).result
+        j_next = b.insert(arith.AddiOp(j, self.i(self.nr))).result
+        inside = b.insert(arith.CmpiOp(j_next, j_end, "ule")).result
         use_b = b.insert(arith.AndIOp(self.direct, inside)).result
         at = self.b_at(bivs, self.i(0), j)
         flat = at[0]
@@ -229,13 +232,14 @@ class Packed:
 
     def add_tile(self, b: Builder, tmp, bivs, acc, i, j, i_end, j_end):
         """``C[i:i+mr, j:j+NR] += acc`` for the rows and columns inside the block: the tile
-        goes through ``tmp`` (an ``MR x NR`` buffer in L1, row-major), so one loop nest serves whole
-        and edge tiles alike: whole vectors, then single elements."""
+        goes through ``tmp`` (an ``MR x NR`` row-major buffer in L1), so one loop nest serves
+        whole and edge tiles alike: whole vectors, then single elements."""
         vt = VectorType(self.t, [self.lanes])
         zero, one, lanes = self.i(0), self.i(1), self.i(self.lanes)
         for n, vec in enumerate(acc):
             b.insert(vector.StoreOp(vec, tmp, [self.i(n * self.lanes)]))  # row-major, NR wide
-        r_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(i, self.i(len(acc) // NV))).result, i_end)).result
+        i_next = b.insert(arith.AddiOp(i, self.i(len(acc) // NV))).result
+        r_end = b.insert(arith.MinUIOp(i_next, i_end)).result
         width = b.insert(arith.SubiOp(b.insert(arith.MinUIOp(
             b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end)).result, j)).result
         whole = b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
