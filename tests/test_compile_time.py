@@ -13,9 +13,13 @@ import ember.compiler as compiler
 
 
 @pytest.fixture(autouse=True)
-def no_disk_cache(monkeypatch):
-    """Every call here must compile, not load an earlier compile."""
+def no_disk_cache(monkeypatch, tmp_path):
+    """Every call here must compile, not load an earlier compile; the repro files of the
+    failures provoked here go to the test's own directory."""
+    import tempfile
+
     monkeypatch.setenv("EMBER_CACHE", "0")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 @dataclass(frozen=True)
