@@ -23,8 +23,8 @@ from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
 from ember.dialects.arith_ext import RemFOp
-from ember.lowering.llvm_common import (Emitter, TableLowering, i64, int_attr, intrinsic_suffix,
-    llvm_type, make)
+from ember.lowering.llvm_common import (Emitter, TableLowering, binary_properties, i64, int_attr,
+    intrinsic_suffix, llvm_type, make)
 
 Rule = Callable[[Operation, list[SSAValue], Emitter], SSAValue]
 
@@ -35,11 +35,12 @@ def _fastmath(op: Operation) -> llvm.FastMathAttr:
 
 
 def _int_binary(cls: type[Operation]) -> Rule:
-    return lambda op, a, e: e.emit(cls(a[0], a[1]))
+    props = binary_properties(cls)
+    return lambda op, a, e: e.emit(make(cls, a, a[0].type, dict(props)))
 
 
 def _float_binary(cls: type[Operation]) -> Rule:
-    return lambda op, a, e: e.emit(cls(a[0], a[1], _fastmath(op)))
+    return lambda op, a, e: e.emit(make(cls, a, a[0].type, {"fastmathFlags": _fastmath(op)}))
 
 
 def _cast(cls: type[Operation]) -> Rule:

@@ -173,6 +173,14 @@ def make(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
     return cls.create(operands=operands, result_types=[result], properties=properties)
 
 
+@functools.cache
+def binary_properties(cls: type[Operation]) -> dict[str, Attribute]:
+    """The properties ``cls(a, b)`` gives a binary op (``overflowFlags``...), taken once from
+    a prototype: for ``make(cls, (a, b), a.type, dict(binary_properties(cls)))``."""
+    block = Block(arg_types=[i64, i64])
+    return dict(cls(*block.args).properties)
+
+
 class Emitter:
     """Collects new llvm ops for one rewrite; folds i64 arithmetic on Python ints.
 

@@ -108,3 +108,24 @@ def test_unchecked_ops_print_as_checked_ones():
         block.add_ops([fast_op.clone(), checked])
     ops = list(block.ops)
     assert [str(o).split("=", 1)[-1] for o in ops[::2]] == [str(o).split("=", 1)[-1] for o in ops[1::2]]
+
+
+@pytest.mark.parametrize("fastmath", [None, "fast"])
+def test_unchecked_binary_ops_equal_checked_ones(fastmath):
+    """arith-to-llvm's binary rules build their ops with ``make``: same properties, same text."""
+    from xdsl.dialects import llvm
+    from xdsl.dialects.builtin import f32, i64
+    from xdsl.ir import Block
+
+    from ember.lowering.llvm_common import binary_properties, make
+
+    block = Block(arg_types=[i64, i64, f32, f32])
+    x, y, u, v = block.args
+    for cls in (llvm.AddOp, llvm.SubOp, llvm.MulOp, llvm.SDivOp, llvm.UDivOp, llvm.SRemOp,
+                llvm.URemOp, llvm.AndOp, llvm.OrOp, llvm.XOrOp, llvm.ShlOp, llvm.AShrOp, llvm.LShrOp):
+        fast, checked = make(cls, (x, y), i64, dict(binary_properties(cls))), cls(x, y)
+        assert fast.properties == checked.properties and str(fast) == str(checked), cls.name
+    fm = llvm.FastMathAttr(fastmath)
+    for cls in (llvm.FAddOp, llvm.FSubOp, llvm.FMulOp, llvm.FDivOp, llvm.FRemOp):
+        fast, checked = make(cls, (u, v), f32, {"fastmathFlags": fm}), cls(u, v, fm)
+        assert fast.properties == checked.properties and str(fast) == str(checked), cls.name
