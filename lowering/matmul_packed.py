@@ -1,7 +1,8 @@
 """The packed float matmul of ``tensor-to-loop`` (GotoBLAS/BLIS blocking), for f32 and f64.
 
-``C[i, j] = sum_k A[i, k] * B[k, j]`` over a grid of tasks, each ``MB`` rows x ``nb``
-columns of ``C`` (``nb``: a multiple of ``NR`` near a quarter of ``n``, at most ``NC``).
+``C[i, j] = sum_k A[i, k] * B[k, j]`` over a grid of tasks, each ``mb`` rows x ``nb``
+columns of ``C`` (``mb``: ``m`` cut into about ``m / MB`` equal blocks of whole ``MR``
+strips; ``nb``: a multiple of ``NR`` near a quarter of ``n``, at most ``NC``).
 The grid is the ``loop.parallel`` that ``parallel-outline`` runs on threads, column panels
 first: splitting columns costs no extra packing. A task zeroes its block of ``C``, then for
 each ``KC``-deep slice of ``k``:
@@ -52,7 +53,7 @@ MR, NV = 12, 2
 #: The last rows of a task (fewer than MR) run in strips of MR_TAIL rows (a second, smaller
 #: kernel: a 12-row kernel on 4 rows would waste two thirds of its work).
 MR_TAIL = 4
-#: Rows of C per task (a multiple of MR), most columns per task, depth of a k slice.
+#: About the rows of C per task, most columns per task, depth of a k slice.
 MB, NC, KC = 240, 512, 256
 #: With fewer rows than this, a C-contiguous B is not packed (only a partial last strip is):
 #: copying B would cost about as much as the few rows' arithmetic.
@@ -104,6 +105,13 @@ class Packed:
         self.kc = b.insert(arith.MaxUIOp(b.insert(arith.MinUIOp(self.k, self.i(KC))).result,
                                          self.i(1))).result
         self.size = b.insert(arith.MuliOp(self.kc, self.nb)).result
+        # mb: m in round(m / MB) equal blocks of whole MR strips (each block packs B once)
+        blocks = b.insert(arith.MaxUIOp(b.insert(arith.DivUIOp(
+            b.insert(arith.AddiOp(self.m, self.i(MB // 2))).result, self.i(MB))).result, self.i(1))).result
+        per = b.insert(arith.DivUIOp(b.insert(arith.AddiOp(
+            self.m, b.insert(arith.SubiOp(blocks, self.i(1))).result)).result, blocks)).result
+        strips = b.insert(arith.DivUIOp(b.insert(arith.AddiOp(per, self.i(MR - 1))).result, self.i(MR))).result
+        self.mb = b.insert(arith.MuliOp(b.insert(arith.MaxUIOp(strips, self.i(1))).result, self.i(MR))).result
         self.direct = self.flat = None
         if self.contiguous_b:  # few rows: the kernel reads B's whole strips where they are
             self.direct = b.insert(arith.CmpiOp(self.m, self.i(DIRECT_ROWS), "ult")).result
@@ -115,12 +123,12 @@ class Packed:
                 MemRefType(self.t, [DYNAMIC_INDEX]))).result
         nbat = len(batch)
         _parallel(b, [self.i(0)] * (nbat + 2), [*batch, self.n, self.m],
-                  [self.i(1)] * nbat + [self.nb, self.i(MB)], self.task)
+                  [self.i(1)] * nbat + [self.nb, self.mb], self.task)
 
     def task(self, b: Builder, ivs):
-        """One ``MB x nb`` block of C: zero it, then per k slice pack B and run the tiles."""
+        """One ``mb x nb`` block of C: zero it, then per k slice pack B and run the tiles."""
         *bivs, jb, ib = ivs
-        i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ib, self.i(MB))).result, self.m)).result
+        i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ib, self.mb)).result, self.m)).result
         j_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(jb, self.nb)).result, self.n)).result
         buf = b.insert(memref.AllocOp([self.size], [], MemRefType(self.t, [DYNAMIC_INDEX]))).memref
         tmp = b.insert(memref.AllocOp([], [], MemRefType(self.t, [MR * self.nr]))).memref

@@ -1,6 +1,6 @@
 // tensor-to-loop on a float matmul: the packed, register-blocked algorithm of
 // lowering/matmul_packed.py (GotoBLAS/BLIS blocking). One loop.parallel over tasks of
-// nb columns x 240 rows; each task packs a k slice of B into a buffer of its own, runs the
+// nb columns x about 240 rows; each task packs a k slice of B into a buffer of its own, runs the
 // 12 x 32 micro-kernel (24 accumulator vectors) and then a 4-row tail kernel, and adds each
 // tile to C through a 12 x 32 buffer. With fewer than 16 rows the kernel reads B in place.
 // RUN: ember-opt %s -p tensor-to-loop | filecheck %s
@@ -17,9 +17,13 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK-DAG:     %[[DIRECT:.*]] = arith.constant 16 : index
 // CHECK:         %[[M:.*]] = memref.dim %a, %[[C0]]
 // CHECK:         %[[C:.*]] = memref.alloc({{.*}}) {ember.result = 0 : i64} : memref<?x?xf32>
-// CHECK:         %[[FEW:.*]] = arith.cmpi ult, %[[M]], %[[DIRECT]] : index
+//                rows in round(m / 240) blocks of whole 12-row strips
+// CHECK:         %[[HALF:.*]] = arith.addi %[[M]], %{{.*}} : index
+// CHECK-NEXT:    arith.divui %[[HALF]], %[[MB]] : index
+// CHECK:         %[[MBV:.*]] = arith.muli %{{.*}}, %{{.*}} : index
+// CHECK-NEXT:    %[[FEW:.*]] = arith.cmpi ult, %[[M]], %[[DIRECT]] : index
 // CHECK:         %[[FLAT:.*]] = memref.reinterpret_cast %b to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
-// CHECK:         loop.parallel (%[[JB:.*]], %[[IB:.*]]) = (%[[C0]], %[[C0]]) to (%{{.*}}, %[[M]]) step (%[[NB:.*]], %[[MB]]) {
+// CHECK:         loop.parallel (%[[JB:.*]], %[[IB:.*]]) = (%[[C0]], %[[C0]]) to (%{{.*}}, %[[M]]) step (%[[NB:.*]], %[[MBV]]) {
 // CHECK:           %[[BUF:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // CHECK:           %[[TMP:.*]] = memref.alloc() : memref<384xf32>
 //                  the task's block of C starts at zero
