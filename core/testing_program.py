@@ -147,7 +147,7 @@ class Program:
 
     def before(self, pass_name: str, stage: str | None = None) -> Program:
         """This program lowered up to (not including) the first pass ``pass_name`` (of
-        ``stage``, if given): ``program.before("arith-to-llvm")``."""
+        ``stage``, if given): ``program.before("convert-to-llvm")``."""
         for k, (s, p) in enumerate(pipeline()):
             if p.name == pass_name and stage in (None, s):
                 return self.lowered(k)
