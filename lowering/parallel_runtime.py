@@ -31,7 +31,9 @@ then sleep on a futex. A call of ``ember_parallel_for`` that takes the pool:
    ``(job, n, k + 1)`` claims chunk ``k``. A worker that wakes late finds the chunks taken, or
    the ticket of another job, and claims nothing, so the caller waits for chunks (a counter of
    finished ones, spin then futex), never for threads: a worker that a busy core did not
-   schedule costs nothing;
+   schedule costs nothing. A worker reads the job before its compare-and-swap: a swap that
+   succeeds on job J's ticket proves J was still running, so what it read was J's (the next
+   job is published only after all of J's chunks finished);
 4. releases the lock and returns the first non-zero status in chunk order.
 
 After ``fork()`` the child has no workers: the pool remembers the pid that made them and
