@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import functools
 import hashlib
+import os
 import threading
 
 import llvmlite.binding as llb
@@ -40,6 +41,16 @@ def _init_llvm() -> None:
         llb.load_library_permanently(libm)
     bind_symbols()  # the thread count and grain of the parallel runtime, process-wide
     check_symbols()
+    _fork_safe_llvm()
+
+
+def _fork_safe_llvm() -> None:
+    """Make ``fork()`` wait for llvmlite's lock: a child forked while another thread was
+    inside LLVM would inherit the lock held and hang on its first compile."""
+    lock = getattr(getattr(getattr(llb.ffi, "lib", None), "_lock", None), "_lock", None)
+    if lock is not None and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=lock.acquire, after_in_parent=lock.release,
+                            after_in_child=lock.release)
 
 
 _RUNTIME_LOCK = threading.Lock()
