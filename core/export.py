@@ -309,7 +309,9 @@ def link_shared(obj: bytes, path: Path, target: Target) -> None:
     with tempfile.TemporaryDirectory(prefix="ember-export-") as tmp:
         obj_path = Path(tmp) / "module.o"
         obj_path.write_bytes(obj)
-        cmd = [*cc, "-shared", "-o", str(path), str(obj_path), "-lm", "-lpthread"]
+        # -z nodelete: the library's thread pool outlives a dlclose (its idle workers sleep
+        # in the library's code, which must stay mapped)
+        cmd = [*cc, "-shared", "-Wl,-z,nodelete", "-o", str(path), str(obj_path), "-lm", "-lpthread"]
         done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise ExportError(f"linking {path} failed ({' '.join(cmd)}):\n{done.stderr.strip()}")

@@ -67,6 +67,11 @@ GUESSED_TRIP = 16
 #: exceed any sensible grain; ``ember_parallel_chunks`` still caps the chunks).
 WHILE_TRIP = float(1 << 32)
 BODY_ATTR = "ember.parallel_body"
+#: a ``loop.parallel`` from ``ember.prange`` is split whatever its estimated work: the
+#: estimate claims more than any grain (the chunk count is then bounded only by the trip
+#: count, the threads and ``MAX_CHUNKS``)
+PRANGE_ATTR = "ember.prange"
+PRANGE_WORK = 1e300
 _CHEAP_MATH = {"math.absf", "math.fma", "math.copysign", "math.roundeven", "math.floor",
                "math.ceil", "math.trunc", "math.sqrt", "math.absi"}
 _INDEX = IndexType()
@@ -406,7 +411,10 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
             total *= t
         else:
             total = t if total == 1 else a.imul(a.index(total), a.index(t))
-    work = a.float(a.mul(a.to_float(total), _cost(a, op.body.block, op)))
+    if PRANGE_ATTR in op.attributes:  # the user asked for threads (as Numba's prange does)
+        work = a.float(PRANGE_WORK)
+    else:
+        work = a.float(a.mul(a.to_float(total), _cost(a, op.body.block, op)))
     trip64 = a.emit(arith.IndexCastOp(o.trip, i64))
     chunks = a.emit(llvm.CallOp("ember_parallel_chunks", trip64, work, return_type=i64))
     entry = _entry_block(op)

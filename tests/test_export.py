@@ -473,3 +473,16 @@ def test_cli_errors(tmp_path, capsys, argv, message):
 def test_cli_script_entry_point_installed():
     bin_dir = Path(sys.executable).parent
     assert (bin_dir / "ember-export").exists() or shutil.which("ember-export")
+
+
+@needs_cc
+def test_shared_library_is_never_unloaded(doc_dir):
+    """The library's thread pool sleeps in the library's own code: dlclose must not unmap it
+    (linked with -z nodelete, so the dynamic section carries DF_1_NODELETE)."""
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("no readelf on this machine: the flag is not checked")
+    folder, _ = doc_dir
+    out = subprocess.run([readelf, "-d", str(folder / "libscale.so")], capture_output=True,
+                         text=True, check=True).stdout
+    assert "NODELETE" in out, out

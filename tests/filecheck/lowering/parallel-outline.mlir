@@ -161,6 +161,24 @@ func.func @halvings(%x: memref<?xi64>) attributes {ember.entry} {
 // CHECK-NEXT:    %[[WORK:.*]] = arith.mulf %[[F]], %[[COST]] : f64
 // CHECK:         llvm.call @ember_parallel_chunks(%{{.*}}, %[[WORK]]) : (i64, f64) -> i64
 
+// A loop of ember.prange is split whatever its estimated work (Numba's prange is too): the
+// work passed to ember_parallel_chunks is a constant larger than any grain.
+func.func @prange_loop(%x: memref<?xf64>) attributes {ember.entry} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?xf64>
+  loop.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %x[%i] : memref<?xf64>
+    memref.store %v, %x[%i] : memref<?xf64>
+  } {ember.prange}
+  func.return
+}
+
+// CHECK-LABEL: func.func @prange_loop(
+// CHECK:         %[[WORK:.*]] = arith.constant 1.000000e+300 : f64
+// CHECK-NEXT:    %[[TRIP:.*]] = arith.index_cast %n : index to i64
+// CHECK-NEXT:    %{{.*}} = llvm.call @ember_parallel_chunks(%[[TRIP]], %[[WORK]]) : (i64, f64) -> i64
+
 // The runtime's entry points are declared, and stay declarations: the JIT resolves them to
 // its process-wide runtime, ember.export links a copy into the library.
 // CHECK:       llvm.func @ember_parallel_chunks(i64, f64) -> i64
