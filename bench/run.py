@@ -184,7 +184,9 @@ def worker(opts) -> int:
 
     threads = opts.worker
     assert all(os.environ.get(v) == str(threads) for v in THREAD_VARS), "set by the driver"
-    backends = load_backends(["ember", *opts.peers.split(",")], threads)
+    # "ember prange" is ember's own second row (the mandelbrot of the 2-thread target)
+    backends = load_backends(["ember", "ember prange", *(p for p in opts.peers.split(",")
+                                                         if p and p != "ember prange")], threads)
     skip = json.loads(opts.skip or "{}")  # {"key/backend": "exit code"}
     print(f"# {threads} thread(s): machine limits", file=sys.stderr, flush=True)
     state = {"limits": machine_limits.measure(threads, opts.quick), "rows": [], "current": None}
