@@ -1,20 +1,29 @@
 """``share-recomputed``: in a row nest made by ``fuse-rows``, a value that a reduction
 computes for every element of the row and that the row's last loop computes again before
-storing a result is stored into that result by the reduction and read back by the loop.
+storing a result is computed once, into that result row, by a loop of its own; the
+reduction and the last loop read it back.
 
 ``tensor-to-loop`` recomputes an elementwise value read by two consumers instead of giving
 it a buffer; in softmax that is ``exp(x - max)``, once for the row sum and once for the
-division, two exps per element. After this pass the row sum's loop also writes the exp
-into the output row, and the division reads it back (from L1, the row was just written)::
+division, two exps per element. After this pass each exp is computed once and the row is
+read back from L1::
 
-    %s = loop.parallel (%j) = (%c0) to (%n) ... reduce(add) ... {
-      %e = math.exp (x[i, j] - m[i])          %e = math.exp (x[i, j] - m[i])
-      ...                                      memref.store %e, %out[%i, %j]
-    }                                     ->   ...
-    loop.parallel (%j) = (%c0) to (%n) {
-      %e2 = math.exp (x[i, j] - m[i])          %e2 = memref.load %out[%i, %j]
-      memref.store %e2 / %s, %out[%i, %j]      memref.store %e2 / %s, %out[%i, %j]
-    }
+    %s = loop.parallel (%j) ... reduce(add) {       loop.parallel (%j) = (%c0) to (%n) {
+      %e = math.exp (x[i, j] - m[i])                  %e = math.exp (x[i, j] - m[i])
+      ...                                             memref.store %e, %out[%i, %j]
+    }                                           ->    }
+    loop.parallel (%j) = (%c0) to (%n) {            %s = loop.parallel (%j) ... reduce(add) {
+      %e2 = math.exp (x[i, j] - m[i])                 %e = memref.load %out[%i, %j] ...
+      memref.store %e2 / %s, %out[%i, %j]           }
+    }                                               loop.parallel (%j) = (%c0) to (%n) {
+                                                      %e2 = memref.load %out[%i, %j]
+                                                      memref.store %e2 / %s, %out[%i, %j]
+                                                    }
+
+The value gets a loop of its own rather than being stored from inside the reduction: a
+reducing loop that also stores is vectorised by LLVM behind a run-time check that the
+stored row does not overlap the rows read, and the check's scalar fallback adds in another
+order, so the last bits of a sum would depend on where the allocator put the arrays.
 
 Conditions, all checked:
 
@@ -36,11 +45,11 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp
+from xdsl.dialects.builtin import IndexType, IntegerAttr, ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from ember.dialects.loop import ParallelOp
+from ember.dialects.loop import ParallelOp, YieldOp
 
 _WORTH = ("math.", "arith.divf")
 
@@ -168,6 +177,30 @@ def _erase_dead(op: Operation) -> None:
         todo.extend(inputs)
 
 
+def _fill_row(row: Block, a: ParallelOp, b: ParallelOp, v: SSAValue, out: SSAValue,
+              i: SSAValue) -> None:
+    """Insert before ``a`` a loop over ``b``'s range that computes ``v`` (an expression of
+    ``b``'s body) for every element and stores it into ``out[i, j]``."""
+    source = b.body.block
+    tree: set[Operation] = set()
+    todo = [v]
+    while todo:
+        op = todo.pop().owner
+        if isinstance(op, Operation) and op.parent_block() is source and op not in tree:
+            tree.add(op)
+            todo.extend(op.operands)
+    block = Block(arg_types=[IndexType()])
+    mapping = {source.args[0]: block.args[0]}
+    for op in source.ops:  # in order: operands are cloned before their users
+        if op in tree:
+            clone = op.clone(value_mapper=mapping)
+            block.add_op(clone)
+            for old, new in zip(op.results, clone.results):
+                mapping[old] = new
+    block.add_ops([memref.StoreOp.get(mapping[v], out, [i, block.args[0]]), YieldOp()])
+    row.insert_op_before(ParallelOp([b.lb[0]], [b.ub[0]], [b.step[0]], block), a)
+
+
 def _share(row: Block, b: ParallelOp) -> bool:
     if not (_unit_range(b) and not b.iter_args):
         return False
@@ -214,13 +247,18 @@ def _share(row: Block, b: ParallelOp) -> bool:
                 written = _stored_buffers(ops[ops.index(a):pos + 1])
                 if any(ld.memref in written for ld in _loads(v, b.body.block)):
                     return False
-                after = match.owner
-                body.insert_op_after(memref.StoreOp.get(match, out, [i, body.args[0]]), after)
-                load = memref.LoadOp.get(out, [i, j2])
-                b.body.block.insert_op_before(load, v.owner)
-                old = v.owner
-                v.replace_all_uses_with(load.res)
-                _erase_dead(old)
+                # a loop of its own before A computes the value into the result row; A and B
+                # read it back. (Storing from inside A's reduction would make LLVM guard
+                # the vectorised loop with a run-time overlap check between the result and
+                # the inputs, whose scalar fallback sums in another order: the last bits of a
+                # result would depend on where the allocator put the arrays.)
+                _fill_row(row, a, b, v, out, i)
+                for loop_body, iv, value in ((body, body.args[0], match), (b.body.block, j2, v)):
+                    load = memref.LoadOp.get(out, [i, iv])
+                    loop_body.insert_op_before(load, value.owner)
+                    old = value.owner
+                    value.replace_all_uses_with(load.res)
+                    _erase_dead(old)
                 return True
             todo.extend(v.owner.operands)
         return False
