@@ -32,7 +32,7 @@ from xdsl.passes import ModulePass
 from xdsl.transforms.reconcile_unrealized_casts import ReconcileUnrealizedCastsPass
 
 from ember.lowering import arith_to_llvm, math_to_llvm, memref_to_llvm, vector_to_llvm
-from ember.lowering.func_to_llvm import (_result_type, _unpack_array, _unpack_scalar, abi_type,
+from ember.lowering.func_to_llvm import (_result_type, emit_return, _unpack_array, _unpack_scalar, abi_type,
                                          is_entry)
 from ember.lowering.llvm_common import (PTR, Emitter, Int, i32, i64, int_attr, llvm_type, make,
                                         position)
@@ -279,16 +279,7 @@ class _Function:
 
     def _return(self, op: func.ReturnOp) -> None:
         e = _FunctionEmitter(self)
-        if self.entry:
-            e.emit(llvm.ReturnOp(e.value(0, i32)))
-        else:
-            vals = self.mapped(op)
-            if len(vals) > 1:
-                packed = e.emit(llvm.UndefOp(_result_type([v.type for v in op.operands])))
-                for i, v in enumerate(vals):
-                    packed = e.insert(packed, v, [i])
-                vals = [packed]
-            e.emit(llvm.ReturnOp(vals[0] if vals else None))
+        emit_return(e, op, self.entry, [] if self.entry else self.mapped(op))
         self._replace(op, e.ops, [])
 
     def _call(self, op: func.CallOp) -> None:

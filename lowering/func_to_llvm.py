@@ -139,6 +139,20 @@ def _retype_block_args(block: Block) -> None:
             use.operation.operands[use.index] = cast.results[0]
 
 
+def emit_return(e: Emitter, op: func.ReturnOp, entry: bool, vals: list[SSAValue]) -> None:
+    """The ``llvm.return`` of ``op``: an entry returns status 0 (its results went out through
+    the ABI); another function returns its one value, or its values packed in a struct."""
+    if entry:
+        e.emit(llvm.ReturnOp(e.value(0, i32)))
+        return
+    if len(vals) > 1:
+        packed = e.emit(llvm.UndefOp(_result_type([v.type for v in op.operands])))
+        for i, v in enumerate(vals):
+            packed = e.insert(packed, v, [i])
+        vals = [packed]
+    e.emit(llvm.ReturnOp(vals[0] if vals else None))
+
+
 def _result_type(types: list[Attribute]) -> Attribute:
     if not types:
         return llvm.LLVMVoidType()
@@ -172,16 +186,8 @@ class ReturnLowering(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.ReturnOp, rewriter: PatternRewriter):
         e = Emitter()
-        if is_entry(_enclosing_function(op)):
-            e.emit(llvm.ReturnOp(e.value(0, i32)))
-        else:
-            vals = llvm_operands(rewriter, op)
-            if len(vals) > 1:
-                packed = e.emit(llvm.UndefOp(_result_type([v.type for v in op.operands])))
-                for i, v in enumerate(vals):
-                    packed = e.insert(packed, v, [i])
-                vals = [packed]
-            e.emit(llvm.ReturnOp(vals[0] if vals else None))
+        entry = is_entry(_enclosing_function(op))
+        emit_return(e, op, entry, [] if entry else llvm_operands(rewriter, op))
         rewriter.replace(op, e.ops, [])
 
 

@@ -43,24 +43,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, memref
-from xdsl.dialects.builtin import IndexType, IntegerAttr, ModuleOp
+from xdsl.dialects import cf, memref
+from xdsl.dialects.builtin import IndexType, ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from ember.dialects.loop import ParallelOp, YieldOp
+from ember.lowering.llvm_common import constant_int
 
 #: op-name prefixes a fused body may hold: effects limited to the loads and stores we check
 _BODY_OK = ("arith.", "math.", "vector.", "loop.", "scf.for", "scf.if", "scf.yield", "scf.while",
             "scf.condition", "llvmx.")
 _BODY_OK_EXACT = {"memref.load", "memref.store", "memref.dim"}
-
-
-def _const(v: SSAValue) -> int | None:
-    op = v.owner
-    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
-        return op.value.value.data
-    return None
 
 
 def _body_ok(block: Block) -> bool:
@@ -72,12 +66,12 @@ def _body_ok(block: Block) -> bool:
 
 
 def _candidate(op: Operation) -> bool:
-    return (isinstance(op, ParallelOp) and not op.iter_args and _const(op.lb[0]) == 0
-            and _const(op.step[0]) == 1 and _body_ok(op.body.block))
+    return (isinstance(op, ParallelOp) and not op.iter_args and constant_int(op.lb[0]) == 0
+            and constant_int(op.step[0]) == 1 and _body_ok(op.body.block))
 
 
 def _same_bound(a: SSAValue, b: SSAValue) -> bool:
-    return a is b or (_const(a) is not None and _const(a) == _const(b))
+    return a is b or (constant_int(a) is not None and constant_int(a) == constant_int(b))
 
 
 @dataclass
@@ -157,7 +151,7 @@ def _fuse(group: list[ParallelOp], between: list[Operation]) -> None:
         body = nest.body.block
         body.args[0].replace_all_uses_with(row)
         keep = [d for d in range(1, len(nest.lb))
-                if not (_const(nest.lb[d]) == 0 and _const(nest.ub[d]) == 1)]
+                if not (constant_int(nest.lb[d]) == 0 and constant_int(nest.ub[d]) == 1)]
         for d in range(1, len(nest.lb)):
             if d not in keep:
                 body.args[d].replace_all_uses_with(nest.lb[d])

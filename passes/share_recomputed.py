@@ -45,24 +45,18 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, memref
-from xdsl.dialects.builtin import IndexType, IntegerAttr, ModuleOp
+from xdsl.dialects.builtin import IndexType, ModuleOp
 from xdsl.ir import Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from ember.dialects.loop import ParallelOp, YieldOp
+from ember.lowering.llvm_common import constant_int
 
 _WORTH = ("math.", "arith.divf")
 
 
-def _const(v: SSAValue) -> int | None:
-    op = v.owner
-    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
-        return op.value.value.data
-    return None
-
-
 def _unit_range(loop: ParallelOp) -> bool:
-    return len(loop.lb) == 1 and _const(loop.lb[0]) == 0 and _const(loop.step[0]) == 1
+    return len(loop.lb) == 1 and constant_int(loop.lb[0]) == 0 and constant_int(loop.step[0]) == 1
 
 
 def _is(v: SSAValue, cls, *operands) -> bool:
@@ -79,24 +73,24 @@ def _innermost_over(loop: ParallelOp, n: SSAValue) -> ParallelOp | None:
         return loop
     inner = [op for op in loop.body.block.ops if isinstance(op, ParallelOp)]
     if not (_unit_range(loop) and len(inner) == 1 and len(inner[0].lb) == 1
-            and _const(inner[0].step[0]) == 1):
+            and constant_int(inner[0].step[0]) == 1):
         return None
     k, lb, ub = loop.body.block.args[0], inner[0].lb[0], inner[0].ub[0]
     lb_op = lb.owner
     if not isinstance(lb_op, arith.MuliOp) or lb_op.lhs is not k:
         return None
     block = lb_op.rhs
-    size = _const(block)
+    size = constant_int(block)
     end = ub.owner
     if size is None or not (isinstance(end, arith.MinUIOp) and end.rhs is n
                             and _is(end.lhs, arith.AddiOp, lb, block)):
         return None
     # the block count is ceil(n / size): (n + size - 1) / size
     count = loop.ub[0].owner
-    if not (isinstance(count, arith.DivUIOp) and _const(count.rhs) == size):
+    if not (isinstance(count, arith.DivUIOp) and constant_int(count.rhs) == size):
         return None
     up = count.lhs.owner
-    if not (isinstance(up, arith.AddiOp) and up.lhs is n and _const(up.rhs) == size - 1):
+    if not (isinstance(up, arith.AddiOp) and up.lhs is n and constant_int(up.rhs) == size - 1):
         return None
     return inner[0]
 
