@@ -23,8 +23,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-#: ``ember.prange`` once ``workloads._ember_prange`` has set it (importing ember here would
-#: spoil the import-time measurement); ``range`` in plain Python
+#: ``ember.prange`` or ``numba.prange`` once a benchmark adapter has set it (importing ember
+#: here would spoil the import-time measurement); ``range`` in plain Python
 prange = range
 
 
@@ -45,7 +45,7 @@ def mandelbrot(h: int, w: int, max_iter: int):
 
 
 def mandelbrot_prange(h: int, w: int, max_iter: int):
-    """``mandelbrot`` with its rows under ``ember.prange``: the rows run on threads."""
+    """``mandelbrot`` with its rows under ``prange`` (ember's or Numba's): they run on threads."""
     out = np.zeros((h, w), np.int64)
     for i in prange(h):
         for j in range(w):
@@ -168,22 +168,7 @@ def numba_loops(numba) -> dict:
                     c[i, j] += aip * b[p, j]
         return c
 
-    def mandelbrot_rows(h, w, max_iter):  # mandelbrot_prange, with Numba's prange
-        out = np.zeros((h, w), np.int64)
-        for i in prange(h):
-            for j in range(w):
-                cr = -2.0 + 3.0 * j / w
-                ci = -1.5 + 3.0 * i / h
-                zr = 0.0
-                zi = 0.0
-                n = 0
-                while n < max_iter and zr * zr + zi * zi <= 4.0:
-                    zr, zi = zr * zr - zi * zi + cr, 2.0 * zr * zi + ci
-                    n += 1
-                out[i, j] = n
-        return out
-
-    return {"mandelbrot": mandelbrot_rows, "chain": chain, "gelu": gelu, "sum": total,
+    return {"mandelbrot": mandelbrot_prange, "chain": chain, "gelu": gelu, "sum": total,
             "rowsum": row_sums, "softmax": softmax, "layernorm": layer_norm, "matmul": matmul,
             "matmul1024": matmul}
 

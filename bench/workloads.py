@@ -354,6 +354,7 @@ def _numba_loops(numba, w: Workload, args, threads: int, parallel: bool = False)
     kernels = numba_loops(numba)
     if w.key not in kernels:
         raise NotApplicable(w.key)
+    loops.prange = numba.prange  # mandelbrot_prange, compiled by Numba at its first call
     fast = w.key not in LOOP_PROGRAMS  # the loop programs keep IEEE semantics, as in ember
     notes = ["fastmath"] * fast + ["prange"] * parallel
     return _first(numba.njit(fastmath=fast, parallel=parallel)(kernels[w.key]), args,
