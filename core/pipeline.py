@@ -43,11 +43,12 @@ def _loop_passes() -> list[ModulePass]:
     from ember.lowering.vector_math import ExpandMathPass
     from ember.passes.forward_stores import ForwardStoresPass
     from ember.passes.fuse_rows import FuseRowsPass
+    from ember.passes.invariant_divisor import InvariantDivisorPass
     from ember.passes.share_recomputed import ShareRecomputedPass
     from xdsl.transforms.canonicalize import CanonicalizePass
 
     passes: list[ModulePass] = [TensorToLoopPass(), CanonicalizePass(), FuseRowsPass(),
-                                ShareRecomputedPass(), ForwardStoresPass()]
+                                ShareRecomputedPass(), ForwardStoresPass(), InvariantDivisorPass()]
     # read at compile time, so that tests can toggle it; strict math keeps the libm calls
     if os.environ.get("EMBER_STRICT_MATH", "") != "1":
         passes.append(ExpandMathPass())

@@ -4,8 +4,11 @@
 :func:`ember.registry.all_passes`.
 """
 
+from ember.passes.bounds_checks import BoundsChecksPass
 from ember.passes.forward_stores import ForwardStoresPass
 from ember.passes.fuse_rows import FuseRowsPass
+from ember.passes.invariant_divisor import InvariantDivisorPass
 from ember.passes.share_recomputed import ShareRecomputedPass
 
-PASSES = {p.name: p for p in (FuseRowsPass, ShareRecomputedPass, ForwardStoresPass)}
+PASSES = {p.name: p for p in (FuseRowsPass, ShareRecomputedPass, ForwardStoresPass,
+                              InvariantDivisorPass, BoundsChecksPass)}
