@@ -6,10 +6,11 @@
 
 Each engine owns a fresh ``TargetMachine`` (MCJIT takes ownership of it; sharing one
 between engines crashes when the first is collected).  External symbols (``malloc``,
-``free``, libm's ``expf``/``tanhf``...) resolve against the running process, and the threads
-runtime's entry points (``ember_parallel_for``, ``ember_parallel_chunks``) against one
-process-wide runtime module, compiled the first time a module needs it
-(``ember.lowering.parallel_runtime``): every compiled function shares one thread pool.
+``free``, libm's ``expf``/``tanhf``...) resolve against the running process, and the native
+runtime's entry points (``ember_parallel_for``, ``ember_temp_alloc``... ``ENTRY_POINTS``)
+against one process-wide runtime module, compiled the first time a module needs it
+(``ember.lowering.parallel_runtime``): every compiled function shares one thread pool and one
+cache of temporaries.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ember.lowering.parallel_runtime import ENTRY_POINTS, bind_symbols, runtime_
 RUNTIME_SYMBOLS = ("malloc", "free", "expf", "exp", "logf", "log", "tanhf", "tanh", "powf",
                    "sinf", "cosf", "erff", "erf", "log1pf", "expm1f",
                    "pthread_create", "pthread_detach", "pthread_sigmask", "sigfillset", "syscall",
-                   "getpid", "getenv", "atoi", "sysconf")
+                   "getpid", "getenv", "atoi", "sysconf", "madvise", "atoll", "sched_yield")
 
 
 @functools.cache
@@ -58,7 +59,7 @@ _runtime: list[Engine] = []
 
 
 def _link_runtime() -> None:
-    """Compile the threads runtime once and resolve its entry points to it, process-wide.
+    """Compile the native runtime once and resolve its entry points to it, process-wide.
 
     Its machine code is kept in the disk cache (``EMBER_CACHE_DIR``/runtime), so that a
     process whose functions all come from the cache does not compile it either. The engine
@@ -123,9 +124,22 @@ def _store_runtime(path, code: bytes | None) -> None:
         pass
 
 
+_ENTRY_NAMES = tuple(ENTRY_POINTS)
+_ENTRY_NAMES_BYTES = tuple(name.encode() for name in ENTRY_POINTS)
+
+
 def _uses_runtime(text: str | bytes) -> bool:
-    marker = "ember_parallel_" if isinstance(text, str) else b"ember_parallel_"
-    return marker in text
+    """Whether IR text or an object file names one of the runtime's entry points."""
+    names = _ENTRY_NAMES if isinstance(text, str) else _ENTRY_NAMES_BYTES
+    return any(name in text for name in names)
+
+
+def runtime_function(name: str, restype, *argtypes):
+    """A ctypes function for the process-wide runtime's function ``name``, or None while no
+    compiled function has needed the runtime (its state is still the initial one)."""
+    if not _runtime:
+        return None
+    return ctypes.CFUNCTYPE(restype, *argtypes)(_runtime[0].address(name))
 
 
 def check_symbols(names: tuple[str, ...] = RUNTIME_SYMBOLS) -> None:

@@ -12,8 +12,9 @@ static ones as constants::
     %a = llvm.getelementptr inbounds %p[%l2] : (!llvm.ptr, i64) -> !llvm.ptr, f32
     %v = llvm.load %a : !llvm.ptr -> f32
 
-``memref.alloc`` calls ``ember_malloc`` (``malloc`` of at least one byte, with huge pages for
-large buffers), ``memref.dealloc`` calls ``free``.
+``memref.alloc`` calls the runtime's ``ember_temp_alloc`` (at least one byte, 64-byte aligned,
+large blocks reused across calls: ``ember.lowering.parallel_runtime``), ``memref.dealloc``
+calls ``ember_temp_free``; the module only declares them.
 Inside an ``ember.entry`` function (already lowered by ``func-to-llvm``), an alloc marked
 ``ember.result = k`` instead asks the caller for the buffer: it stores the sizes in an
 entry-block ``alloca`` and calls the function's ``%alloc_result(%alloc_ctx, k, rank, sizes,
@@ -24,7 +25,6 @@ source's element [0, ..., 0]; ``memref.copy`` is expected to be expanded earlier
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,10 +37,11 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
-from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int, declare,
+from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int,
     descriptor_type, element_bytes, i32, i64, is_strided, module_of,
     storage_type)
 from ember.dialects.shapes import to_numpy_dtype
+from ember.lowering.parallel_runtime import TEMP_ALLOC, TEMP_FREE, declare_runtime
 
 
 class Descriptor:
@@ -132,70 +133,18 @@ def _alloc(op: memref.AllocOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     if entry is not None and "ember.result" in op.attributes:
         ptr = _alloc_result(op, entry, sizes, e)
     else:
-        declare(module_of(op), TEMP_ALLOC, [i64], PTR)
+        declare_runtime(module_of(op), [TEMP_ALLOC])
         ptr = e.call(TEMP_ALLOC, [_nbytes(e, t, sizes)], PTR)
     return build_descriptor(e, t, ptr, sizes)
 
 
-#: Temporaries come from ``malloc`` through this helper: at ``HUGE_PAGE_BYTES`` and above it
-#: asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``, as NumPy does for
-#: its own arrays), so a fresh 16 MB buffer costs 8 page faults instead of 4096.
-TEMP_ALLOC = "ember_malloc"
-HUGE_PAGE_BYTES = 4 << 20
-_MADV_HUGEPAGE = 14
-_TEMP_ALLOC_MLIR = f"""
-llvm.func @malloc(i64) -> !llvm.ptr
-llvm.func @madvise(!llvm.ptr, i64, i32) -> i32
-llvm.func internal @{TEMP_ALLOC}(%n: i64) -> !llvm.ptr {{
-  %p = llvm.call @malloc(%n) : (i64) -> !llvm.ptr
-  %huge = llvm.mlir.constant({HUGE_PAGE_BYTES} : i64) : i64
-  %big = llvm.icmp "uge" %n, %huge : i64
-  llvm.cond_br %big, ^advise, ^done
-^advise:
-  %page = llvm.mlir.constant(4095 : i64) : i64
-  %mask = llvm.mlir.constant(-4096 : i64) : i64
-  %at = llvm.ptrtoint %p : !llvm.ptr to i64
-  %up = llvm.add %at, %page : i64
-  %start = llvm.and %up, %mask : i64
-  %last = llvm.add %at, %n : i64
-  %end = llvm.and %last, %mask : i64
-  %len = llvm.sub %end, %start : i64
-  %from = llvm.inttoptr %start : i64 to !llvm.ptr
-  %advice = llvm.mlir.constant({_MADV_HUGEPAGE} : i32) : i32
-  %ignored = llvm.call @madvise(%from, %len, %advice) : (!llvm.ptr, i64, i32) -> i32
-  llvm.br ^done
-^done:
-  llvm.return %p : !llvm.ptr
-}}
-"""
-
-
-@functools.cache
-def _temp_alloc_ops() -> tuple:
-    from xdsl.parser import Parser
-
-    from ember.context import make_context
-
-    module = Parser(make_context(), _TEMP_ALLOC_MLIR, "ember_malloc").parse_module()
-    return tuple(module.regions[0].block.ops)
-
-
 def _define_temp_alloc(module: ModuleOp) -> None:
-    """Give the ``ember_malloc`` declaration its body (and ``madvise`` a declaration)."""
-    block = module.regions[0].block
-    symbols = {o.sym_name.data: o for o in block.ops if isinstance(o, llvm.FuncOp)}
-    decl = symbols.get(TEMP_ALLOC)
-    if decl is None or decl.body.blocks:
-        return
-    block.erase_op(decl)
-    del symbols[TEMP_ALLOC]
-    for o in _temp_alloc_ops():
-        if o.sym_name.data not in symbols:
-            block.add_op(o.clone())
+    """Nothing left to do: temporaries come from the runtime (``ember_temp_alloc``), which
+    the module only declares. Kept for ``convert-to-llvm``, which still calls it."""
 
 
 #: a temporary of this many bytes or more is not attempted (the byte count could have wrapped
-#: around 64 bits): ``ember_malloc`` gets ``SIZE_MAX``, returns NULL, and the call fails with
+#: around 64 bits): ``ember_temp_alloc`` gets ``SIZE_MAX``, returns NULL, and the call fails with
 #: the out-of-memory status instead of writing past a small buffer
 TOO_BIG_BYTES = float(1 << 62)
 
@@ -261,8 +210,8 @@ def _alloca(op: memref.AllocaOp, a: list[SSAValue], e: Emitter) -> SSAValue:
 
 
 def _dealloc(op: memref.DeallocOp, a: list[SSAValue], e: Emitter) -> None:
-    declare(module_of(op), "free", [PTR], llvm.LLVMVoidType())
-    e.call("free", [Descriptor(e, a[0], op.memref.type).ptr()], None)
+    declare_runtime(module_of(op), [TEMP_FREE])
+    e.call(TEMP_FREE, [Descriptor(e, a[0], op.memref.type).ptr()], None)
 
 
 def _dim(op: memref.DimOp, a: list[SSAValue], e: Emitter) -> Int:
@@ -314,13 +263,13 @@ _RULES: dict[type[Operation], Callable[[Operation, list[SSAValue], Emitter], SSA
 
 @dataclass(frozen=True)
 class MemrefToLLVMPass(ModulePass):
-    """Lower memref ops to descriptor arithmetic, ``malloc``/``free`` and the result callback."""
+    """Lower memref ops to descriptor arithmetic, the runtime's allocator and the result
+    callback."""
 
     name = "memref-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(TableLowering(_RULES), apply_recursively=False).rewrite_module(op)
-        _define_temp_alloc(op)
         _check_allocations(op)
 
 
@@ -333,7 +282,7 @@ def _check_allocations(module: ModuleOp) -> None:
     """After each allocation of a function with a status (an entry, or a body outlined by
     ``parallel-outline``: both return i32), ``if (!ptr) return OUT_OF_MEMORY``, so an array too
     large to allocate is an error, never a write through NULL. That covers an entry's
-    ``%alloc_result(...)`` calls and every ``ember_malloc``."""
+    ``%alloc_result(...)`` calls and every ``ember_temp_alloc``."""
     for fn in module.ops:
         if not (isinstance(fn, llvm.FuncOp) and fn.body.blocks
                 and fn.function_type.output == i32):

@@ -1,10 +1,13 @@
-"""The threads runtime that ``parallel-outline``'s loops call: a persistent pool, in LLVM IR.
+"""The native runtime: the thread pool ``parallel-outline``'s loops call, and the allocator
+of temporaries, in LLVM IR.
 
 ember stays pure Python (no C extension, no C compiler), so the runtime is LLVM IR text
-(:func:`runtime_ir`). Compiled modules only declare its two entry points:
+(:func:`runtime_ir`). Compiled modules only declare its entry points:
 
     i64 ember_parallel_chunks(i64 trip, double work)   how many chunks to split a loop into
     i32 ember_parallel_for(ptr body, ptr ctx, i64 n)   run body(ctx, k, n) for k in [0, n)
+    ptr ember_temp_alloc(i64 n)                        a temporary (memref.alloc), or null
+    void ember_temp_free(ptr p)                        memref.dealloc
 
 The JIT compiles the runtime once per process as a module of its own and resolves every
 compiled function's declarations to it (``ember.lowering.jit``), so a process has one pool;
@@ -43,6 +46,30 @@ The thread count and the grain are process-wide: the JIT binds the external weak
 this module (``set_num_threads``, ``set_grain``). In a shared library they are null and the
 runtime falls back to ``$EMBER_NUM_THREADS`` or ``sysconf(_SC_NPROCESSORS_ONLN)``, read once,
 and ``DEFAULT_GRAIN``.
+
+Temporaries. glibc gives a large freed block back to the kernel (``munmap`` above its mmap
+threshold, a trim at the top of the heap), so a function called in a loop page-faults its
+temporaries in again at every call: the Jacobi benchmark spent 40% of its time there. The
+runtime keeps freed blocks of ``TEMP_CACHE_MIN_BYTES`` (256 KiB) or more for reuse, in a
+table of ``TEMP_CACHE_SLOTS`` (16) slots holding at most ``$EMBER_TEMP_CACHE_BYTES`` bytes
+(read once; default ``TEMP_CACHE_BYTES``, 256 MiB; 0 turns the cache off), process-wide in
+the JIT, one cache per exported library. Smaller blocks are plain ``malloc``/``free``.
+
+* A block is ``malloc(n + 80)``: its start ``p`` is on a multiple of ``TEMP_ALIGN`` (64: a
+  cache line, an AVX-512 vector), ``malloc``'s pointer sits at ``p - 16`` and the capacity
+  ``n`` at ``p - 8``. A new block of ``HUGE_PAGE_BYTES`` (4 MiB) or more asks for
+  transparent huge pages (``madvise``, as NumPy does), so 16 MB fault in 8 pages, not 4096.
+* ``ember_temp_alloc(n)`` takes the smallest cached block of ``n`` to ``2n`` bytes, else
+  mallocs; above ``TEMP_MAX_BYTES`` (2^62: ``memref-to-llvm`` asks for ``SIZE_MAX`` when a
+  byte count may have wrapped) it returns null, and the caller's status is out-of-memory.
+* ``ember_temp_free(p)`` caches a large block, first evicting the least recently cached ones
+  until it fits in the limit and a slot; a block larger than the limit is freed.
+* One spinlock (a compare-and-swap of 0 to the pid, ``sched_yield`` every 64 spins) guards
+  the table for a few dozen instructions: ``malloc``, ``free`` and ``madvise`` run outside it.
+  Bodies on the pool's workers allocate too (matmul's packing buffers). After ``fork()`` the
+  child owns the cached blocks; a lock the parent's pid held at the fork is taken over and the
+  table forgotten (it may be half-written; those blocks stay untouched).
+* :func:`release_memory` frees the cached blocks, :func:`cached_memory` counts their bytes.
 """
 
 from __future__ import annotations
@@ -57,30 +84,38 @@ from xdsl.context import Context
 from xdsl.passes import ModulePass
 
 from ember.lowering.parallel_runtime_ir import (ARCHITECTURES, CHUNKS_PER_THREAD, DEFAULT_GRAIN,
-                                                MAX_CHUNKS, SPIN, runtime_ir)
+                                                MAX_CHUNKS, SPIN, TEMP_ALLOC, TEMP_FREE,
+                                                runtime_ir)
 
 if TYPE_CHECKING:  # llvmlite and the dialects are imported lazily
     import llvmlite.binding as llb
     from xdsl.dialects.builtin import ModuleOp
 
 __all__ = ["ARCHITECTURES", "CHUNKS_PER_THREAD", "DEFAULT_GRAIN", "ENTRY_POINTS", "MAX_CHUNKS",
-           "SPIN", "ParallelRuntimePass", "bind_symbols", "declare_runtime", "get_grain", "get_num_threads",
-           "link_runtime", "runtime_ir", "set_grain", "set_num_threads"]
+           "PARALLEL_ENTRY_POINTS", "SPIN", "TEMP_ALLOC", "TEMP_FREE", "ParallelRuntimePass", "bind_symbols", "cached_memory",
+           "declare_runtime", "get_grain", "get_num_threads", "link_runtime", "release_memory",
+           "runtime_ir", "set_grain", "set_num_threads"]
 
 #: The runtime functions that outlined loops call, with their types (inputs, result).
-ENTRY_POINTS = {"ember_parallel_chunks": (("i64", "f64"), "i64"),
-                "ember_parallel_for": (("ptr", "ptr", "i64"), "i32")}
+PARALLEL_ENTRY_POINTS = {"ember_parallel_chunks": (("i64", "f64"), "i64"),
+                         "ember_parallel_for": (("ptr", "ptr", "i64"), "i32")}
+#: Every function compiled code may call in the runtime: the above, and what ``memref.alloc``
+#: and ``memref.dealloc`` of temporaries become.
+ENTRY_POINTS = {**PARALLEL_ENTRY_POINTS, TEMP_ALLOC: (("i64",), "ptr"),
+                TEMP_FREE: (("ptr",), "void")}
 
 
-def declare_runtime(module: ModuleOp) -> None:
-    """Declare the runtime's entry points in ``module`` (the LLVM dialect, for the JIT or
-    ``ember.export`` to resolve)."""
+def declare_runtime(module: ModuleOp, names=PARALLEL_ENTRY_POINTS) -> None:
+    """Declare the entry points ``names`` (default: the parallel loops') in ``module`` (the
+    LLVM dialect, for the JIT or ``ember.export`` to resolve)."""
+    from xdsl.dialects import llvm
     from xdsl.dialects.builtin import f64, i32, i64
 
     from ember.lowering.llvm_common import PTR, declare
 
-    types = {"i64": i64, "f64": f64, "i32": i32, "ptr": PTR}
-    for name, (inputs, output) in ENTRY_POINTS.items():
+    types = {"i64": i64, "f64": f64, "i32": i32, "ptr": PTR, "void": llvm.LLVMVoidType()}
+    for name in names:
+        inputs, output = ENTRY_POINTS[name]
         declare(module, name, [types[t] for t in inputs], types[output])
 
 
@@ -91,7 +126,7 @@ class ParallelRuntimePass(ModulePass):
     The runtime is not in the module: the JIT resolves its entry points to the process-wide
     runtime, ``ember.export`` links a copy into the library. A module must therefore only
     declare them, with the types of ``ENTRY_POINTS`` (a definition would shadow the shared
-    pool, another type would pass wrong arguments); the pass raises otherwise."""
+    pool or cache, another type would pass wrong arguments); the pass raises otherwise."""
 
     name = "parallel-runtime"
 
@@ -100,7 +135,8 @@ class ParallelRuntimePass(ModulePass):
 
         from ember.lowering.llvm_common import PTR
 
-        types = {"i64": "i64", "f64": "f64", "i32": "i32", "ptr": str(PTR)}
+        types = {"i64": "i64", "f64": "f64", "i32": "i32", "ptr": str(PTR),
+                 "void": str(llvm.LLVMVoidType())}
         for fn in op.ops:
             if not isinstance(fn, llvm.FuncOp) or fn.sym_name.data not in ENTRY_POINTS:
                 continue
@@ -115,13 +151,15 @@ class ParallelRuntimePass(ModulePass):
 
 def link_runtime(module: llb.ModuleRef) -> list[str]:
     """Define the runtime in ``module`` (for ``module.triple``), for a library of its own:
-    returns the entry points, to make internal once every module is linked in."""
+    returns its external functions, to make internal once every module is linked in."""
     import llvmlite.binding as llb
 
     runtime = llb.parse_assembly(runtime_ir(module.triple))
     runtime.triple, runtime.data_layout = module.triple, module.data_layout
+    defined = [f.name for f in runtime.functions
+               if not f.is_declaration and f.linkage == llb.Linkage.external]
     module.link_in(runtime)
-    return list(ENTRY_POINTS)
+    return defined
 
 
 # -- the process-wide settings the JIT binds ---------------------------------------------
@@ -173,3 +211,23 @@ def set_grain(grain: int) -> None:
 
 def get_grain() -> int:
     return _GRAIN.value
+
+
+# -- the cache of temporaries --------------------------------------------------------------
+
+def release_memory() -> int:
+    """Free the temporaries' blocks the runtime keeps for reuse (see "Temporaries" above);
+    returns how many bytes that released. Compiled functions keep working: their next large
+    temporaries come from ``malloc`` again."""
+    from ember.lowering.jit import runtime_function
+
+    release = runtime_function("ember_temp_release", ctypes.c_int64)
+    return 0 if release is None else release()
+
+
+def cached_memory() -> int:
+    """How many bytes of freed temporaries the runtime keeps for reuse now."""
+    from ember.lowering.jit import runtime_function
+
+    cached = runtime_function("ember_temp_cached", ctypes.c_int64)
+    return 0 if cached is None else cached()

@@ -1,4 +1,5 @@
-"""The threads runtime as LLVM IR text: the settings, ``ember_parallel_chunks`` and the pool.
+"""The native runtime as LLVM IR text: the settings, ``ember_parallel_chunks``, the pool and
+the temporaries' allocator (``ember_temp_alloc``/``ember_temp_free`` and their cache).
 
 ``runtime_ir(triple)`` fills in the constants and, per architecture, the futex syscall number
 and the spin-loop hint. ``ember.lowering.parallel_runtime`` describes the design; the JIT
@@ -21,6 +22,24 @@ CHUNKS_PER_THREAD = 4
 #: Spin iterations (each a CPU pause hint) before a waiting thread sleeps on its futex.
 SPIN = 1 << 13
 SC_NPROCESSORS_ONLN = 84  # Linux, every architecture
+
+#: The allocator of temporaries. Blocks of ``TEMP_CACHE_MIN_BYTES`` or more are kept for reuse
+#: when freed, in ``TEMP_CACHE_SLOTS`` slots holding at most ``$EMBER_TEMP_CACHE_BYTES`` (read
+#: once; 0 turns the cache off) or ``TEMP_CACHE_BYTES``; smaller ones are plain malloc/free.
+TEMP_ALLOC, TEMP_FREE = "ember_temp_alloc", "ember_temp_free"
+TEMP_CACHE_MIN_BYTES = 256 << 10
+TEMP_CACHE_BYTES = 256 << 20
+TEMP_CACHE_SLOTS = 16
+TEMP_CACHE_ENV = "EMBER_TEMP_CACHE_BYTES"
+#: Every temporary starts on a multiple of this (a cache line; a 512-bit vector).
+TEMP_ALIGN = 64
+#: A new block this large asks for transparent huge pages (``madvise(MADV_HUGEPAGE)``, as NumPy
+#: does for its arrays): a fresh 16 MB buffer costs 8 page faults instead of 4096.
+HUGE_PAGE_BYTES = 4 << 20
+#: Requests above this fail (NULL): ``memref-to-llvm`` asks for ``SIZE_MAX`` when a byte count
+#: may have wrapped around, and the header must not wrap either.
+TEMP_MAX_BYTES = 1 << 62
+_MADV_HUGEPAGE = 14
 _FUTEX_WAIT, _FUTEX_WAKE = 128, 129  # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
 _SIG_SETMASK = 2  # x86_64, aarch64, riscv64; a sigset_t has at most 128 bytes
 
@@ -433,6 +452,360 @@ declare i64 @llvm.smax.i64(i64, i64)
 """
 
 
+_TEMP_CACHE = """
+; Temporaries. A block is malloc(n + 80) with its start p on a multiple of {align}, malloc's
+; pointer at p - 16 and the capacity n at p - 8. Freed blocks of {min_bytes} bytes or more wait
+; in the slots for reuse (null: an empty slot), @ember.temp.bytes in total, under a spinlock.
+@ember.temp.owner = internal global i32 0, align 64
+@ember.temp.most = internal global i64 -1, align 64
+@ember.temp.bytes = internal global i64 0, align 8
+@ember.temp.clock = internal global i64 0, align 8
+@ember.temp.blocks = internal global [{slots} x ptr] zeroinitializer, align 64
+@ember.temp.sizes = internal global [{slots} x i64] zeroinitializer, align 64
+@ember.temp.ages = internal global [{slots} x i64] zeroinitializer, align 64
+@ember.temp.env = private unnamed_addr constant [{env_len} x i8] c"{env}\\00"
+
+declare ptr @malloc(i64)
+declare void @free(ptr)
+declare i32 @madvise(ptr, i64, i32)
+declare i64 @atoll(ptr)
+declare i32 @sched_yield()
+
+; The most bytes the cache keeps: $EMBER_TEMP_CACHE_BYTES (negative: 0), read once.
+define internal i64 @ember.temp.limit() {
+entry:
+  %known = load atomic i64, ptr @ember.temp.most monotonic, align 8
+  %read = icmp sge i64 %known, 0
+  br i1 %read, label %done, label %env
+env:
+  %text = call ptr @getenv(ptr @ember.temp.env)
+  %unset = icmp eq ptr %text, null
+  br i1 %unset, label %store, label %parse
+parse:
+  %v = call i64 @atoll(ptr %text)
+  %v.valid = call i64 @llvm.smax.i64(i64 %v, i64 0)
+  br label %store
+store:
+  %x = phi i64 [ {cache_bytes}, %env ], [ %v.valid, %parse ]
+  store atomic i64 %x, ptr @ember.temp.most monotonic, align 8
+  br label %done
+done:
+  %r = phi i64 [ %known, %entry ], [ %x, %store ]
+  ret i64 %r
+}
+
+; A compare-and-swap of 0 to the caller's pid. A lock held by another pid was held when this
+; process was forked: take it over and forget the slots (possibly half-written; the child
+; leaves those blocks alone).
+define internal void @ember.temp.lock() {
+entry:
+  %pid = call i32 @getpid()
+  br label %try
+try:
+  %i = phi i32 [ 0, %entry ], [ %i1, %spin ], [ %i1, %yield ]
+  %pair = cmpxchg ptr @ember.temp.owner, i32 0, i32 %pid acquire monotonic, align 4
+  %got = extractvalue { i32, i1 } %pair, 1
+  br i1 %got, label %done, label %held
+held:
+  %holder = extractvalue { i32, i1 } %pair, 0
+  %ours = icmp eq i32 %holder, %pid
+  br i1 %ours, label %spin, label %stale
+stale:
+  %steal = cmpxchg ptr @ember.temp.owner, i32 %holder, i32 %pid acquire monotonic, align 4
+  %stolen = extractvalue { i32, i1 } %steal, 1
+  br i1 %stolen, label %forget, label %spin
+forget:
+  store [{slots} x ptr] zeroinitializer, ptr @ember.temp.blocks, align 64
+  store atomic i64 0, ptr @ember.temp.bytes monotonic, align 8
+  br label %done
+spin:  ; the holder runs a few dozen instructions; on a busy core it may need ours
+  {pause}
+  %i1 = add i32 %i, 1
+  %round = and i32 %i1, 63
+  %polite = icmp eq i32 %round, 0
+  br i1 %polite, label %yield, label %try
+yield:
+  %yielded = call i32 @sched_yield()
+  br label %try
+done:
+  ret void
+}
+
+define internal void @ember.temp.unlock() {
+entry:
+  store atomic i32 0, ptr @ember.temp.owner release, align 4
+  ret void
+}
+
+; A new block of %n bytes (see the header above), huge pages from {huge_page} bytes on.
+define internal ptr @ember.temp.fresh(i64 %n) {
+entry:
+  %total = add i64 %n, 80
+  %raw = call ptr @malloc(i64 %total)
+  %failed = icmp eq ptr %raw, null
+  br i1 %failed, label %done, label %place
+place:
+  %at = ptrtoint ptr %raw to i64
+  %past = add i64 %at, {align_past}
+  %aligned = and i64 %past, -{align}
+  %offset = sub i64 %aligned, %at
+  %p = getelementptr inbounds i8, ptr %raw, i64 %offset
+  %origin = getelementptr inbounds i8, ptr %p, i64 -16
+  store ptr %raw, ptr %origin, align 8
+  %capacity = getelementptr inbounds i8, ptr %p, i64 -8
+  store i64 %n, ptr %capacity, align 8
+  %big = icmp uge i64 %n, {huge_page}
+  br i1 %big, label %advise, label %done
+advise:  ; the whole pages inside the block
+  %up = add i64 %aligned, 4095
+  %start = and i64 %up, -4096
+  %last = add i64 %aligned, %n
+  %end = and i64 %last, -4096
+  %len = sub i64 %end, %start
+  %from = inttoptr i64 %start to ptr
+  %ignored = call i32 @madvise(ptr %from, i64 %len, i32 {madv_hugepage})
+  br label %done
+done:
+  %r = phi ptr [ null, %entry ], [ %p, %place ], [ %p, %advise ]
+  ret ptr %r
+}
+
+; The smallest cached block of %n to 2 %n bytes, out of its slot; null if none.
+define internal ptr @ember.temp.take(i64 %n) {
+entry:
+  %most = shl i64 %n, 1
+  call void @ember.temp.lock()
+  br label %scan
+scan:
+  %i = phi i64 [ 0, %entry ], [ %i1, %probe ]
+  %best = phi i64 [ -1, %entry ], [ %best1, %probe ]
+  %least = phi i64 [ -1, %entry ], [ %least1, %probe ]
+  %end = icmp eq i64 %i, {slots}
+  br i1 %end, label %scanned, label %probe
+probe:
+  %bp = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %i
+  %b = load ptr, ptr %bp, align 8
+  %sp = getelementptr inbounds [{slots} x i64], ptr @ember.temp.sizes, i64 0, i64 %i
+  %s = load i64, ptr %sp, align 8
+  %used = icmp ne ptr %b, null
+  %fits = icmp uge i64 %s, %n
+  %thrifty = icmp ule i64 %s, %most
+  %smaller = icmp ult i64 %s, %least
+  %usable = and i1 %used, %fits
+  %wanted = and i1 %thrifty, %smaller
+  %better = and i1 %usable, %wanted
+  %best1 = select i1 %better, i64 %i, i64 %best
+  %least1 = select i1 %better, i64 %s, i64 %least
+  %i1 = add i64 %i, 1
+  br label %scan
+scanned:
+  %none = icmp eq i64 %best, -1
+  br i1 %none, label %done, label %hit
+hit:
+  %hp = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %best
+  %h = load ptr, ptr %hp, align 8
+  store ptr null, ptr %hp, align 8
+  %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
+  %bytes1 = sub i64 %bytes, %least
+  store atomic i64 %bytes1, ptr @ember.temp.bytes monotonic, align 8
+  br label %done
+done:
+  %r = phi ptr [ null, %scanned ], [ %h, %hit ]
+  call void @ember.temp.unlock()
+  ret ptr %r
+}
+
+; Cache block %p (%s <= %limit bytes, malloc'ed at %raw): first evict the least recently
+; cached blocks until it fits in %limit and a slot. The evicted are freed after the unlock.
+define internal void @ember.temp.keep(ptr %p, ptr %raw, i64 %s, i64 %limit) {
+entry:
+  %evicted = alloca [{slots} x ptr], align 8
+  call void @ember.temp.lock()
+  br label %round
+round:
+  %k = phi i64 [ 0, %entry ], [ %k1, %evict ]
+  br label %scan
+scan:
+  %i = phi i64 [ 0, %round ], [ %i1, %probe ]
+  %empty = phi i64 [ -1, %round ], [ %empty1, %probe ]
+  %oldest = phi i64 [ -1, %round ], [ %oldest1, %probe ]
+  %age = phi i64 [ -1, %round ], [ %age1, %probe ]
+  %end = icmp eq i64 %i, {slots}
+  br i1 %end, label %decide, label %probe
+probe:
+  %bp = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %i
+  %b = load ptr, ptr %bp, align 8
+  %ap = getelementptr inbounds [{slots} x i64], ptr @ember.temp.ages, i64 0, i64 %i
+  %a = load i64, ptr %ap, align 8
+  %used = icmp ne ptr %b, null
+  %older = icmp ult i64 %a, %age
+  %victim = and i1 %used, %older
+  %oldest1 = select i1 %victim, i64 %i, i64 %oldest
+  %age1 = select i1 %victim, i64 %a, i64 %age
+  %first = icmp eq i64 %empty, -1
+  %vacant = select i1 %used, i1 false, i1 %first
+  %empty1 = select i1 %vacant, i64 %i, i64 %empty
+  %i1 = add i64 %i, 1
+  br label %scan
+decide:
+  %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
+  %total = add i64 %bytes, %s
+  %room = icmp ule i64 %total, %limit
+  %slot = icmp ne i64 %empty, -1
+  %fits = and i1 %room, %slot
+  br i1 %fits, label %insert, label %full
+full:
+  %stuck = icmp eq i64 %oldest, -1  ; nothing to evict (cannot happen while %s <= %limit)
+  br i1 %stuck, label %refuse, label %evict
+evict:
+  %op = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %oldest
+  %old = load ptr, ptr %op, align 8
+  store ptr null, ptr %op, align 8
+  %osp = getelementptr inbounds [{slots} x i64], ptr @ember.temp.sizes, i64 0, i64 %oldest
+  %os = load i64, ptr %osp, align 8
+  %left = sub i64 %bytes, %os
+  store atomic i64 %left, ptr @ember.temp.bytes monotonic, align 8
+  %old.origin = getelementptr inbounds i8, ptr %old, i64 -16
+  %old.raw = load ptr, ptr %old.origin, align 8
+  %ep = getelementptr inbounds [{slots} x ptr], ptr %evicted, i64 0, i64 %k
+  store ptr %old.raw, ptr %ep, align 8
+  %k1 = add i64 %k, 1
+  br label %round
+insert:
+  %sp = getelementptr inbounds [{slots} x i64], ptr @ember.temp.sizes, i64 0, i64 %empty
+  store i64 %s, ptr %sp, align 8
+  %now = load i64, ptr @ember.temp.clock, align 8
+  %now1 = add i64 %now, 1
+  store i64 %now1, ptr @ember.temp.clock, align 8
+  %tp = getelementptr inbounds [{slots} x i64], ptr @ember.temp.ages, i64 0, i64 %empty
+  store i64 %now, ptr %tp, align 8
+  %np = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %empty
+  store ptr %p, ptr %np, align 8
+  store atomic i64 %total, ptr @ember.temp.bytes monotonic, align 8
+  br label %unlock
+refuse:
+  br label %unlock
+unlock:
+  %rest = phi ptr [ null, %insert ], [ %raw, %refuse ]
+  call void @ember.temp.unlock()
+  call void @ember.temp.free.all(ptr %evicted, i64 %k)
+  call void @free(ptr %rest)
+  ret void
+}
+
+; free() the first %count pointers of %blocks.
+define internal void @ember.temp.free.all(ptr %blocks, i64 %count) {
+entry:
+  br label %loop
+loop:
+  %j = phi i64 [ 0, %entry ], [ %j1, %body ]
+  %more = icmp ult i64 %j, %count
+  br i1 %more, label %body, label %done
+body:
+  %bp = getelementptr inbounds ptr, ptr %blocks, i64 %j
+  %b = load ptr, ptr %bp, align 8
+  call void @free(ptr %b)
+  %j1 = add i64 %j, 1
+  br label %loop
+done:
+  ret void
+}
+
+; At least %n bytes (at least 1 byte would do), {align}-byte aligned; null if malloc fails.
+define ptr @ember_temp_alloc(i64 %n) {
+entry:
+  %absurd = icmp ugt i64 %n, {max_bytes}
+  br i1 %absurd, label %done, label %sized
+sized:
+  %large = icmp uge i64 %n, {min_bytes}
+  br i1 %large, label %enabled, label %fresh
+enabled:
+  %limit = call i64 @ember.temp.limit()
+  %on = icmp ne i64 %limit, 0
+  br i1 %on, label %cached, label %fresh
+cached:
+  %hit = call ptr @ember.temp.take(i64 %n)
+  %found = icmp ne ptr %hit, null
+  br i1 %found, label %done, label %fresh
+fresh:
+  %new = call ptr @ember.temp.fresh(i64 %n)
+  br label %done
+done:
+  %r = phi ptr [ null, %entry ], [ %hit, %cached ], [ %new, %fresh ]
+  ret ptr %r
+}
+
+; Free a block of ember_temp_alloc (null is fine): into the cache when it is large enough.
+define void @ember_temp_free(ptr %p) {
+entry:
+  %null = icmp eq ptr %p, null
+  br i1 %null, label %done, label %header
+header:
+  %origin = getelementptr inbounds i8, ptr %p, i64 -16
+  %raw = load ptr, ptr %origin, align 8
+  %capacity = getelementptr inbounds i8, ptr %p, i64 -8
+  %s = load i64, ptr %capacity, align 8
+  %large = icmp uge i64 %s, {min_bytes}
+  br i1 %large, label %enabled, label %release
+enabled:
+  %limit = call i64 @ember.temp.limit()
+  %fits = icmp ule i64 %s, %limit
+  br i1 %fits, label %keep, label %release
+keep:
+  call void @ember.temp.keep(ptr %p, ptr %raw, i64 %s, i64 %limit)
+  br label %done
+release:
+  call void @free(ptr %raw)
+  br label %done
+done:
+  ret void
+}
+
+; Free every cached block; the bytes released.
+define i64 @ember_temp_release() {
+entry:
+  %blocks = alloca [{slots} x ptr], align 8
+  call void @ember.temp.lock()
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %next ]
+  %k = phi i64 [ 0, %entry ], [ %k1, %next ]
+  %end = icmp eq i64 %i, {slots}
+  br i1 %end, label %emptied, label %probe
+probe:
+  %bp = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %i
+  %b = load ptr, ptr %bp, align 8
+  %used = icmp ne ptr %b, null
+  br i1 %used, label %collect, label %next
+collect:
+  store ptr null, ptr %bp, align 8
+  %origin = getelementptr inbounds i8, ptr %b, i64 -16
+  %raw = load ptr, ptr %origin, align 8
+  %slot = getelementptr inbounds [{slots} x ptr], ptr %blocks, i64 0, i64 %k
+  store ptr %raw, ptr %slot, align 8
+  %k.next = add i64 %k, 1
+  br label %next
+next:
+  %k1 = phi i64 [ %k, %probe ], [ %k.next, %collect ]
+  %i1 = add i64 %i, 1
+  br label %loop
+emptied:
+  %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
+  store atomic i64 0, ptr @ember.temp.bytes monotonic, align 8
+  call void @ember.temp.unlock()
+  call void @ember.temp.free.all(ptr %blocks, i64 %k)
+  ret i64 %bytes
+}
+
+; The bytes the cache holds now.
+define i64 @ember_temp_cached() {
+entry:
+  %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
+  ret i64 %bytes
+}
+"""
+
+
 def _architecture(triple: str) -> tuple[int, str]:
     arch = triple.split("-", 1)[0]
     if arch not in ARCHITECTURES:
@@ -454,5 +827,13 @@ def runtime_ir(triple: str | None = None) -> str:
               "max_chunks": MAX_CHUNKS, "per_thread": CHUNKS_PER_THREAD, "futex": futex,
               "wait": _FUTEX_WAIT, "wake": _FUTEX_WAKE, "spin": SPIN, "pause": pause,
               "sig_setmask": _SIG_SETMASK,
-              "pause_decl": pause_decl}
-    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), _SETTINGS + _POOL)
+              "pause_decl": pause_decl, **_temp_values()}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), _SETTINGS + _POOL + _TEMP_CACHE)
+
+
+def _temp_values() -> dict[str, object]:
+    return {"align": TEMP_ALIGN, "align_past": 16 + TEMP_ALIGN - 1, "slots": TEMP_CACHE_SLOTS,
+            "min_bytes": TEMP_CACHE_MIN_BYTES, "cache_bytes": TEMP_CACHE_BYTES,
+            "max_bytes": TEMP_MAX_BYTES, "huge_page": HUGE_PAGE_BYTES,
+            "madv_hugepage": _MADV_HUGEPAGE, "env": TEMP_CACHE_ENV,
+            "env_len": len(TEMP_CACHE_ENV) + 1}

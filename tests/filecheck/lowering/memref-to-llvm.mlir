@@ -41,7 +41,7 @@ func.func @alloc_free(%n: index) -> index {
 
 // CHECK-LABEL: func.func @alloc_free
 // nbytes = 8 * 4 * n, at least 1; the product again in f64: from 2^62 bytes on (it may have
-// wrapped around) ember_malloc gets SIZE_MAX and fails
+// wrapped around) ember_temp_alloc gets SIZE_MAX and fails
 // CHECK:         %[[NB:.*]] = llvm.mul %{{.*}}, %[[N:.*]] : i64
 // CHECK-NEXT:    %[[NF:.*]] = llvm.sitofp %[[N]] : i64 to f64
 // CHECK:         %[[ZERO:.*]] = llvm.icmp "eq" %[[NB]], %{{.*}} : i64
@@ -51,18 +51,12 @@ func.func @alloc_free(%n: index) -> index {
 // CHECK-NEXT:    %[[BIG:.*]] = llvm.fcmp "oge" %[[NF]], %[[LIMIT]] : f64
 // CHECK-NEXT:    %[[MAX:.*]] = llvm.mlir.constant(-1) : i64
 // CHECK-NEXT:    %[[ASK:.*]] = llvm.select %[[BIG]], %[[MAX]], %[[SIZE]] : i1, i64
-// CHECK-NEXT:    %[[P:.*]] = llvm.call @ember_malloc(%[[ASK]]) : (i64) -> !llvm.ptr
+// CHECK-NEXT:    %[[P:.*]] = llvm.call @ember_temp_alloc(%[[ASK]]) : (i64) -> !llvm.ptr
 // CHECK:         %[[M:.*]] = llvm.insertvalue %[[N]], %{{.*}}[1, 1]
 // CHECK-NEXT:    %{{.*}} = llvm.extractvalue %[[M]][1, 1]
-// CHECK:         llvm.call @free(%{{.*}}) : (!llvm.ptr) -> ()
-// CHECK:       llvm.func @free(!llvm.ptr)
-// ember_malloc: malloc, and madvise(MADV_HUGEPAGE) on the whole pages of a buffer >= 4 MiB.
-// CHECK:       llvm.func @malloc(i64) -> !llvm.ptr
-// CHECK:       llvm.func @madvise(!llvm.ptr, i64, i32) -> i32
-// CHECK:       llvm.func internal @ember_malloc(%n: i64) -> !llvm.ptr {
-// CHECK-NEXT:    %p = llvm.call @malloc(%n) : (i64) -> !llvm.ptr
-// CHECK-NEXT:    %huge = llvm.mlir.constant(4194304) : i64
-// CHECK-NEXT:    %big = llvm.icmp "uge" %n, %huge : i64
-// CHECK-NEXT:    llvm.cond_br %big, ^{{.*}}, ^{{.*}}
-// CHECK:         %advice = llvm.mlir.constant(14 : i32) : i32
-// CHECK-NEXT:    %{{.*}} = llvm.call @madvise(%from, %len, %advice) : (!llvm.ptr, i64, i32) -> i32
+// CHECK:         %[[FREED:.*]] = llvm.extractvalue %[[M]][0]
+// CHECK-NEXT:    llvm.call @ember_temp_free(%[[FREED]]) : (!llvm.ptr) -> ()
+// The allocator is the runtime's (it caches large blocks across calls): only declared here.
+// CHECK:       llvm.func @ember_temp_alloc(i64) -> !llvm.ptr
+// CHECK-NEXT:  llvm.func @ember_temp_free(!llvm.ptr)
+// CHECK-NOT:   llvm.func {{.*}}@ember_temp
