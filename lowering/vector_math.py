@@ -43,6 +43,7 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
+from ember.dialects import llvmx
 from ember.lowering import vector_math_data as D
 
 Value = SSAValue
@@ -55,13 +56,17 @@ class _Emitter:
     """Builds arithmetic of one float type (f32 or f64, with the integer type of its width)
     as a list of ops; each method returns the new value. ``wide()`` shares the list in f64."""
 
-    def __init__(self, ftype: Attribute = f64, ops: list[Operation] | None = None) -> None:
+    def __init__(self, ftype: Attribute = f64, ops: list[Operation] | None = None,
+                 ldexp: bool = False) -> None:
         self.ops: list[Operation] = [] if ops is None else ops
         self.ftype = ftype
         self.kind, self.itype, self.width, self.mant, self.bias = _LAYOUT[ftype]
+        #: scale by 2^n with ``llvm.ldexp`` (one ``vscalef`` on AVX-512) instead of building
+        #: 2^n from bits in two halves
+        self.ldexp = ldexp
 
     def wide(self) -> _Emitter:
-        return _Emitter(f64, self.ops)
+        return _Emitter(f64, self.ops, self.ldexp)
 
     def emit(self, op: Operation) -> Value:
         self.ops.append(op)
@@ -131,6 +136,10 @@ def _exp(e: _Emitter, x: Value) -> Value:
     last multiply rounds subnormal results."""
     lo, hi = D.EXP_RANGE[e.kind]
     n, p = _expm1_parts(e, e.clamp(x, lo, hi))
+    if e.ldexp:  # one rounding, as below: ldexp rounds a subnormal result once
+        y = e.emit(llvmx.IntrinsicOp(f"llvm.ldexp.{e.kind}.{e.itype}", [e.add(p, e.const(1.0)), n],
+                                     e.ftype))
+        return _nan_passthrough(e, x, y)
     n1 = e.emit(arith.ShRSIOp(n, e.int(1)))
     n2 = e.emit(arith.SubiOp(n, n1))
     y = e.mul(e.mul(e.add(p, e.const(1.0)), e.pow2(n1)), e.pow2(n2))
@@ -364,12 +373,13 @@ class ExpandMath(RewritePattern):
     """Replace one ``math`` op of ``KERNELS`` on an f32/f64 scalar by its kernel."""
 
     strict: bool = False
+    ldexp: bool = False
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         kernel = KERNELS.get(type(op))
         if kernel is None or not isinstance(op.results[0].type, (Float32Type, Float64Type)):
             return
-        e = _Emitter(op.results[0].type)
+        e = _Emitter(op.results[0].type, ldexp=self.ldexp)
         y = kernel(e, *op.operands)
         if y is None:
             return
@@ -389,6 +399,10 @@ class ExpandMathPass(ModulePass):
     name = "expand-math"
 
     strict: bool = False
+    #: scale exp's result with ``llvm.ldexp`` (the pipeline sets it on AVX-512 hosts, where
+    #: it is one ``vscalefps``; elsewhere LLVM may call libm's ``ldexp`` per element)
+    ldexp: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(ExpandMath(self.strict), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(ExpandMath(self.strict, self.ldexp),
+                             apply_recursively=False).rewrite_module(op)

@@ -1,5 +1,6 @@
 // RUN: ember-opt %s -p expand-math | filecheck %s
 // RUN: ember-opt %s -p 'expand-math{strict=true}' | filecheck %s --check-prefix=STRICT
+// RUN: ember-opt %s -p 'expand-math{ldexp=true}' | filecheck %s --check-prefix=LDEXP
 
 // exp on f32 computes in f32: clamp, n = roundeven(x*log2e), two-part ln2 reduction with
 // fma, polynomial, 2^n rebuilt in two halves from i32 bits, NaN passthrough. No widening.
@@ -22,6 +23,16 @@ func.func @exp(%x: f32) -> f32 {
 // CHECK:         %[[NAN:.*]] = arith.cmpf uno, %x, %x : f32
 // CHECK-NEXT:    %[[R:.*]] = arith.select %[[NAN]], %x, %{{.*}} : f32
 // CHECK-NEXT:    func.return %[[R]] : f32
+
+// With ldexp (the pipeline's choice on AVX-512 hosts), exp's 2^n scaling is one
+// llvm.ldexp of 1 + p (a single vscalefps), not two halves built from bits.
+// LDEXP-LABEL: func.func @exp
+// LDEXP:         %[[NI:.*]] = arith.fptosi %{{.*}} : f32 to i32
+// LDEXP-NOT:     arith.shrsi
+// LDEXP:         %[[ONE:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// LDEXP-NEXT:    %[[S:.*]] = llvmx.intrinsic "llvm.ldexp.f32.i32"(%[[ONE]], %[[NI]]) : (f32, i32) -> f32
+// LDEXP-NEXT:    %[[NAN:.*]] = arith.cmpf uno, %x, %x : f32
+// LDEXP-NEXT:    %{{.*}} = arith.select %[[NAN]], %x, %[[S]] : f32
 
 // tanh on f32 is f32 arithmetic only (n = round(2|x|/ln2) by adding 1.5*2^23, whose low
 // bits shift into 2^n's exponent): the expm1 form t/(t+2) and the odd polynomial for
