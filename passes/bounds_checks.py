@@ -42,7 +42,7 @@ from xdsl.context import Context
 from xdsl.dialects import arith, cf, memref, scf
 from xdsl.dialects.builtin import (DYNAMIC_INDEX, IndexType, IntegerAttr, IntegerType, MemRefType,
                                    ModuleOp, i1)
-from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -131,21 +131,31 @@ class BufferSizes:
         """One :data:`Size` per dimension of memref ``v``."""
         if v in self.carried:
             return self.carried[v]
-        shape = v.type.get_shape()
-        dynamic = iter(v.owner.dynamic_sizes) if isinstance(v.owner, (memref.AllocOp, memref.AllocaOp)) else None
-        return [s if s != DYNAMIC_INDEX else self.size_value(next(dynamic)) if dynamic else (v, k)
-                for k, s in enumerate(shape)]
+        allocated = isinstance(v.owner, (memref.AllocOp, memref.AllocaOp))
+        dynamic = iter(v.owner.dynamic_sizes if allocated else ())
+        out: list = []
+        for k, static in enumerate(v.type.get_shape()):
+            if static != DYNAMIC_INDEX:
+                out.append(static)
+            else:
+                out.append(self.size_value(next(dynamic)) if allocated else (v, k))
+        return out
 
-    def size_value(self, v: SSAValue) -> Size:
+    def dim_size(self, dim: memref.DimOp) -> Size | str:
+        """The :data:`Size` that ``memref.dim`` reads, ``None`` if unknown."""
+        k, t = _constant(dim.index), dim.source.type
+        if k is None or not isinstance(t, MemRefType) or not 0 <= k < t.get_num_dims():
+            return None
+        return self.sizes(dim.source)[k]
+
+    def size_value(self, v: SSAValue) -> Size | str:
         """The canonical :data:`Size` of an index value (``memref.dim`` is looked through)."""
         c = _constant(v)
         if c is not None:
             return c
         if isinstance(v.owner, memref.DimOp):
-            k = _constant(v.owner.index)
-            if k is not None and 0 <= k < v.owner.source.type.get_num_dims():
-                s = self.sizes(v.owner.source)[k]
-                return v if s is None else s
+            s = self.dim_size(v.owner)
+            return v if s is None else s
         return v
 
 
@@ -198,7 +208,7 @@ class Facts:
         if c is not None:
             return Sym(None, c, c, c)
         if isinstance(op, memref.DimOp):
-            return self._size(self.sizes.size_value(v), v)
+            return self._size(self.sizes.dim_size(op), v)
         if isinstance(op, arith.IndexCastOp) and _is64(op.input):
             return self.of(op.input)
         if isinstance(op, (arith.AddiOp, arith.SubiOp)):
@@ -216,7 +226,7 @@ class Facts:
             return Sym(None, size, size, size)
         if isinstance(size, SSAValue) and size is not v:
             return self.of(size)
-        return Sym(size, 0, 0, MAX)
+        return Sym(v if size is None else size, 0, 0, MAX)
 
     def _shifted(self, op: arith.AddiOp | arith.SubiOp) -> Sym | None:
         lhs, rhs = self.of(op.lhs), self.of(op.rhs)
@@ -305,15 +315,12 @@ def simplify(root: Operation) -> int:
 
 def _fold_dim(op: memref.DimOp, sizes: BufferSizes) -> None:
     """``memref.dim`` of a buffer with a known size reads that size instead."""
-    k = _constant(op.index)
-    if k is None or not 0 <= k < op.source.type.get_num_dims():
-        return
-    size = sizes.sizes(op.source)[k]
+    size = sizes.dim_size(op)
     if isinstance(size, int):
         _replace(op, _const_before(op, size, IndexType()))
-    elif isinstance(size, tuple) and (size[0] is not op.source or size[1] != k):
-        index = op.index if size[1] == k else _const_before(op, size[1], IndexType())
-        op.operands = [size[0], index]
+    elif isinstance(size, tuple) and not (size[0] is op.source and size[1] == _constant(op.index)):
+        same = size[1] == _constant(op.index)
+        op.operands = [size[0], op.index if same else _const_before(op, size[1], IndexType())]
     elif isinstance(size, SSAValue) and size is not op.results[0]:
         _replace(op, size)
 
