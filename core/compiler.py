@@ -57,7 +57,8 @@ def _verify_after(stage: str, extra: bool, debug: bool) -> bool:
     return debug or extra or stage == "tensor"
 
 
-def _compile_in_background(llvm_text: str):
+def _compile_in_background(llvm_text: str, kernels: str | None = None,
+                           kernel_names: tuple[str, ...] = ()):
     """Start ``Engine(llvm_text)`` on a thread; returns a function that waits for the engine
     (raising what the compile raised). llvmlite releases the GIL inside LLVM, so Python work
     done meanwhile (printing the LLVM-stage MLIR) is free on a machine with a second core.
@@ -71,7 +72,7 @@ def _compile_in_background(llvm_text: str):
 
     def run():
         try:
-            out.append(Engine(llvm_text))
+            out.append(Engine(llvm_text, kernels=kernels, kernel_names=kernel_names))
         except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
             out.append(e)
 
@@ -102,7 +103,7 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
-    from ember.lowering.llvm_ir import to_llvm_ir
+    from ember.lowering.llvm_ir import to_llvm_ir_parts
 
     timings: dict[str, float] = {}
     fop = next(op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == name)
@@ -140,14 +141,15 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
             messages = _assert_messages(module, name)
     t0 = time.perf_counter()
     try:
-        llvm_text = to_llvm_ir(module)
+        parts = to_llvm_ir_parts(module)
+        llvm_text = parts.whole
     except Exception as e:
         repro = _repro(module, "").replace(" -p ", " --emit=llvm-ir")
         raise CompilerError(f"translation to LLVM IR failed: {e}\n{repro}\n(EMBER_VERIFY=1 "
                             "verifies the IR after every pass and names the pass that broke it)") from e
     timings["to-llvm-ir"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    wait = _compile_in_background(llvm_text)
+    wait = _compile_in_background(parts.main, parts.kernels, parts.kernel_names)
     try:  # the GIL is free while LLVM works: print meanwhile
         texts[STAGES[-1].name] = str(module)
         # overlapped: also inside "llvm-O3+codegen", which is the wall time until LLVM is done

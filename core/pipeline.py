@@ -13,6 +13,7 @@ llvm-ir    LLVM IR text (not MLIR)                                xDSL's llvmlit
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -41,18 +42,29 @@ def _tensor_passes() -> list[ModulePass]:
 def _loop_passes() -> list[ModulePass]:
     from ember.lowering.tensor_to_loop import TensorToLoopPass
     from ember.lowering.vector_math import ExpandMathPass
+    from ember.passes.bounds_checks import BoundsChecksPass
     from ember.passes.forward_stores import ForwardStoresPass
     from ember.passes.fuse_rows import FuseRowsPass
     from ember.passes.invariant_divisor import InvariantDivisorPass
     from ember.passes.share_recomputed import ShareRecomputedPass
     from xdsl.transforms.canonicalize import CanonicalizePass
 
-    passes: list[ModulePass] = [TensorToLoopPass(), CanonicalizePass(), FuseRowsPass(),
+    passes: list[ModulePass] = [TensorToLoopPass(), CanonicalizePass(), BoundsChecksPass(),
+                                CanonicalizePass(), FuseRowsPass(),
                                 ShareRecomputedPass(), ForwardStoresPass(), InvariantDivisorPass()]
     # read at compile time, so that tests can toggle it; strict math keeps the libm calls
     if os.environ.get("EMBER_STRICT_MATH", "") != "1":
-        passes.append(ExpandMathPass())
+        passes.append(ExpandMathPass(ldexp=_host_has_scalef()))
     return passes
+
+
+@functools.cache
+def _host_has_scalef() -> bool:
+    """Whether the host CPU has AVX-512 (``vscalefps``: ``llvm.ldexp`` in one instruction)."""
+    from ember.lowering.jit import _init_llvm, llb
+
+    _init_llvm()
+    return bool(llb.get_host_cpu_features().get("avx512f"))
 
 
 def _llvm_passes() -> list[ModulePass]:

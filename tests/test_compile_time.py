@@ -1,5 +1,6 @@
 """The compile driver's fast path: what it still verifies, the LLVM thread, the timings."""
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -69,7 +70,7 @@ def test_results_and_stage_texts_with_llvm_on_a_thread():
 def test_llvm_errors_reach_the_caller(monkeypatch):
     from ember.lowering import jit
 
-    def broken(text, opt_level=3):
+    def broken(text, opt_level=3, **kernels):
         raise RuntimeError("LLVM IR parsing error (injected)")
 
     monkeypatch.setattr(jit, "Engine", broken)
@@ -129,3 +130,34 @@ def test_unchecked_binary_ops_equal_checked_ones(fastmath):
     for cls in (llvm.FAddOp, llvm.FSubOp, llvm.FMulOp, llvm.FDivOp, llvm.FRemOp):
         fast, checked = make(cls, (u, v), f32, {"fastmathFlags": fm}), cls(u, v, fm)
         assert fast.properties == checked.properties and str(fast) == str(checked), cls.name
+
+
+def _two_matmuls(x, w1, w2):
+    return np.maximum(x @ w1, 0.0) @ w2
+
+
+def test_matmul_kernels_are_compiled_apart_and_once():
+    """The packed matmuls' outlined bodies (explicit vector code) form a module of their own,
+    optimised at KERNEL_OPT_LEVEL and linked back in; two matmuls of one dtype share one
+    body. The result still equals NumPy's."""
+    from xdsl.parser import Parser
+
+    from ember.context import make_context
+    from ember.lowering.llvm_ir import to_llvm_ir_parts
+
+    rng = np.random.default_rng(0)
+    x, w1, w2 = (rng.standard_normal(s).astype(np.float32) for s in [(40, 64), (64, 96), (96, 32)])
+    f = ember.script(_two_matmuls)
+    np.testing.assert_allclose(f(x, w1, w2), np.maximum(x @ w1, 0) @ w2, rtol=2e-5, atol=2e-5)
+    module = Parser(make_context(), f.ir(stage="llvm")).parse_module()
+    parts = to_llvm_ir_parts(module)
+    assert len(parts.kernel_names) == 1  # one body for both matmuls
+    (kernel,) = parts.kernel_names
+    assert f'define i32 @"{kernel}"' in parts.kernels
+    assert f'declare i32 @"{kernel}"' in parts.main
+    assert f'define internal i32 @"{kernel}"' in parts.whole
+    vector_fma = 'call <16 x float> @"llvm.fma.v16f32"'
+    assert vector_fma in parts.kernels and vector_fma not in parts.main
+    assert f.llvm_ir() == parts.whole
+    optimized = f.llvm_ir(optimized=True)  # the kernel is internal again after linking
+    assert re.search(rf'^define internal [^@]*@"?{kernel}\b', optimized, re.M), optimized[:2000]
