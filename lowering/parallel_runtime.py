@@ -92,9 +92,9 @@ if TYPE_CHECKING:  # llvmlite and the dialects are imported lazily
     from xdsl.dialects.builtin import ModuleOp
 
 __all__ = ["ARCHITECTURES", "CHUNKS_PER_THREAD", "DEFAULT_GRAIN", "ENTRY_POINTS", "MAX_CHUNKS",
-           "PARALLEL_ENTRY_POINTS", "SPIN", "TEMP_ALLOC", "TEMP_FREE", "ParallelRuntimePass", "bind_symbols", "cached_memory",
-           "declare_runtime", "get_grain", "get_num_threads", "link_runtime", "release_memory",
-           "runtime_ir", "set_grain", "set_num_threads"]
+           "PARALLEL_ENTRY_POINTS", "SPIN", "TEMP_ALLOC", "TEMP_FREE", "ParallelRuntimePass",
+           "bind_symbols", "cached_memory", "declare_runtime", "get_grain", "get_num_threads",
+           "link_runtime", "release_memory", "runtime_ir", "set_grain", "set_num_threads"]
 
 #: The runtime functions that outlined loops call, with their types (inputs, result).
 PARALLEL_ENTRY_POINTS = {"ember_parallel_chunks": (("i64", "f64"), "i64"),
