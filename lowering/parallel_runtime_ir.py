@@ -456,6 +456,8 @@ _TEMP_CACHE = """
 ; Temporaries. A block is malloc(n + 80) with its start p on a multiple of {align}, malloc's
 ; pointer at p - 16 and the capacity n at p - 8. Freed blocks of {min_bytes} bytes or more wait
 ; in the slots for reuse (null: an empty slot), @ember.temp.bytes in total, under a spinlock.
+; The functions are optnone: they run once per allocation, and optimising them cost more
+; than the rest of the runtime's cold compile (the disk cache keeps the machine code).
 @ember.temp.owner = internal global i32 0, align 64
 @ember.temp.most = internal global i64 -1, align 64
 @ember.temp.bytes = internal global i64 0, align 8
@@ -472,7 +474,7 @@ declare i64 @atoll(ptr)
 declare i32 @sched_yield()
 
 ; The most bytes the cache keeps: $EMBER_TEMP_CACHE_BYTES (negative: 0), read once.
-define internal i64 @ember.temp.limit() {
+define internal i64 @ember.temp.limit() noinline optnone {
 entry:
   %known = load atomic i64, ptr @ember.temp.most monotonic, align 8
   %read = icmp sge i64 %known, 0
@@ -494,10 +496,10 @@ done:
   ret i64 %r
 }
 
-; A compare-and-swap of 0 to the caller's pid. A lock held by another pid was held when this
-; process was forked: take it over and forget the slots (possibly half-written; the child
-; leaves those blocks alone).
-define internal void @ember.temp.lock() {
+; A compare-and-swap of 0 to the caller's pid; unlocking stores 0. A lock held by another pid
+; was held when this process was forked: take it over and forget the slots (possibly
+; half-written; the child leaves those blocks alone).
+define internal void @ember.temp.lock() noinline optnone {
 entry:
   %pid = call i32 @getpid()
   br label %try
@@ -531,55 +533,28 @@ done:
   ret void
 }
 
-define internal void @ember.temp.unlock() {
+; At least %n bytes, {align}-byte aligned; null if malloc fails or %n exceeds {max_bytes}.
+; First the smallest cached block of %n to 2 %n bytes, else a new one (huge pages from
+; {huge_page} bytes on).
+define ptr @ember_temp_alloc(i64 %n) noinline optnone {
 entry:
-  store atomic i32 0, ptr @ember.temp.owner release, align 4
-  ret void
-}
-
-; A new block of %n bytes (see the header above), huge pages from {huge_page} bytes on.
-define internal ptr @ember.temp.fresh(i64 %n) {
-entry:
-  %total = add i64 %n, 80
-  %raw = call ptr @malloc(i64 %total)
-  %failed = icmp eq ptr %raw, null
-  br i1 %failed, label %done, label %place
-place:
-  %at = ptrtoint ptr %raw to i64
-  %past = add i64 %at, {align_past}
-  %aligned = and i64 %past, -{align}
-  %offset = sub i64 %aligned, %at
-  %p = getelementptr inbounds i8, ptr %raw, i64 %offset
-  %origin = getelementptr inbounds i8, ptr %p, i64 -16
-  store ptr %raw, ptr %origin, align 8
-  %capacity = getelementptr inbounds i8, ptr %p, i64 -8
-  store i64 %n, ptr %capacity, align 8
-  %big = icmp uge i64 %n, {huge_page}
-  br i1 %big, label %advise, label %done
-advise:  ; the whole pages inside the block
-  %up = add i64 %aligned, 4095
-  %start = and i64 %up, -4096
-  %last = add i64 %aligned, %n
-  %end = and i64 %last, -4096
-  %len = sub i64 %end, %start
-  %from = inttoptr i64 %start to ptr
-  %ignored = call i32 @madvise(ptr %from, i64 %len, i32 {madv_hugepage})
-  br label %done
-done:
-  %r = phi ptr [ null, %entry ], [ %p, %place ], [ %p, %advise ]
-  ret ptr %r
-}
-
-; The smallest cached block of %n to 2 %n bytes, out of its slot; null if none.
-define internal ptr @ember.temp.take(i64 %n) {
-entry:
+  %absurd = icmp ugt i64 %n, {max_bytes}
+  br i1 %absurd, label %fail, label %sized
+sized:
+  %large = icmp uge i64 %n, {min_bytes}
+  br i1 %large, label %enabled, label %fresh
+enabled:
+  %limit = call i64 @ember.temp.limit()
+  %on = icmp ne i64 %limit, 0
+  br i1 %on, label %lock, label %fresh
+lock:
   %most = shl i64 %n, 1
   call void @ember.temp.lock()
   br label %scan
 scan:
-  %i = phi i64 [ 0, %entry ], [ %i1, %probe ]
-  %best = phi i64 [ -1, %entry ], [ %best1, %probe ]
-  %least = phi i64 [ -1, %entry ], [ %least1, %probe ]
+  %i = phi i64 [ 0, %lock ], [ %i1, %probe ]
+  %best = phi i64 [ -1, %lock ], [ %best1, %probe ]
+  %least = phi i64 [ -1, %lock ], [ %least1, %probe ]
   %end = icmp eq i64 %i, {slots}
   br i1 %end, label %scanned, label %probe
 probe:
@@ -600,7 +575,7 @@ probe:
   br label %scan
 scanned:
   %none = icmp eq i64 %best, -1
-  br i1 %none, label %done, label %hit
+  br i1 %none, label %miss, label %hit
 hit:
   %hp = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %best
   %h = load ptr, ptr %hp, align 8
@@ -608,22 +583,67 @@ hit:
   %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
   %bytes1 = sub i64 %bytes, %least
   store atomic i64 %bytes1, ptr @ember.temp.bytes monotonic, align 8
+  store atomic i32 0, ptr @ember.temp.owner release, align 4
+  ret ptr %h
+miss:
+  store atomic i32 0, ptr @ember.temp.owner release, align 4
+  br label %fresh
+fresh:
+  %total = add i64 %n, 80
+  %raw = call ptr @malloc(i64 %total)
+  %failed = icmp eq ptr %raw, null
+  br i1 %failed, label %fail, label %place
+place:
+  %at = ptrtoint ptr %raw to i64
+  %past = add i64 %at, {align_past}
+  %aligned = and i64 %past, -{align}
+  %offset = sub i64 %aligned, %at
+  %p = getelementptr inbounds i8, ptr %raw, i64 %offset
+  %origin = getelementptr inbounds i8, ptr %p, i64 -16
+  store ptr %raw, ptr %origin, align 8
+  %capacity = getelementptr inbounds i8, ptr %p, i64 -8
+  store i64 %n, ptr %capacity, align 8
+  %big = icmp uge i64 %n, {huge_page}
+  br i1 %big, label %advise, label %done
+advise:  ; the whole pages inside the block
+  %up = add i64 %aligned, 4095
+  %start = and i64 %up, -4096
+  %last = add i64 %aligned, %n
+  %stop = and i64 %last, -4096
+  %len = sub i64 %stop, %start
+  %from = inttoptr i64 %start to ptr
+  %ignored = call i32 @madvise(ptr %from, i64 %len, i32 {madv_hugepage})
   br label %done
 done:
-  %r = phi ptr [ null, %scanned ], [ %h, %hit ]
-  call void @ember.temp.unlock()
-  ret ptr %r
+  ret ptr %p
+fail:
+  ret ptr null
 }
 
-; Cache block %p (%s <= %limit bytes, malloc'ed at %raw): first evict the least recently
-; cached blocks until it fits in %limit and a slot. The evicted are freed after the unlock.
-define internal void @ember.temp.keep(ptr %p, ptr %raw, i64 %s, i64 %limit) {
+; Free a block of ember_temp_alloc (null is fine). A large one within the limit is cached,
+; after evicting the least recently cached blocks until it fits in the limit and a slot;
+; the evicted are freed once the lock is released.
+define void @ember_temp_free(ptr %p) noinline optnone {
 entry:
   %evicted = alloca [{slots} x ptr], align 8
+  %null = icmp eq ptr %p, null
+  br i1 %null, label %done, label %header
+header:
+  %origin = getelementptr inbounds i8, ptr %p, i64 -16
+  %raw = load ptr, ptr %origin, align 8
+  %capacity = getelementptr inbounds i8, ptr %p, i64 -8
+  %s = load i64, ptr %capacity, align 8
+  %large = icmp uge i64 %s, {min_bytes}
+  br i1 %large, label %enabled, label %release
+enabled:
+  %limit = call i64 @ember.temp.limit()
+  %allowed = icmp ule i64 %s, %limit
+  br i1 %allowed, label %lock, label %release
+lock:
   call void @ember.temp.lock()
   br label %round
 round:
-  %k = phi i64 [ 0, %entry ], [ %k1, %evict ]
+  %k = phi i64 [ 0, %lock ], [ %k1, %evict ]
   br label %scan
 scan:
   %i = phi i64 [ 0, %round ], [ %i1, %probe ]
@@ -656,7 +676,7 @@ decide:
   br i1 %fits, label %insert, label %full
 full:
   %stuck = icmp eq i64 %oldest, -1  ; nothing to evict (cannot happen while %s <= %limit)
-  br i1 %stuck, label %refuse, label %evict
+  br i1 %stuck, label %unlock, label %evict
 evict:
   %op = getelementptr inbounds [{slots} x ptr], ptr @ember.temp.blocks, i64 0, i64 %oldest
   %old = load ptr, ptr %op, align 8
@@ -683,76 +703,22 @@ insert:
   store ptr %p, ptr %np, align 8
   store atomic i64 %total, ptr @ember.temp.bytes monotonic, align 8
   br label %unlock
-refuse:
-  br label %unlock
 unlock:
-  %rest = phi ptr [ null, %insert ], [ %raw, %refuse ]
-  call void @ember.temp.unlock()
-  call void @ember.temp.free.all(ptr %evicted, i64 %k)
-  call void @free(ptr %rest)
-  ret void
-}
-
-; free() the first %count pointers of %blocks.
-define internal void @ember.temp.free.all(ptr %blocks, i64 %count) {
-entry:
-  br label %loop
-loop:
-  %j = phi i64 [ 0, %entry ], [ %j1, %body ]
-  %more = icmp ult i64 %j, %count
-  br i1 %more, label %body, label %done
-body:
-  %bp = getelementptr inbounds ptr, ptr %blocks, i64 %j
-  %b = load ptr, ptr %bp, align 8
-  call void @free(ptr %b)
+  %rest = phi ptr [ null, %insert ], [ %raw, %full ]
+  store atomic i32 0, ptr @ember.temp.owner release, align 4
+  br label %drop
+drop:
+  %j = phi i64 [ 0, %unlock ], [ %j1, %drop.one ]
+  %more = icmp ult i64 %j, %k
+  br i1 %more, label %drop.one, label %dropped
+drop.one:
+  %dp = getelementptr inbounds [{slots} x ptr], ptr %evicted, i64 0, i64 %j
+  %d = load ptr, ptr %dp, align 8
+  call void @free(ptr %d)
   %j1 = add i64 %j, 1
-  br label %loop
-done:
-  ret void
-}
-
-; At least %n bytes (at least 1 byte would do), {align}-byte aligned; null if malloc fails.
-define ptr @ember_temp_alloc(i64 %n) {
-entry:
-  %absurd = icmp ugt i64 %n, {max_bytes}
-  br i1 %absurd, label %done, label %sized
-sized:
-  %large = icmp uge i64 %n, {min_bytes}
-  br i1 %large, label %enabled, label %fresh
-enabled:
-  %limit = call i64 @ember.temp.limit()
-  %on = icmp ne i64 %limit, 0
-  br i1 %on, label %cached, label %fresh
-cached:
-  %hit = call ptr @ember.temp.take(i64 %n)
-  %found = icmp ne ptr %hit, null
-  br i1 %found, label %done, label %fresh
-fresh:
-  %new = call ptr @ember.temp.fresh(i64 %n)
-  br label %done
-done:
-  %r = phi ptr [ null, %entry ], [ %hit, %cached ], [ %new, %fresh ]
-  ret ptr %r
-}
-
-; Free a block of ember_temp_alloc (null is fine): into the cache when it is large enough.
-define void @ember_temp_free(ptr %p) {
-entry:
-  %null = icmp eq ptr %p, null
-  br i1 %null, label %done, label %header
-header:
-  %origin = getelementptr inbounds i8, ptr %p, i64 -16
-  %raw = load ptr, ptr %origin, align 8
-  %capacity = getelementptr inbounds i8, ptr %p, i64 -8
-  %s = load i64, ptr %capacity, align 8
-  %large = icmp uge i64 %s, {min_bytes}
-  br i1 %large, label %enabled, label %release
-enabled:
-  %limit = call i64 @ember.temp.limit()
-  %fits = icmp ule i64 %s, %limit
-  br i1 %fits, label %keep, label %release
-keep:
-  call void @ember.temp.keep(ptr %p, ptr %raw, i64 %s, i64 %limit)
+  br label %drop
+dropped:
+  call void @free(ptr %rest)
   br label %done
 release:
   call void @free(ptr %raw)
@@ -762,7 +728,7 @@ done:
 }
 
 ; Free every cached block; the bytes released.
-define i64 @ember_temp_release() {
+define i64 @ember_temp_release() noinline optnone {
 entry:
   %blocks = alloca [{slots} x ptr], align 8
   call void @ember.temp.lock()
@@ -792,13 +758,24 @@ next:
 emptied:
   %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
   store atomic i64 0, ptr @ember.temp.bytes monotonic, align 8
-  call void @ember.temp.unlock()
-  call void @ember.temp.free.all(ptr %blocks, i64 %k)
+  store atomic i32 0, ptr @ember.temp.owner release, align 4
+  br label %drop
+drop:
+  %j = phi i64 [ 0, %emptied ], [ %j1, %drop.one ]
+  %more = icmp ult i64 %j, %k
+  br i1 %more, label %drop.one, label %done
+drop.one:
+  %dp = getelementptr inbounds [{slots} x ptr], ptr %blocks, i64 0, i64 %j
+  %d = load ptr, ptr %dp, align 8
+  call void @free(ptr %d)
+  %j1 = add i64 %j, 1
+  br label %drop
+done:
   ret i64 %bytes
 }
 
 ; The bytes the cache holds now.
-define i64 @ember_temp_cached() {
+define i64 @ember_temp_cached() noinline optnone {
 entry:
   %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
   ret i64 %bytes
