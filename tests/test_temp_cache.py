@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xdsl.parser import Parser
+
 import ember
+from ember.context import make_context
 from ember.lowering import parallel_runtime as runtime
 from ember.lowering.jit import Engine, _uses_runtime
 from ember.lowering.parallel_runtime_ir import (TEMP_ALIGN, TEMP_CACHE_ENV, TEMP_CACHE_MIN_BYTES,
@@ -145,6 +148,22 @@ def test_the_least_recently_cached_block_is_evicted_from_full_slots(heap):
     runtime.release_memory()
 
 
+def test_modules_only_declare_the_allocator():
+    """A definition would make a cache of the module's own; a wrong type, wrong arguments."""
+    defined = Parser(make_context(), """
+    builtin.module {
+      llvm.func @ember_temp_free(%p: !llvm.ptr) {
+        llvm.return
+      }
+    }""").parse_module()
+    with pytest.raises(ValueError, match=r"^@ember_temp_free must be a declaration \(!llvm.ptr\) "
+                       "-> !llvm.void of the threads runtime, found a definition$"):
+        runtime.ParallelRuntimePass().apply(make_context(), defined)
+    narrow = Parser(make_context(), "llvm.func @ember_temp_alloc(i32) -> !llvm.ptr").parse_module()
+    with pytest.raises(ValueError, match=r"found \(i32\) -> !llvm.ptr$"):
+        runtime.ParallelRuntimePass().apply(make_context(), narrow)
+
+
 def test_a_module_naming_the_allocator_links_the_runtime():
     assert _uses_runtime("declare void @ember_temp_free(ptr)")
     assert _uses_runtime(b"\0ember_temp_alloc\0")
@@ -260,7 +279,10 @@ def test_python_threads_and_pool_threads_allocate_concurrently():
 PROGRAM = f'''
 import ctypes, os, sys
 import numpy as np
+from xdsl.parser import Parser
+
 import ember
+from ember.context import make_context
 from ember.lowering import parallel_runtime as runtime
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from test_temp_cache import RELAX, allocator, check_relax, MiB
