@@ -505,8 +505,9 @@ def _same_body(body: func.FuncOp, bodies: list[func.FuncOp]) -> func.FuncOp | No
     would optimise and generate the copy again (the MLP's two packed matmuls: 0.2 s)."""
     for other in bodies:
         if other.function_type == body.function_type and \
-                other.body.is_structurally_equivalent(body.body):
-            return other
+                other.body.is_structurally_equivalent(body.body) and \
+                all(x.result_types == y.result_types for x, y in zip(other.walk(), body.walk())):
+            return other  # (xDSL's equivalence does not compare result types: memref layouts)
     return None
 
 
