@@ -16,9 +16,11 @@ from ember.tracing import TracedFunction, trace
 from ember.export import export
 from ember.persist import ArtifactError, LoadedFunction, load, save
 from ember.frontends.prange import prange
+from ember.lowering.parallel_runtime import cached_memory, release_memory
 
 __version__ = "0.1.0"
 __all__ = ["script", "ScriptFunction", "Tensor", "ScriptError", "CompilerError", "trace",
            "TracedFunction", "TracerWarning", "TraceError", "TraceCheckError", "register_dialect",
            "register_pass", "custom_op", "CustomOp", "custom_ops", "save", "load", "LoadedFunction",
-           "ArtifactError", "export", "prange", "__version__"]
+           "ArtifactError", "export", "prange", "release_memory", "cached_memory",
+           "__version__"]

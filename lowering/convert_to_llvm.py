@@ -318,7 +318,6 @@ class ConvertToLLVMPass(ModulePass):
                 conversion = _Function(fn)
                 conversion.run()
                 casts += conversion.casts
-        memref_to_llvm._define_temp_alloc(op)  # noqa: SLF001
         memref_to_llvm._check_allocations(op)  # noqa: SLF001
         if casts:
             ReconcileUnrealizedCastsPass().apply(ctx, op)

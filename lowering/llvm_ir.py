@@ -234,7 +234,7 @@ def to_llvm_ir_parts(module: ModuleOp, triple: str | None = None) -> Parts:
                 fn.blocks, fn.linkage = saved[fn.name]
 
     main = text(names)
-    # the kernels' module keeps the internal helpers they call (ember_malloc): internal
+    # the kernels' module keeps the internal helpers they call: internal
     # copies are renamed when linked; everything else becomes a declaration
     keep = names | {op.sym_name.data for op in funcs
                     if op.sym_name.data in needed and op.linkage.linkage.data == "internal"}

@@ -138,11 +138,6 @@ def _alloc(op: memref.AllocOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     return build_descriptor(e, t, ptr, sizes)
 
 
-def _define_temp_alloc(module: ModuleOp) -> None:
-    """Nothing left to do: temporaries come from the runtime (``ember_temp_alloc``), which
-    the module only declares. Kept for ``convert-to-llvm``, which still calls it."""
-
-
 #: a temporary of this many bytes or more is not attempted (the byte count could have wrapped
 #: around 64 bits): ``ember_temp_alloc`` gets ``SIZE_MAX``, returns NULL, and the call fails with
 #: the out-of-memory status instead of writing past a small buffer

@@ -378,3 +378,21 @@ def test_an_exported_library_has_its_own_allocator(tmp_path):
         status, (y,) = call(lib, "mirrored", [x], [("float64", 1)])
         assert status == 0
         np.testing.assert_array_equal(y, (x * 2.0)[::-1] + x)
+
+
+def test_public_api_reports_and_releases_the_cache():
+    """``ember.cached_memory`` / ``ember.release_memory``: after a call whose temporaries are
+    large, some bytes are kept; releasing returns them and leaves the count at zero."""
+    x = np.random.default_rng(3).standard_normal((512, 513)).astype(np.float32)
+    f = ember.script(_mirrored_for_api)
+    np.testing.assert_allclose(f(x), _mirrored_for_api(x), rtol=1e-5)
+    kept = ember.cached_memory()
+    assert kept >= 512 * 513 * 4
+    assert ember.release_memory() == kept
+    assert ember.cached_memory() == 0
+    np.testing.assert_allclose(f(x), _mirrored_for_api(x), rtol=1e-5)
+
+
+def _mirrored_for_api(x):
+    t = np.tanh(x)          # a temporary with three users: a buffer of its own
+    return t.T @ t + t.sum()
