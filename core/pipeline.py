@@ -50,7 +50,7 @@ def _loop_passes() -> list[ModulePass]:
     from xdsl.transforms.canonicalize import CanonicalizePass
 
     passes: list[ModulePass] = [TensorToLoopPass(), CanonicalizePass(), BoundsChecksPass(),
-                                CanonicalizePass(), FuseRowsPass(),
+                                FuseRowsPass(),
                                 ShareRecomputedPass(), ForwardStoresPass(), InvariantDivisorPass()]
     # read at compile time, so that tests can toggle it; strict math keeps the libm calls
     if os.environ.get("EMBER_STRICT_MATH", "") != "1":

@@ -45,6 +45,7 @@ from xdsl.dialects.builtin import (DYNAMIC_INDEX, IndexType, IntegerAttr, Intege
 from xdsl.ir import BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.transforms.dead_code_elimination import region_dce
 
 from ember.dialects import loop
 
@@ -292,28 +293,31 @@ def _replace(op: Operation, value: SSAValue) -> None:
     op.erase()
 
 
-def simplify(root: Operation) -> int:
-    """Apply both steps to ``root``; returns the number of ``cf.assert`` removed."""
+def simplify(root: Operation) -> tuple[int, int]:
+    """Apply both steps to ``root``; returns the number of ``cf.assert`` removed and of ops
+    folded or rewritten."""
     sizes = BufferSizes(root)
     facts = Facts(sizes)
-    removed = 0
+    removed = changed = 0
     for op in list(root.walk()):
         if isinstance(op, memref.DimOp):
-            _fold_dim(op, sizes)
+            changed += _fold_dim(op, sizes)
         elif isinstance(op, arith.CmpiOp):
             value = facts.fold_cmpi(op)
             if value is not None:
                 _replace(op, _const_before(op, int(value), i1))
+                changed += 1
         elif isinstance(op, arith.SelectOp) and _constant(op.cond) is not None:
             _replace(op, op.lhs if _constant(op.cond) else op.rhs)
+            changed += 1
         elif isinstance(op, cf.AssertOp) and _constant(op.arg) not in (None, 0):
             op.detach()
             op.erase()
             removed += 1
-    return removed
+    return removed, changed
 
 
-def _fold_dim(op: memref.DimOp, sizes: BufferSizes) -> None:
+def _fold_dim(op: memref.DimOp, sizes: BufferSizes) -> bool:
     """``memref.dim`` of a buffer with a known size reads that size instead."""
     size = sizes.dim_size(op)
     if isinstance(size, int):
@@ -323,6 +327,9 @@ def _fold_dim(op: memref.DimOp, sizes: BufferSizes) -> None:
         op.operands = [size[0], op.index if same else _const_before(op, size[1], IndexType())]
     elif isinstance(size, SSAValue) and size is not op.results[0]:
         _replace(op, size)
+    else:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -332,4 +339,9 @@ class BoundsChecksPass(ModulePass):
     name = "bounds-checks"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        simplify(op)
+        removed, changed = simplify(op)
+        if removed or changed:
+            # the wraps' and checks' arithmetic left dead: a DCE, not a whole canonicalize
+            # (which cost the MLP's compile 20 ms though it has no checks)
+            for region in op.regions:
+                region_dce(region)
