@@ -14,7 +14,7 @@ func.func @softmax(%x: tensor<?x?xf32>) -> tensor<?x?xf32> attributes {ember.ent
 
 // CHECK-LABEL: func.func @softmax
 // CHECK:         %[[MAX:.*]] = memref.alloc(%{{.*}}) : memref<?x1xf32>
-// CHECK:         arith.maximumf
+// CHECK:         arith.maxnumf
 // CHECK-NOT:     memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
 // CHECK:         %[[SUM:.*]] = memref.alloc(%{{.*}}) : memref<?x1xf32>
 // CHECK:         reduce(add)
