@@ -105,6 +105,9 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     from ember.lowering.abi import make_entry
     from ember.lowering.llvm_ir import to_llvm_ir_parts
 
+    from ember.lowering.jit import start_runtime_link
+
+    start_runtime_link()  # LLVM compiles the runtime while the passes below run
     timings: dict[str, float] = {}
     fop = next(op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == name)
     results = [(to_numpy_dtype(t.element_type), len(t.get_shape())) for t in fop.function_type.outputs]

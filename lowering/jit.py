@@ -81,6 +81,35 @@ def _link_runtime() -> None:
         _runtime.append(engine)
 
 
+def start_runtime_link() -> None:
+    """Begin :func:`_link_runtime` on a thread, so that a first compile's Python passes run
+    while LLVM compiles the runtime (about 60 ms, on the other core; the GIL is free inside
+    LLVM). The compile that needs the runtime waits for it on ``_RUNTIME_LOCK``; a failure
+    here is left for that compile to meet again and report."""
+    if _runtime or _RUNTIME_LOCK.locked():
+        return
+    _init_llvm()  # on the caller's thread: it registers the fork handlers once
+    threading.Thread(target=_link_runtime_quietly, name="ember-runtime", daemon=True).start()
+
+
+def _link_runtime_quietly() -> None:
+    try:
+        _link_runtime()
+    except BaseException:  # noqa: BLE001 - the compile's own _link_runtime raises it again
+        pass
+
+
+def _fresh_runtime_lock() -> None:
+    """After ``fork``: a child forked while the runtime was being linked on a thread (which
+    the child does not have) must not inherit the lock held."""
+    global _RUNTIME_LOCK
+    _RUNTIME_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_runtime_lock)
+
+
 def _runtime_cache_path(text: str):
     from ember.artifact import host_target, versions
     from ember.persist import cache_dir

@@ -356,3 +356,25 @@ def test_runtime_machine_code_is_cached(tmp_path):
     entry.write_bytes(data[:32] + b"\x7fELF" + bytes(len(data) - 36))
     assert _python(tmp_path, body, env) == ["True"]
     assert entry.read_bytes() == data  # compiled again, and the entry repaired
+
+
+def test_runtime_linked_on_a_thread_and_forks_meanwhile(tmp_path):
+    """A first compile starts linking the runtime on a thread (``start_runtime_link``) while
+    its passes run. The compile that needs it waits for it; a child forked while that thread
+    holds the runtime's lock (the thread does not exist in the child) links its own."""
+    out = _python(tmp_path, '''
+        import os
+        from ember.lowering import jit
+
+        jit.start_runtime_link()
+        pids = []
+        for i in range(4):  # forks racing the thread: at least the first ones hit it running
+            pid = os.fork()
+            if pid == 0:
+                ok = np.allclose(f(X + i), want(X + i))
+                os._exit(0 if ok else 3)
+            pids.append(pid)
+        codes = [os.waitpid(p, 0)[1] for p in pids]
+        print(codes == [0] * 4, np.allclose(f(X), want(X)), len(jit._runtime))
+    ''', env={"EMBER_CACHE_DIR": str(tmp_path / "cache"), "EMBER_CACHE": "1"}, timeout=120)
+    assert out == ["True", "True", "1"]
