@@ -706,18 +706,7 @@ insert:
 unlock:
   %rest = phi ptr [ null, %insert ], [ %raw, %full ]
   store atomic i32 0, ptr @ember.temp.owner release, align 4
-  br label %drop
-drop:
-  %j = phi i64 [ 0, %unlock ], [ %j1, %drop.one ]
-  %more = icmp ult i64 %j, %k
-  br i1 %more, label %drop.one, label %dropped
-drop.one:
-  %dp = getelementptr inbounds [{slots} x ptr], ptr %evicted, i64 0, i64 %j
-  %d = load ptr, ptr %dp, align 8
-  call void @free(ptr %d)
-  %j1 = add i64 %j, 1
-  br label %drop
-dropped:
+  call void @ember.temp.free_all(ptr %evicted, i64 %k)
   call void @free(ptr %rest)
   br label %done
 release:
@@ -759,19 +748,26 @@ emptied:
   %bytes = load atomic i64, ptr @ember.temp.bytes monotonic, align 8
   store atomic i64 0, ptr @ember.temp.bytes monotonic, align 8
   store atomic i32 0, ptr @ember.temp.owner release, align 4
-  br label %drop
-drop:
-  %j = phi i64 [ 0, %emptied ], [ %j1, %drop.one ]
+  call void @ember.temp.free_all(ptr %blocks, i64 %k)
+  ret i64 %bytes
+}
+
+; free() the first %k blocks of the array %blocks (outside the lock).
+define internal void @ember.temp.free_all(ptr %blocks, i64 %k) noinline optnone {
+entry:
+  br label %loop
+loop:
+  %j = phi i64 [ 0, %entry ], [ %j1, %one ]
   %more = icmp ult i64 %j, %k
-  br i1 %more, label %drop.one, label %done
-drop.one:
-  %dp = getelementptr inbounds [{slots} x ptr], ptr %blocks, i64 0, i64 %j
+  br i1 %more, label %one, label %done
+one:
+  %dp = getelementptr inbounds ptr, ptr %blocks, i64 %j
   %d = load ptr, ptr %dp, align 8
   call void @free(ptr %d)
   %j1 = add i64 %j, 1
-  br label %drop
+  br label %loop
 done:
-  ret i64 %bytes
+  ret void
 }
 
 ; The bytes the cache holds now.
