@@ -103,9 +103,8 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
-    from ember.lowering.llvm_ir import to_llvm_ir_parts
-
     from ember.lowering.jit import start_runtime_link
+    from ember.lowering.llvm_ir import to_llvm_ir_parts
 
     start_runtime_link()  # LLVM compiles the runtime while the passes below run
     timings: dict[str, float] = {}

@@ -185,8 +185,8 @@ class Parts:
     """An llvm-dialect module as LLVM IR text, whole, and split for the JIT: ``kernels`` holds
     the explicitly vectorised functions (a packed matmul's outlined body: vector FMAs written
     out register by register), ``main`` the rest, with the kernels as declarations. The JIT
-    optimises ``kernels`` lightly (O3's vectorisers and unrollers have nothing left to do there
-    and cost the MLP's compile 0.15 s), links it into ``main`` and compiles one object."""
+    optimises ``kernels`` at O1 (O3's extra work gained them nothing and cost the MLP's
+    compile 0.15 s), links it into ``main`` and compiles one object."""
 
     whole: str
     main: str
@@ -216,7 +216,9 @@ def to_llvm_ir_parts(module: ModuleOp, triple: str | None = None) -> Parts:
     funcs = [op for op in module.ops if isinstance(op, llvm.FuncOp) and op.body.blocks]
     kernels = [op for op in funcs
                if op.linkage.linkage.data == "internal" and _vector_code(op)]
-    if not kernels:
+    shared_globals = any(isinstance(op, llvm.GlobalOp) and op.linkage.linkage.data
+                         not in ("internal", "private") for op in module.ops)
+    if not kernels or shared_globals:  # (both modules would define such a global)
         return Parts(whole, whole)
     names = {op.sym_name.data for op in kernels}
     needed = set().union(*(_callees(op) for op in kernels))
