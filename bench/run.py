@@ -61,8 +61,16 @@ class Row:
     notes: str = ""
 
 
+#: seconds to wait before measuring: OpenBLAS's worker threads spin for about 0.1 s after a
+#: call (its thread timeout), taking a core from whatever runs next; measured right after
+#: NumPy's matmul, ember's 2-thread matmul 512 took 1.9 ms instead of 1.07 ms (median of 20)
+SETTLE = 0.2
+
+
 def measure(fn, samples: int, min_sample: float = 0.012) -> tuple[float, bool]:
-    """(median seconds per call, noisy?) over ``samples`` samples of >= ``min_sample`` s."""
+    """(median seconds per call, noisy?) over ``samples`` samples of >= ``min_sample`` s,
+    after ``SETTLE`` seconds in which other libraries' spinning threads go to sleep."""
+    time.sleep(SETTLE)
     fn()
     loops = 1
     while True:
