@@ -3,8 +3,10 @@
 ``C[i, j] = sum_k A[i, k] * B[k, j]`` over a grid of tasks, each ``mb`` rows x ``nb``
 columns of ``C`` (``mb``: ``m`` cut into about ``m / MB`` equal blocks of whole ``MR``
 strips; ``nb``: a multiple of ``NR`` near a quarter of ``n``, at most ``NC``).
-The grid is the ``loop.parallel`` that ``parallel-outline`` runs on threads, column panels
-first: splitting columns costs no extra packing. A task zeroes its block of ``C``, then for
+The tasks are the iterations of one ``loop.parallel`` over a flat index (column panel outer,
+row block inner), which ``parallel-outline`` shares out to threads: every task, not only the
+column panels (512 x 512 on 2 threads: 8 tasks, not 4 chunks of 2; 2-thread speedup
+1.69-1.75x -> 1.86-1.99x). A task zeroes its block of ``C``, then for
 each ``KC``-deep slice of ``k``:
 
 * packs the slice of ``B`` it needs (``KC x nb``) into a buffer of its own (so, per thread),
@@ -122,8 +124,20 @@ class Packed:
                 self.b.ref, [], [total], [], [0], [DYNAMIC_INDEX], [1],
                 MemRefType(self.t, [DYNAMIC_INDEX]))).result
         nbat = len(batch)
-        _parallel(b, [self.i(0)] * (nbat + 2), [*batch, self.n, self.m],
-                  [self.i(1)] * nbat + [self.nb, self.mb], self.task)
+        # one flat task index over (column panel, row block), so that the threads share out
+        # every task, not only the column panels
+        ceil = lambda x, d: b.insert(arith.DivUIOp(  # noqa: E731
+            b.insert(arith.AddiOp(x, b.insert(arith.SubiOp(d, self.i(1))).result)).result, d)).result
+        self.row_blocks = ceil(self.m, self.mb)
+        tasks = b.insert(arith.MuliOp(ceil(self.n, self.nb), self.row_blocks)).result
+        _parallel(b, [self.i(0)] * (nbat + 1), [*batch, tasks], [self.i(1)] * (nbat + 1),
+                  self._flat_task)
+
+    def _flat_task(self, b: Builder, ivs):
+        *bivs, t = ivs
+        jb = b.insert(arith.MuliOp(b.insert(arith.DivUIOp(t, self.row_blocks)).result, self.nb)).result
+        ib = b.insert(arith.MuliOp(b.insert(arith.RemUIOp(t, self.row_blocks)).result, self.mb)).result
+        self.task(b, [*bivs, jb, ib])
 
     def task(self, b: Builder, ivs):
         """One ``mb x nb`` block of C: zero it, then per k slice pack B and run the tiles."""

@@ -1,6 +1,6 @@
 // tensor-to-loop on a float matmul: the packed, register-blocked algorithm of
-// lowering/matmul_packed.py (GotoBLAS/BLIS blocking). One loop.parallel over tasks of
-// nb columns x about 240 rows; each task packs a k slice of B into a buffer of its own, runs the
+// lowering/matmul_packed.py (GotoBLAS/BLIS blocking). One loop.parallel over a flat index of
+// tasks of nb columns x about 240 rows; each task packs a k slice of B into a buffer of its own, runs the
 // 12 x 32 micro-kernel (24 accumulator vectors) and then a 4-row tail kernel, and adds each
 // tile to C through a 12 x 32 buffer. With fewer than 16 rows the kernel reads B in place.
 // RUN: ember-opt %s -p tensor-to-loop | filecheck %s
@@ -23,7 +23,14 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK:         %[[MBV:.*]] = arith.muli %{{.*}}, %{{.*}} : index
 // CHECK-NEXT:    %[[FEW:.*]] = arith.cmpi ult, %[[M]], %[[DIRECT]] : index
 // CHECK:         %[[FLAT:.*]] = memref.reinterpret_cast %b to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
-// CHECK:         loop.parallel (%[[JB:.*]], %[[IB:.*]]) = (%[[C0]], %[[C0]]) to (%{{.*}}, %[[M]]) step (%[[NB:.*]], %[[MBV]]) {
+//                one flat task index over (column panel, row block): every task is shared out
+// CHECK:         %[[BLOCKS:.*]] = arith.divui %{{.*}}, %[[MBV]] : index
+// CHECK:         %[[TASKS:.*]] = arith.muli %{{.*}}, %[[BLOCKS]] : index
+// CHECK-NEXT:    loop.parallel (%[[T:.*]]) = (%[[C0]]) to (%[[TASKS]]) step (%{{.*}}) {
+// CHECK-NEXT:      %[[PANEL:.*]] = arith.divui %[[T]], %[[BLOCKS]] : index
+// CHECK-NEXT:      %[[JB:.*]] = arith.muli %[[PANEL]], %[[NB:.*]] : index
+// CHECK-NEXT:      %[[ROW:.*]] = arith.remui %[[T]], %[[BLOCKS]] : index
+// CHECK-NEXT:      %[[IB:.*]] = arith.muli %[[ROW]], %[[MBV]] : index
 // CHECK:           %[[BUF:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // CHECK:           %[[TMP:.*]] = memref.alloc() : memref<384xf32>
 //                  the task's block of C starts at zero
