@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import ember
 import ember.testing as et
+from stencils import jacobi, jacobi_numpy
 
 # -- random loop programs ---------------------------------------------------------------------
 
@@ -140,26 +141,6 @@ def test_wrap_and_raise_are_kept(index, raises):
 
 
 # -- Jacobi --------------------------------------------------------------------------------------
-
-
-def jacobi(a, iters: int):
-    n = a.shape[0]
-    m = a.shape[1]
-    new = a.copy()
-    for it in range(iters):
-        for i in range(1, n - 1):
-            for j in range(1, m - 1):
-                new[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
-        a, new = new, a
-    return a
-
-
-def jacobi_numpy(a, iters):
-    a, new = a.copy(), a.copy()
-    for _ in range(iters):
-        new[1:-1, 1:-1] = 0.25 * (a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:])
-        a, new = new, a
-    return a
 
 
 def test_jacobi_has_no_checks_left_and_matches_numpy():

@@ -25,6 +25,7 @@ import ember
 from ember.context import make_context
 from ember.lowering import parallel_runtime as runtime
 from ember.lowering.jit import Engine, _uses_runtime
+from stencils import jacobi as relax, jacobi_numpy as relax_numpy
 from ember.lowering.parallel_runtime_ir import (TEMP_ALIGN, TEMP_CACHE_ENV, TEMP_CACHE_MIN_BYTES,
                                                 TEMP_CACHE_SLOTS)
 
@@ -171,27 +172,6 @@ def test_a_module_naming_the_allocator_links_the_runtime():
 
 
 # -- through compiled functions ------------------------------------------------------------
-
-
-def relax(a, iters: int):
-    """Jacobi sweeps (bench/loops.py): two temporaries of ``a``'s size per call."""
-    n = a.shape[0]
-    m = a.shape[1]
-    new = a.copy()
-    for it in range(iters):
-        for i in range(1, n - 1):
-            for j in range(1, m - 1):
-                new[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
-        a, new = new, a
-    return a
-
-
-def relax_numpy(a, iters):
-    a, new = a.copy(), a.copy()
-    for _ in range(iters):
-        new[1:-1, 1:-1] = 0.25 * (a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:])
-        a, new = new, a
-    return a
 
 
 def mirrored(x):
