@@ -57,12 +57,10 @@ def versions() -> dict[str, str]:
 
 @functools.cache
 def host_target() -> dict[str, str]:
-    import llvmlite.binding as llb
+    from ember.lowering.jit import host_cpu, host_features
 
-    from ember.lowering.jit import host_features
-
-    return {"triple": llb.get_process_triple(), "cpu": llb.get_host_cpu_name(),
-            "features": host_features()}
+    triple, cpu, _ = host_cpu()
+    return {"triple": triple, "cpu": cpu, "features": host_features()}
 
 
 def source_files() -> list[tuple[str, Path]]:
@@ -120,26 +118,38 @@ def spec_from_json(data: dict):
 # -- writing ------------------------------------------------------------------------------
 
 
-def _signature_record(spec) -> dict:
+def _stage_texts(spec, printed_only: bool) -> dict[str, str]:
+    """``spec``'s stage texts to store: all of them, or (``printed_only``) those printed
+    already (a lazy ``StageTexts`` prints the others when the loaded function is asked)."""
+    ir = spec.ir
+    if printed_only and hasattr(ir, "printed"):
+        ir = ir.printed()
+    return {stage: ir[stage] for stage in _STAGE_FILES if stage in ir}
+
+
+def _signature_record(spec, texts: dict[str, str]) -> dict:
     return {"name": spec.name, "specs": [spec_to_json(s) for s in spec.specs], "kinds": spec.kinds,
             "results": [list(r) for r in spec.results], "weak": spec.weak,
             "returns_tuple": spec.returns_tuple, "messages": spec.messages, "plain": spec.plain,
-            "stages": [s for s in _STAGE_FILES if s in spec.ir]}
+            "stages": list(texts)}
 
 
-def artifact_bytes(function: dict, specializations: list, objects: bool = True) -> bytes:
+def artifact_bytes(function: dict, specializations: list, objects: bool = True,
+                   printed_only: bool = False) -> bytes:
     """The artifact (zip bytes) for ``specializations``; ``function`` describes the function
-    (name, qualname, module, kind, annotations). ``objects``: also store host machine code."""
+    (name, qualname, module, kind, annotations). ``objects``: also store host machine code.
+    ``printed_only``: store only the stage texts printed already (the disk cache: the later
+    stages are made again from the tensor stage when asked for)."""
+    texts = [_stage_texts(s, printed_only) for s in specializations]
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "versions": versions(),
                 "target": host_target(), "function": function,
-                "signatures": [_signature_record(s) for s in specializations]}
+                "signatures": [_signature_record(s, t) for s, t in zip(specializations, texts)]}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         z.writestr("manifest.json", json.dumps(manifest, indent=1))
         for k, spec in enumerate(specializations):
-            for stage, filename in _STAGE_FILES.items():
-                if stage in spec.ir:
-                    z.writestr(f"sig{k}/{filename}", spec.ir[stage])
+            for stage, text in texts[k].items():
+                z.writestr(f"sig{k}/{_STAGE_FILES[stage]}", text)
             z.writestr(f"sig{k}/module.ll", spec.llvm_ir)
             z.writestr(f"sig{k}/optimized.ll", spec.optimized_llvm_ir)
             code = getattr(getattr(spec.call, "engine", None), "object_code", None)
@@ -208,6 +218,7 @@ class Artifact:
         """Rebuild signature ``k``: verify its tensor IR, then link its host machine code (same
         CPU and LLVM) or compile its LLVM IR."""
         from ember.api import Specialization
+        from ember.stage_texts import StageTexts
         from ember.lowering.abi import make_entry
         from ember.lowering.jit import Engine
 
@@ -223,9 +234,10 @@ class Artifact:
         call = make_entry(engine, record["name"], record["kinds"],
                           [(np.dtype(dt), rank) for dt, rank in record["results"]])
         timings = {"load": time.perf_counter() - t0}
+        lazy = [s for s in ("loop", "llvm") if s not in texts] if "tensor+locations" in texts else []
         return Specialization(tuple(spec_from_json(s) for s in record["specs"]), call,
                               list(record["weak"]), record["returns_tuple"], list(record["messages"]),
-                              texts, llvm_ir, engine.optimized_ir, timings, plain=record["plain"],
+                              StageTexts(texts, lazy), llvm_ir, engine.optimized_ir, timings, plain=record["plain"],
                               name=record["name"], kinds=list(record["kinds"]),
                               results=[tuple(r) for r in record["results"]])
 

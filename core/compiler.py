@@ -13,12 +13,27 @@ from ember.context import make_context
 from ember.dialects.shapes import to_numpy_dtype
 from ember.errors import CompilerError
 from ember.pipeline import STAGES
+from ember.stage_texts import StageTexts
+
+
+def _dumped(stage: str) -> bool:
+    """Whether ``EMBER_DUMP_IR`` (``all`` or a comma-separated list of stages) names ``stage``."""
+    wanted = os.environ.get("EMBER_DUMP_IR", "")
+    return stage in wanted.split(",") or wanted == "all"
 
 
 def _dump(stage: str, text: str):
-    wanted = os.environ.get("EMBER_DUMP_IR", "")
-    if stage in wanted.split(",") or wanted == "all":
+    if _dumped(stage):
         print(f"// -----// ember IR at stage '{stage}' //----- //\n{text}")
+
+
+def _reparses(module: ModuleOp) -> bool:
+    """Whether ``module``'s printed text parses back to the same module: only ops of dialects
+    ember registers itself (a user's dialect or ``etensor.custom`` may hold Python objects)."""
+    from ember.persist import _CACHEABLE_DIALECTS
+
+    return all(op.name.split(".", 1)[0] in _CACHEABLE_DIALECTS and op.name != "etensor.custom"
+               for op in module.walk())
 
 
 def _with_locations(module: ModuleOp) -> str:
@@ -103,7 +118,7 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
-    from ember.lowering.jit import start_runtime_link
+    from ember.lowering.jit import Engine, start_runtime_link
     from ember.lowering.llvm_ir import to_llvm_ir_parts
 
     start_runtime_link()  # LLVM compiles the runtime while the passes below run
@@ -117,6 +132,7 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
     extra_passes = extra_passes or {}
     print_all = os.environ.get("EMBER_PRINT_IR_AFTER_ALL") == "1"
     debug = print_all or os.environ.get("EMBER_VERIFY") == "1"
+    lazy: tuple[str, ...] = ()
     for stage in STAGES:
         own = stage.passes()
         for k, p in enumerate([*own, *extra_passes.get(stage.name, ())]):
@@ -131,14 +147,21 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
             if print_all:
                 print(f"// -----// IR Dump After {type(p).__name__} ({p.name}) //----- //\n{module}",
                       file=sys.stderr)
-        if stage is STAGES[-1]:
-            break  # printed while LLVM compiles (below)
-        t0 = time.perf_counter()
-        texts[stage.name] = str(module)
         if stage.name == "tensor":
+            t0 = time.perf_counter()
+            texts["tensor"] = str(module)
             texts["tensor+locations"] = _with_locations(module)
-        timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
-        _dump(stage.name, texts[stage.name])
+            timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
+            if not any(extra_passes.values()) and _reparses(module):
+                lazy = tuple(s.name for s in STAGES[1:])
+        elif stage is STAGES[-1]:
+            break  # printed while LLVM compiles, if it must be printed now (below)
+        elif stage.name not in lazy or _dumped(stage.name):
+            t0 = time.perf_counter()
+            texts[stage.name] = str(module)
+            timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
+        if stage.name in texts:
+            _dump(stage.name, texts[stage.name])
         if stage.name == "loop":
             messages = _assert_messages(module, name)
     t0 = time.perf_counter()
@@ -151,18 +174,22 @@ def compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[boo
                             "verifies the IR after every pass and names the pass that broke it)") from e
     timings["to-llvm-ir"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    wait = _compile_in_background(parts.main, parts.kernels, parts.kernel_names)
-    try:  # the GIL is free while LLVM works: print meanwhile
-        texts[STAGES[-1].name] = str(module)
-        # overlapped: also inside "llvm-O3+codegen", which is the wall time until LLVM is done
-        timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
-        _dump(STAGES[-1].name, texts[STAGES[-1].name])
-        _dump("llvm-ir", llvm_text)
-    finally:
-        engine = wait()
+    last = STAGES[-1].name
+    if last in lazy and not _dumped(last):
+        engine = Engine(parts.main, kernels=parts.kernels, kernel_names=parts.kernel_names)
+    else:
+        wait = _compile_in_background(parts.main, parts.kernels, parts.kernel_names)
+        try:  # the GIL is free while LLVM works: print meanwhile
+            texts[last] = str(module)
+            # overlapped: also inside "llvm-O3+codegen", the wall time until LLVM is done
+            timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
+            _dump(last, texts[last])
+        finally:
+            engine = wait()
+    _dump("llvm-ir", llvm_text)
     timings["llvm-O3+codegen"] = time.perf_counter() - t0
     call = make_entry(engine, name, kinds, results)
-    return Specialization(key, call, weak, returns_tuple, messages, texts, llvm_text,
+    return Specialization(key, call, weak, returns_tuple, messages, StageTexts(texts, lazy), llvm_text,
                           engine.optimized_ir, timings, plain=all(rank > 0 for _, rank in results),
                           name=name, kinds=list(kinds),
                           results=[(dt.name, rank) for dt, rank in results])

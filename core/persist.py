@@ -249,7 +249,8 @@ def cache_store(key: str, f: ScriptFunction, spec: Specialization) -> None:
     path = _entry_path(directory, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, artifact_bytes({"name": f.__name__, "kind": "cache-entry"}, [spec]))
+        write_atomic(path, artifact_bytes({"name": f.__name__, "kind": "cache-entry"}, [spec],
+                                          printed_only=True))
     except OSError:
         pass
 

@@ -61,10 +61,10 @@ def _loop_passes() -> list[ModulePass]:
 @functools.cache
 def _host_has_scalef() -> bool:
     """Whether the host CPU has AVX-512 (``vscalefps``: ``llvm.ldexp`` in one instruction)."""
-    from ember.lowering.jit import _init_llvm, llb
+    from ember.lowering.jit import _init_llvm, host_has
 
     _init_llvm()
-    return bool(llb.get_host_cpu_features().get("avx512f"))
+    return host_has("avx512f")
 
 
 def _llvm_passes() -> list[ModulePass]:

@@ -89,6 +89,7 @@ def start_runtime_link() -> None:
     if _runtime or _RUNTIME_LOCK.locked():
         return
     _init_llvm()  # on the caller's thread: it registers the fork handlers once
+    host_features()  # and asks LLVM about the host now, not behind the runtime's compile
     threading.Thread(target=_link_runtime_quietly, name="ember-runtime", daemon=True).start()
 
 
@@ -178,22 +179,37 @@ def check_symbols(names: tuple[str, ...] = RUNTIME_SYMBOLS) -> None:
         raise RuntimeError(f"JIT cannot resolve runtime symbols: {', '.join(missing)}")
 
 
+@functools.cache
+def host_cpu() -> tuple[str, str, frozenset[str]]:
+    """``(triple, cpu name, enabled features)`` of the host, asked of LLVM once per process.
+    :func:`start_runtime_link` asks before its thread takes llvmlite's lock: a pass asking
+    while the runtime compiles waited 20 ms for it."""
+    features = llb.get_host_cpu_features()
+    return (llb.get_process_triple(), llb.get_host_cpu_name(),
+            frozenset(name for name, on in features.items() if on))
+
+
+def host_has(feature: str) -> bool:
+    """Whether the host CPU has ``feature`` (LLVM's name: ``avx512f``, ``fma``...)."""
+    return feature in host_cpu()[2]
+
+
+@functools.cache
 def host_features() -> str:
     """The host CPU's features for LLVM. On AVX-512 CPUs, LLVM's default tuning prefers
     256-bit vectors (``prefer-256-bit``, against old clock-throttling parts); ember's loops
     are long and uniform, so it turns that off: 512-bit vectors ran the tanh chain 1.6x and
     softmax 1.4x faster on the development machine (a Rocket Lake Xeon)."""
-    features = llb.get_host_cpu_features()
-    text = features.flatten()
-    if features.get("avx512f"):
+    text = llb.get_host_cpu_features().flatten()
+    if host_has("avx512f"):
         text += ",-prefer-256-bit"
     return text
 
 
 def _target_machine() -> llb.TargetMachine:
-    target = llb.Target.from_triple(llb.get_process_triple())
-    return target.create_target_machine(cpu=llb.get_host_cpu_name(), features=host_features(),
-                                        opt=3, jit=True)
+    triple, cpu, _ = host_cpu()
+    return llb.Target.from_triple(triple).create_target_machine(
+        cpu=cpu, features=host_features(), opt=3, jit=True)
 
 
 #: The optimisation level of explicitly vectorised kernels (a packed matmul's body): at 1 and
