@@ -102,9 +102,18 @@ def _free_values(op: loop.ParallelOp, dim: int) -> list[SSAValue]:
     """The values the body needs from outside: the bounds and inits of ``op`` (but the
     upper bound of the split dimension ``dim``), and what its region uses."""
     seen = dict.fromkeys(v for k, v in enumerate(op.operands) if k != len(op.lb) + dim)
-    for inner in op.body.walk():
+    inner_ops = list(op.body.walk())
+    defined: set[SSAValue] = set()
+    for inner in inner_ops:
+        defined.update(inner.results)
+        for region in inner.regions:
+            for block in region.blocks:
+                defined.update(block.args)
+    for block in op.body.blocks:
+        defined.update(block.args)
+    for inner in inner_ops:
         for v in inner.operands:
-            if not _inside(v, op):
+            if v not in defined:
                 seen.setdefault(v)
     return list(seen)
 
@@ -283,6 +292,8 @@ class _Outline:
     trips: list[int | SSAValue]  # call-site trip count of each dimension
     trip: SSAValue  # ... and of the split dimension, as a value
     partials: list[SSAValue]  # one memref<MAX_CHUNKS x T> per reduction
+    work: SSAValue | None = None  # call site: the estimated work of the whole loop (f64)
+    allocates: bool = False  # whether the body allocates (it may then run out of memory)
 
     @property
     def struct_type(self) -> llvm.LLVMStructType:
@@ -322,19 +333,27 @@ def _build_body(o: _Outline) -> func.FuncOp:
     a = _Arith(InsertPoint.at_end(block))
     mapper = _unpack(o, a, ctx)
     lo, hi = _chunk_bounds(a, o, mapper, k, chunks)
-    clone = o.op.clone(value_mapper=dict(mapper))
-    lbs, ubs = list(clone.lb), list(clone.ub)
+    op = o.op
+    # the loop's own body moves into the new function (the loop itself is replaced by the
+    # runtime call): cheaper than a clone, and the same ops
+    for inner in op.body.walk():
+        operands = inner.operands
+        if any(v in mapper for v in operands):
+            inner.operands = [mapper.get(v, v) for v in operands]
+    lbs = [mapper.get(v, v) for v in op.lb]
+    ubs = [mapper.get(v, v) for v in op.ub]
     lbs[o.dim], ubs[o.dim] = lo, hi
-    is_first = a.emit(arith.CmpiOp(k, a.index(0), "eq")) if clone.iter_args else None
+    iter_args = [mapper.get(v, v) for v in op.iter_args]
+    is_first = a.emit(arith.CmpiOp(k, a.index(0), "eq")) if iter_args else None
     inits = []
-    for init, kind in zip(clone.iter_args, o.op.reduction_kinds):
+    for init, kind in zip(iter_args, op.reduction_kinds):
         if kind in ("add", "mul"):
             init = a.emit(arith.SelectOp(is_first, init, a.emit(_identity(kind, init.type))))
         inits.append(init)
-    new = loop.ParallelOp(lbs, ubs, list(clone.step), Rewriter.move_region_contents_to_new_regions(
-        clone.body), inits, o.op.reduction_kinds)
-    new.attributes |= clone.attributes
-    clone.erase()
+    new = loop.ParallelOp(lbs, ubs, [mapper.get(v, v) for v in op.step],
+                          Rewriter.move_region_contents_to_new_regions(op.body), inits,
+                          op.reduction_kinds)
+    new.attributes |= op.attributes
     a.emit(new)
     for r, buf in zip(new.res, o.partials):
         a.emit(memref.StoreOp.get(r, mapper[buf], [k]))
@@ -401,8 +420,9 @@ def _prepare(op: loop.ParallelOp, name: str) -> _Outline:
     return _Outline(op, dim, name, captured, constants, trips, trip, partials)
 
 
-def _call(o: _Outline, asserts) -> list[SSAValue]:
-    """Replace the loop: pick the chunk count, pack the context, run, check, combine."""
+def _estimate(o: _Outline) -> None:
+    """The loop's estimated work (``o.work``, computed before the loop) and whether its body
+    allocates: read from the body before it moves into its own function."""
     op = o.op
     a = _Arith(InsertPoint.before(op))
     total: int | SSAValue = 1
@@ -412,11 +432,18 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
         else:
             total = t if total == 1 else a.imul(a.index(total), a.index(t))
     if PRANGE_ATTR in op.attributes:  # the user asked for threads (as Numba's prange does)
-        work = a.float(PRANGE_WORK)
+        o.work = a.float(PRANGE_WORK)
     else:
-        work = a.float(a.mul(a.to_float(total), _cost(a, op.body.block, op)))
+        o.work = a.float(a.mul(a.to_float(total), _cost(a, op.body.block, op)))
+    o.allocates = any(isinstance(x, memref.AllocOp) for x in op.body.walk())
+
+
+def _call(o: _Outline, asserts) -> list[SSAValue]:
+    """Replace the loop: pick the chunk count, pack the context, run, check, combine."""
+    op = o.op
+    a = _Arith(InsertPoint.before(op))
     trip64 = a.emit(arith.IndexCastOp(o.trip, i64))
-    chunks = a.emit(llvm.CallOp("ember_parallel_chunks", trip64, work, return_type=i64))
+    chunks = a.emit(llvm.CallOp("ember_parallel_chunks", trip64, o.work, return_type=i64))
     entry = _entry_block(op)
     one = llvm.ConstantOp(IntegerAttr(1, i64), i64)
     ctx = llvm.AllocaOp(one.result, o.struct_type, alignment=8)
@@ -433,8 +460,7 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
     # a body that could not allocate a temporary returns OUT_OF_MEMORY (memref-to-llvm):
     # the entry returns it too (Python raises MemoryError)
     oom = [(OUT_OF_MEMORY_STATUS, "out of memory", IntegerAttr(OUT_OF_MEMORY_STATUS, i64))]
-    allocates = any(isinstance(x, memref.AllocOp) for x in op.body.walk())
-    for j, message, assert_id in [*asserts, *(oom if allocates else [])]:
+    for j, message, assert_id in [*asserts, *(oom if o.allocates else [])]:
         ok = a.emit(arith.CmpiOp(status, a.emit(arith.ConstantOp(IntegerAttr(j, i32))), "ne"))
         check = cf.AssertOp(ok, message)
         if assert_id is not None:
@@ -481,6 +507,7 @@ class ParallelOutlinePass(ModulePass):
                 fn = fn.parent_op()
             name = _fresh(f"{fn.sym_name.data}_parallel", taken)
             outline = _prepare(target, name)
+            _estimate(outline)
             body = _build_body(outline)
             asserts = _lower_body_asserts(body)
             twin = _same_body(body, bodies)
