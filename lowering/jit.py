@@ -68,13 +68,7 @@ def _link_runtime() -> None:
     with _RUNTIME_LOCK:  # two threads compiling at once must not make two pools
         if _runtime:
             return
-        text = runtime_ir()
-        path = _runtime_cache_path(text)
-        engine = _cached_runtime(path)
-        if engine is None:
-            engine = Engine.__new__(Engine)
-            engine._compile(text, opt_level=2)
-            _store_runtime(path, engine.object_code)
+        engine = cached_engine("runtime", runtime_ir(), "ember_parallel_for")
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine))
         for name in ENTRY_POINTS:
             llb.add_symbol(name, engine.address(name))
@@ -90,13 +84,22 @@ def start_runtime_link() -> None:
         return
     _init_llvm()  # on the caller's thread: it registers the fork handlers once
     host_features()  # and asks LLVM about the host now, not behind the runtime's compile
-    threading.Thread(target=_link_runtime_quietly, name="ember-runtime", daemon=True).start()
+    # Every module the thread needs is imported here: a child forked while the thread held
+    # a module's import lock would wait for it forever.
+    import ember.artifact  # noqa: F401 - the disk cache's keys
+    import ember.persist  # noqa: F401
+    from ember.lowering import pyalloc
+
+    # the result allocator's few lines too (14 ms when compiled)
+    threading.Thread(target=_link_runtime_quietly, args=(pyalloc.address,), name="ember-runtime",
+                     daemon=True).start()
 
 
-def _link_runtime_quietly() -> None:
+def _link_runtime_quietly(also) -> None:
     try:
         _link_runtime()
-    except BaseException:  # noqa: BLE001 - the compile's own _link_runtime raises it again
+        also()
+    except BaseException:  # noqa: BLE001 - the compile's own calls raise it again
         pass
 
 
@@ -111,7 +114,21 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_fresh_runtime_lock)
 
 
-def _runtime_cache_path(text: str):
+def cached_engine(kind: str, text: str, symbol: str, opt_level: int = 2) -> Engine:
+    """An engine for a module every process compiles the same (the runtime, the result
+    allocator): its machine code is kept in the disk cache (``EMBER_CACHE_DIR``/``kind``),
+    so that a process whose functions all come from the cache compiles nothing. ``symbol``:
+    a function the module defines (checked when a cached object is loaded)."""
+    path = _object_cache_path(kind, text)
+    engine = _cached_object(path, symbol)
+    if engine is None:
+        engine = Engine.__new__(Engine)
+        engine._compile(text, opt_level)
+        _store_object(path, engine.object_code)
+    return engine
+
+
+def _object_cache_path(kind: str, text: str):
     from ember.artifact import host_target, versions
     from ember.persist import cache_dir
 
@@ -120,12 +137,12 @@ def _runtime_cache_path(text: str):
         return None
     key = hashlib.sha256(repr((text, versions()["llvm"], sorted(host_target().items())))
                          .encode()).hexdigest()
-    return directory / "runtime" / f"{key[:32]}.o"
+    return directory / kind / f"{key[:32]}.o"
 
 
-def _cached_runtime(path) -> Engine | None:
-    """The runtime's engine from the cache entry at ``path`` (its SHA-256, then the object:
-    LLVM would crash on a damaged object), or None."""
+def _cached_object(path, symbol: str) -> Engine | None:
+    """The engine of the cache entry at ``path`` (its SHA-256, then the object: LLVM would
+    crash on a damaged object), or None."""
     try:
         data = path.read_bytes() if path is not None else b""
     except OSError:
@@ -136,13 +153,13 @@ def _cached_runtime(path) -> Engine | None:
     engine = Engine.__new__(Engine)
     try:
         engine._load(code, "")
-        engine.address("ember_parallel_for")
-    except Exception:  # noqa: BLE001 - a damaged entry: compile the runtime again
+        engine.address(symbol)
+    except Exception:  # noqa: BLE001 - a damaged entry: compile it again
         return None
     return engine
 
 
-def _store_runtime(path, code: bytes | None) -> None:
+def _store_object(path, code: bytes | None) -> None:
     from ember.artifact import write_atomic
 
     if path is None or code is None:

@@ -15,7 +15,8 @@ The C API's function pointers are not symbols a JIT can resolve: they are read f
 from __future__ import annotations
 
 import ctypes
-import functools
+import os
+import threading
 
 import numpy as np
 
@@ -85,16 +86,41 @@ def _fn_address(name: str) -> int:
     return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
 
 
-@functools.cache
+_LOCK = threading.Lock()
+_engines: list = []
+
+
 def _engine():
-    """Compile the allocator once per process and fill in its function pointers."""
-    from ember.lowering.jit import Engine
+    """The allocator's engine: compiled (or loaded from the disk cache) once per process,
+    its function pointers filled in. A first compile makes it on the runtime's thread
+    (``jit.start_runtime_link``); the lock keeps a second engine from replacing the one
+    whose addresses are in use."""
+    with _LOCK:
+        if not _engines:
+            _engines.append(_make_engine())
+        return _engines[0]
+
+
+def _fresh_lock() -> None:
+    """After ``fork``: a child forked while the runtime's thread made the engine must not
+    inherit the lock held."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock)
+
+
+def _make_engine():
+    from ember.lowering.jit import _init_llvm, cached_engine
 
     table = _capsule_table()
     if table[_ARRAY_TYPE_SLOT] != id(np.ndarray):
         raise RuntimeError("NumPy's C-API table does not have PyArray_Type at slot "
                            f"{_ARRAY_TYPE_SLOT}: this NumPy is not supported")
-    engine = Engine(_IR, opt_level=2)
+    _init_llvm()
+    engine = cached_engine("pyalloc", _IR, "ember_py_alloc")
     values = {"ember_PyArray_New": table[_PYARRAY_NEW_SLOT],
               "ember_PyArray_Type": table[_ARRAY_TYPE_SLOT],
               "ember_PyList_SetItem": _fn_address("PyList_SetItem"),

@@ -340,7 +340,7 @@ def runtime_chunks(trip: int, work: float, threads: int) -> int:
 
 
 def test_runtime_machine_code_is_cached(tmp_path):
-    """The runtime's object code goes to the disk cache, with its hash: a damaged entry is
+    """The runtime's (and the result allocator's) object code goes to the disk cache, with its hash: a damaged entry is
     compiled again, not loaded (LLVM would crash on it)."""
     import hashlib
 
@@ -353,9 +353,13 @@ def test_runtime_machine_code_is_cached(tmp_path):
     [entry] = (tmp_path / "cache" / "runtime").iterdir()
     data = entry.read_bytes()
     assert hashlib.sha256(data[32:]).digest() == data[:32] and data[33:36] == b"ELF"
+    [alloc] = (tmp_path / "cache" / "pyalloc").iterdir()  # the result allocator's code too
+    alloc_data = alloc.read_bytes()
+    assert hashlib.sha256(alloc_data[32:]).digest() == alloc_data[:32]
     entry.write_bytes(data[:32] + b"\x7fELF" + bytes(len(data) - 36))
     assert _python(tmp_path, body, env) == ["True"]
     assert entry.read_bytes() == data  # compiled again, and the entry repaired
+    assert alloc.read_bytes() == alloc_data  # loaded, not written again
 
 
 def test_runtime_linked_on_a_thread_and_forks_meanwhile(tmp_path):
