@@ -12,6 +12,7 @@ They print like their ``llvm`` cousins and are translated to LLVM IR by
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import StringAttr
@@ -31,6 +32,11 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 
 
+# The constructors below build their ops with ``Operation.__init__`` directly: the lowerings
+# make hundreds of them, and ``IRDLOperation.__init__``'s argument checks cost more than the
+# op. The ops are the same (``__post_init__`` still fills in default properties).
+
+
 class _CastOp(IRDLOperation):
     arg = operand_def()
     result = result_def()
@@ -38,7 +44,7 @@ class _CastOp(IRDLOperation):
     assembly_format = "$arg attr-dict `:` type($arg) `to` type($result)"
 
     def __init__(self, arg: SSAValue | Operation, result_type: Attribute):
-        super().__init__(operands=[arg], result_types=[result_type])
+        Operation.__init__(self, operands=[SSAValue.get(arg)], result_types=[result_type])
 
 
 @irdl_op_definition
@@ -83,10 +89,10 @@ class IntrinsicOp(IRDLOperation):
 
     def __init__(self, intrin: str, args: Sequence[SSAValue], result_type: Attribute | None,
                  fastmath: FastMathAttr | None = None):
-        super().__init__(operands=[list(args)],
-                         result_types=[[] if result_type is None else [result_type]],
-                         properties={"intrin": StringAttr(intrin),
-                                     "fastmath": fastmath or FastMathAttr(None)})
+        Operation.__init__(self, operands=[SSAValue.get(a) for a in args],
+                           result_types=[] if result_type is None else [result_type],
+                           properties={"intrin": _string(intrin),
+                                       "fastmath": fastmath or _NO_FASTMATH})
 
 
 @irdl_op_definition
@@ -103,8 +109,16 @@ class CallIndirectOp(IRDLOperation):
     assembly_format = "$callee `(` $args `)` attr-dict `:` functional-type($args, results)"
 
     def __init__(self, callee: SSAValue, args: Sequence[SSAValue], result_type: Attribute | None):
-        super().__init__(operands=[callee, list(args)],
-                         result_types=[[] if result_type is None else [result_type]])
+        Operation.__init__(self, operands=[SSAValue.get(callee), *(SSAValue.get(a) for a in args)],
+                           result_types=[] if result_type is None else [result_type])
+
+
+_NO_FASTMATH = FastMathAttr(None)
+
+
+@functools.cache
+def _string(text: str) -> StringAttr:
+    return StringAttr(text)
 
 
 LLVMX = Dialect("llvmx", [FPToSIOp, FPToUIOp, UIToFPOp, IntrinsicOp, CallIndirectOp], [])

@@ -44,7 +44,7 @@ def _float_binary(cls: type[Operation]) -> Rule:
 
 
 def _cast(cls: type[Operation]) -> Rule:
-    return lambda op, a, e: e.emit(cls(a[0], llvm_type(op.results[0].type)))
+    return lambda op, a, e: e.cast(cls, a[0], llvm_type(op.results[0].type))
 
 
 _PREDICATES = {p.value: llvm.ICmpPredicateFlag(p.value).to_int() for p in llvm.ICmpPredicateFlag}
@@ -56,7 +56,7 @@ def _icmp(pred: str, a: SSAValue, b: SSAValue, e: Emitter) -> SSAValue:
 
 def _minmax(pred: str) -> Rule:
     """``maxsi`` etc.: ``select(icmp pred a b, a, b)`` (LLVM turns it into smax/umin...)."""
-    return lambda op, a, e: e.emit(llvm.SelectOp(_icmp(pred, a[0], a[1], e), a[0], a[1]))
+    return lambda op, a, e: e.select(_icmp(pred, a[0], a[1], e), a[0], a[1])
 
 
 def _float_intrinsic(base: str) -> Rule:
@@ -91,9 +91,14 @@ def _cmpi(op: arith.CmpiOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     return e.emit(make(llvm.ICmpOp, a, i1, {"predicate": int_attr(op.predicate.value.data)}))
 
 
+_FPREDICATES = {f.value: f.to_int() for f in llvm.FCmpPredicateFlag}
+
+
 def _cmpf(op: arith.CmpfOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     pred = CMPF_COMPARISON_OPERATIONS[op.predicate.value.data]
-    return e.emit(llvm.FCmpOp(a[0], a[1], pred))
+    if pred not in _FPREDICATES:  # "false"/"true": the checked constructor says why not
+        return e.emit(llvm.FCmpOp(a[0], a[1], pred))
+    return e.emit(make(llvm.FCmpOp, a, i1, {"predicate": int_attr(_FPREDICATES[pred])}))
 
 
 def _divide_rounding(toward: str) -> Rule:
@@ -126,7 +131,8 @@ _RULES: dict[type[Operation], Rule] = {
     **{src: _float_binary(dst) for src, dst in [
         (arith.AddfOp, llvm.FAddOp), (arith.SubfOp, llvm.FSubOp), (arith.MulfOp, llvm.FMulOp),
         (arith.DivfOp, llvm.FDivOp), (RemFOp, llvm.FRemOp)]},
-    arith.NegfOp: lambda op, a, e: e.emit(llvm.FNegOp(a[0], _fastmath(op))),
+    arith.NegfOp: lambda op, a, e: e.emit(make(llvm.FNegOp, a, a[0].type,
+                                                {"fastmathFlags": _fastmath(op)})),
     **{src: _cast(dst) for src, dst in [
         (arith.ExtFOp, llvm.FPExtOp), (arith.TruncFOp, llvm.FPTruncOp), (arith.ExtSIOp, llvm.SExtOp),
         (arith.ExtUIOp, llvm.ZExtOp), (arith.TruncIOp, llvm.TruncOp), (arith.SIToFPOp, llvm.SIToFPOp),
@@ -135,7 +141,7 @@ _RULES: dict[type[Operation], Rule] = {
     arith.IndexCastOp: _int_resize(signed=True),
     arith.CmpiOp: _cmpi,
     arith.CmpfOp: _cmpf,
-    arith.SelectOp: lambda op, a, e: e.emit(llvm.SelectOp(*a)),
+    arith.SelectOp: lambda op, a, e: e.select(*a),
     arith.MaxSIOp: _minmax("sgt"), arith.MinSIOp: _minmax("slt"),
     arith.MaxUIOp: _minmax("ugt"), arith.MinUIOp: _minmax("ult"),
     arith.MaximumfOp: _float_intrinsic("llvm.maximum"),

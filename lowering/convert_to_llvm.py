@@ -34,8 +34,8 @@ from xdsl.transforms.reconcile_unrealized_casts import ReconcileUnrealizedCastsP
 from ember.lowering import arith_to_llvm, math_to_llvm, memref_to_llvm, vector_to_llvm
 from ember.lowering.func_to_llvm import (_result_type, emit_return, _unpack_array, _unpack_scalar, abi_type,
                                          is_entry)
-from ember.lowering.llvm_common import (PTR, Emitter, Int, i32, i64, int_attr, llvm_type, make,
-                                        position)
+from ember.lowering.llvm_common import (PTR, Emitter, Int, br, cond_br, i32, i64, int_attr,
+                                        llvm_type, make, position)
 
 RULES = {**arith_to_llvm._RULES, **math_to_llvm._RULES, **memref_to_llvm._RULES,  # noqa: SLF001
          **vector_to_llvm._RULES}  # noqa: SLF001
@@ -292,13 +292,13 @@ class _Function:
         self._replace(op, e.ops, results)
 
     def _branch(self, op: cf.BranchOp) -> None:
-        self._replace(op, [llvm.BrOp(op.successor, *[self.vmap.get(v, v) for v in op.arguments])], [])
+        self._replace(op, [br(op.successor, [self.vmap.get(v, v) for v in op.arguments])], [])
 
     def _cond_branch(self, op: cf.ConditionalBranchOp) -> None:
         m = self.vmap.get
-        self._replace(op, [llvm.CondBrOp(m(op.cond, op.cond), op.then_block,
-                                         [m(v, v) for v in op.then_arguments], op.else_block,
-                                         [m(v, v) for v in op.else_arguments])], [])
+        self._replace(op, [cond_br(m(op.cond, op.cond), op.then_block,
+                                   [m(v, v) for v in op.then_arguments], op.else_block,
+                                   [m(v, v) for v in op.else_arguments])], [])
 
 
 _SPECIAL = {func.ReturnOp: _Function._return, func.CallOp: _Function._call,

@@ -143,14 +143,14 @@ def emit_return(e: Emitter, op: func.ReturnOp, entry: bool, vals: list[SSAValue]
     """The ``llvm.return`` of ``op``: an entry returns status 0 (its results went out through
     the ABI); another function returns its one value, or its values packed in a struct."""
     if entry:
-        e.emit(llvm.ReturnOp(e.value(0, i32)))
+        e.ops.append(llvm.ReturnOp.create(operands=(e.value(0, i32),)))
         return
     if len(vals) > 1:
-        packed = e.emit(llvm.UndefOp(_result_type([v.type for v in op.operands])))
+        packed = e.undef(_result_type([v.type for v in op.operands]))
         for i, v in enumerate(vals):
             packed = e.insert(packed, v, [i])
         vals = [packed]
-    e.emit(llvm.ReturnOp(vals[0] if vals else None))
+    e.ops.append(llvm.ReturnOp.create(operands=vals[:1]))
 
 
 def _result_type(types: list[Attribute]) -> Attribute:

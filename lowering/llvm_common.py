@@ -181,6 +181,41 @@ def binary_properties(cls: type[Operation]) -> dict[str, Attribute]:
     return dict(cls(*block.args).properties)
 
 
+@functools.cache
+def cast_properties(cls: type[Operation]) -> dict[str, Attribute]:
+    """The properties ``cls(x, t)`` gives a cast (``trunc``, ``sitofp``...; none depend on the
+    types), taken once from a prototype: for ``make(cls, (x,), t, dict(cast_properties(cls)))``."""
+    block = Block(arg_types=[i64])
+    return dict(cls(block.args[0], i32).properties)
+
+
+_FASTMATH_NONE = llvm.FastMathAttr(None)
+
+
+@functools.cache
+def _segments(*sizes: int) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i32, sizes)
+
+
+@functools.cache
+def splat_mask(lanes: int) -> DenseArrayBase:
+    """The ``shufflevector`` mask that broadcasts lane 0 to ``lanes`` lanes."""
+    return DenseArrayBase.from_list(i32, [0] * lanes)
+
+
+def br(dest: Block, args: Sequence[SSAValue]) -> Operation:
+    """``llvm.BrOp(dest, *args)`` without the constructor's checks."""
+    return llvm.BrOp.create(operands=args, successors=(dest,))
+
+
+def cond_br(cond: SSAValue, then: Block, then_args: Sequence[SSAValue], other: Block,
+            other_args: Sequence[SSAValue]) -> Operation:
+    """``llvm.CondBrOp(cond, then, then_args, other, other_args)`` without its checks."""
+    return llvm.CondBrOp.create(
+        operands=(cond, *then_args, *other_args), successors=(then, other),
+        properties={"operandSegmentSizes": _segments(1, len(then_args), len(other_args))})
+
+
 class Emitter:
     """Collects new llvm ops for one rewrite; folds i64 arithmetic on Python ints.
 
@@ -230,13 +265,44 @@ class Emitter:
         if index == 0:
             return ptr
         if isinstance(index, int):
-            return self.emit(llvm.GEPOp(ptr, [index], elem, inbounds=True))
+            return self.emit(make(llvm.GEPOp, (ptr,), PTR, {
+                "rawConstantIndices": _segments(index), "elem_type": elem,
+                "noWrapFlags": _NO_FLAGS, "inbounds": UnitAttr()}))
         return self.emit(make(llvm.GEPOp, (ptr, index), PTR, {
             "rawConstantIndices": _DYNAMIC_INDEX, "elem_type": elem, "noWrapFlags": _NO_FLAGS,
             "inbounds": UnitAttr()}))
 
-    def load(self, ptr: SSAValue, t: Attribute) -> SSAValue:
-        return self.emit(make(llvm.LoadOp, (ptr,), t, {"ordering": _NOT_ATOMIC}))
+    def load(self, ptr: SSAValue, t: Attribute, alignment: int | None = None) -> SSAValue:
+        props = {"ordering": _NOT_ATOMIC}
+        if alignment is not None:
+            props["alignment"] = int_attr(alignment, i64)
+        return self.emit(make(llvm.LoadOp, (ptr,), t, props))
+
+    def store(self, value: SSAValue, ptr: SSAValue, alignment: int | None = None) -> None:
+        """``llvm.StoreOp(value, ptr, alignment)``, unchecked."""
+        props = {"ordering": _NOT_ATOMIC}
+        if alignment is not None:
+            props["alignment"] = int_attr(alignment, i64)
+        self.ops.append(llvm.StoreOp.create(operands=(value, ptr), properties=props))
+
+    def select(self, cond: SSAValue, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(make(llvm.SelectOp, (cond, a, b), a.type, {}))
+
+    def undef(self, t: Attribute) -> SSAValue:
+        return self.emit(make(llvm.UndefOp, (), t, {}))
+
+    def cast(self, cls: type[Operation], x: SSAValue, t: Attribute) -> SSAValue:
+        """``cls(x, t)`` for an LLVM cast op (``llvm.TruncOp``, ``llvmx.FPToSIOp``...)."""
+        return self.emit(make(cls, (x,), t, dict(cast_properties(cls))))
+
+    def fma(self, a: SSAValue, b: SSAValue, c: SSAValue) -> SSAValue:
+        return self.emit(make(llvm.FMAOp, (a, b, c), a.type, {"fastmathFlags": _FASTMATH_NONE}))
+
+    def insert_element(self, vec: SSAValue, value: SSAValue, index: SSAValue) -> SSAValue:
+        return self.emit(make(llvm.InsertElementOp, (vec, value, index), vec.type, {}))
+
+    def shuffle(self, a: SSAValue, b: SSAValue, mask: DenseArrayBase, t: Attribute) -> SSAValue:
+        return self.emit(make(llvm.ShuffleVectorOp, (a, b), t, {"mask": mask}))
 
     def extract(self, struct: SSAValue, pos: Sequence[int], t: Attribute) -> SSAValue:
         return self.emit(make(llvm.ExtractValueOp, (struct,), t, {"position": position(pos)}))

@@ -86,7 +86,7 @@ class Descriptor:
 def build_descriptor(e: Emitter, t: MemRefType, ptr: SSAValue, sizes: Sequence[Int],
                      strides: Sequence[Int] | None = None) -> SSAValue:
     """``insertvalue`` the pointer, sizes and (strided layouts only) strides into an undef."""
-    d = e.insert(e.emit(llvm.UndefOp(descriptor_type(len(sizes)))), ptr, [0])
+    d = e.insert(e.undef(descriptor_type(len(sizes))), ptr, [0])
     for i, n in enumerate(sizes):
         d = e.insert(d, n, [1, i])
     if is_strided(t):
@@ -111,15 +111,15 @@ def _mixed(static: Sequence[int], dynamic: Sequence[SSAValue]) -> list[Int]:
 def _load(op: memref.LoadOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     et = op.res.type
     v = e.load(Descriptor(e, a[0], op.memref.type).element_ptr(a[1:]), storage_type(et))
-    return e.emit(llvm.TruncOp(v, et)) if storage_type(et) != et and isinstance(et, IntegerType) else v
+    return e.cast(llvm.TruncOp, v, et) if storage_type(et) != et and isinstance(et, IntegerType) else v
 
 
 def _store(op: memref.StoreOp, a: list[SSAValue], e: Emitter) -> None:
     et = op.value.type
     v = a[0]
     if storage_type(et) != et and isinstance(et, IntegerType):
-        v = e.emit(llvm.ZExtOp(v, storage_type(et)))
-    e.emit(llvm.StoreOp(v, Descriptor(e, a[1], op.memref.type).element_ptr(a[2:])))
+        v = e.cast(llvm.ZExtOp, v, storage_type(et))
+    e.store(v, Descriptor(e, a[1], op.memref.type).element_ptr(a[2:]))
 
 
 def _alloc_sizes(op: memref.AllocOp, a: list[SSAValue]) -> list[Int]:
@@ -176,7 +176,7 @@ def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitte
     array = llvm.AllocaOp(count, i64, alignment=8)
     block.insert_op_after(array, count.owner)
     for d, n in enumerate(sizes):
-        e.emit(llvm.StoreOp(e.value(n), e.gep(array.res, d, i64)))
+        e.store(e.value(n), e.gep(array.res, d, i64))
     k = e.value(op.attributes["ember.result"].value.data)
     dtype = e.value(to_numpy_dtype(op.memref.type.element_type).num, i32)
     alloc, ctx = block.args[-2], block.args[-1]

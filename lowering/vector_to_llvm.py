@@ -20,38 +20,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import llvm, vector
-from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, i32
+from xdsl.dialects import vector
+from xdsl.dialects.builtin import ModuleOp, i32
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
-from ember.lowering.llvm_common import Emitter, TableLowering, element_bytes
+from ember.lowering.llvm_common import Emitter, TableLowering, element_bytes, splat_mask
 from ember.lowering.memref_to_llvm import Descriptor
 
 
 def _load(op: vector.LoadOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     ptr = Descriptor(e, a[0], op.base.type).element_ptr(a[1:])
-    return e.emit(llvm.LoadOp(ptr, op.result.type, alignment=element_bytes(op.base.type.element_type)))
+    return e.load(ptr, op.result.type, element_bytes(op.base.type.element_type))
 
 
 def _store(op: vector.StoreOp, a: list[SSAValue], e: Emitter) -> None:
     ptr = Descriptor(e, a[1], op.base.type).element_ptr(a[2:])
-    e.emit(llvm.StoreOp(a[0], ptr, alignment=element_bytes(op.base.type.element_type)))
+    e.store(a[0], ptr, element_bytes(op.base.type.element_type))
 
 
 def _broadcast(op: vector.BroadcastOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     t = op.vector.type
     if not isinstance(op.source.type, type(t.element_type)):
         raise ValueError(f"vector-to-llvm: only scalar broadcasts are supported, got {op.source.type}")
-    undef = e.emit(llvm.UndefOp(t))
-    one = e.emit(llvm.InsertElementOp(undef, a[0], e.value(0, i32)))
-    lanes = t.get_shape()[0]
-    return e.emit(llvm.ShuffleVectorOp(one, undef, DenseArrayBase.from_list(i32, [0] * lanes), t))
+    undef = e.undef(t)
+    one = e.insert_element(undef, a[0], e.value(0, i32))
+    return e.shuffle(one, undef, splat_mask(t.get_shape()[0]), t)
 
 
 def _fma(op: vector.FMAOp, a: list[SSAValue], e: Emitter) -> SSAValue:
-    return e.emit(llvm.FMAOp(a[0], a[1], a[2]))
+    return e.fma(a[0], a[1], a[2])
 
 
 _RULES = {vector.LoadOp: _load, vector.StoreOp: _store, vector.BroadcastOp: _broadcast,

@@ -1,0 +1,86 @@
+"""The unchecked op builders of the lowerings (``llvm_common.Emitter``, ``br``/``cond_br``,
+the ``llvmx`` constructors) skip ``IRDLOperation.__init__``'s checks for compile time: each
+must build the op its checked constructor builds (same properties, attributes, results,
+operands, successors, and the same text)."""
+
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import DenseArrayBase, VectorType, f32, f64, i1, i32, i64
+from xdsl.ir import Block, Operation, Region
+
+from ember.dialects import llvmx
+from ember.lowering.llvm_common import PTR, Emitter, br, cond_br, descriptor_type, splat_mask
+
+
+def _same(fast: Operation, checked: Operation, verify: bool = True) -> None:
+    assert type(fast) is type(checked)
+    assert fast.properties == checked.properties, fast.name
+    assert list(fast.properties) == list(checked.properties), fast.name  # printing order
+    assert fast.attributes == checked.attributes, fast.name
+    assert list(fast.operands) == list(checked.operands), fast.name
+    assert list(fast.successors) == list(checked.successors), fast.name
+    assert [r.type for r in fast.results] == [r.type for r in checked.results], fast.name
+    if verify:  # (a branch verifies only inside a region)
+        fast.verify()
+
+
+def test_unchecked_builders_build_the_checked_ops():
+    v16 = VectorType(f32, [16])
+    block = Block(arg_types=[i64, i64, i1, PTR, f32, v16, v16, v16, descriptor_type(1), f64])
+    x, y, c, p, s, va, vb, vc, d, w = block.args
+    other, third = Block(arg_types=[i64]), Block()
+    e = Emitter()
+    pairs = [
+        (e.select(c, x, y), llvm.SelectOp(c, x, y)),
+        (e.undef(d.type), llvm.UndefOp(d.type)),
+        (e.cast(llvm.TruncOp, x, i32), llvm.TruncOp(x, i32)),
+        (e.cast(llvm.ZExtOp, c, i64), llvm.ZExtOp(c, i64)),
+        (e.cast(llvm.SExtOp, c, i64), llvm.SExtOp(c, i64)),
+        (e.cast(llvm.SIToFPOp, x, f64), llvm.SIToFPOp(x, f64)),
+        (e.cast(llvm.FPTruncOp, w, f32), llvm.FPTruncOp(w, f32)),
+        (e.cast(llvmx.FPToSIOp, s, i64), llvmx.FPToSIOp(s, i64)),
+        (e.fma(va, vb, vc), llvm.FMAOp(va, vb, vc)),
+        (e.insert_element(va, s, x), llvm.InsertElementOp(va, s, x)),
+        (e.shuffle(va, vb, splat_mask(16), v16),
+         llvm.ShuffleVectorOp(va, vb, DenseArrayBase.from_list(i32, [0] * 16), v16)),
+        (e.load(p, v16, 4), llvm.LoadOp(p, v16, alignment=4)),
+        (e.gep(p, 3, f32), llvm.GEPOp(p, [3], f32, inbounds=True)),
+    ]
+    for fast, checked in pairs:
+        _same(fast.owner, checked)
+    e.store(s, p)
+    e.store(va, p, 4)
+    _same(e.ops[-2], llvm.StoreOp(s, p))
+    _same(e.ops[-1], llvm.StoreOp(va, p, alignment=4))
+    _same(br(other, [x]), llvm.BrOp(other, x), verify=False)
+    _same(br(third, []), llvm.BrOp(third), verify=False)
+    _same(cond_br(c, other, [y], third, []), llvm.CondBrOp(c, other, [y], third, []), verify=False)
+    _same(cond_br(c, third, [], other, [x]), llvm.CondBrOp(c, third, [], other, [x]), verify=False)
+
+
+def test_llvmx_constructors_build_what_irdl_builds():
+    block = Block(arg_types=[f32, PTR, i64])
+    s, p, n = block.args
+    fm = llvm.FastMathAttr("fast")
+    cases = [
+        (llvmx.IntrinsicOp("llvm.tanh.f32", [s], f32, fm), "llvm.tanh.f32", [s], [f32], fm),
+        (llvmx.IntrinsicOp("llvm.trap", [], None), "llvm.trap", [], [], llvm.FastMathAttr(None)),
+    ]
+    for op, name, args, types, flags in cases:
+        checked = llvmx.IntrinsicOp.create(operands=args, result_types=types,
+                                           properties={"intrin": llvmx.StringAttr(name),
+                                                       "fastmath": flags})
+        _same(op, checked)
+        assert str(op) == str(checked)
+    call = llvmx.CallIndirectOp(p, [n, p], PTR)
+    assert list(call.operands) == [p, n, p] and call.callee is p and list(call.args) == [n, p]
+    assert [r.type for r in call.results] == [PTR]
+    call.verify()
+    cast = llvmx.UIToFPOp(n, f64)
+    assert cast.arg is n and cast.result.type == f64
+    cast.verify()
+    # they print and verify inside a function like any op
+    fn = llvm.FuncOp("f", llvm.LLVMFunctionType([f32, PTR, i64], llvm.LLVMVoidType()),
+                     body=Region(block))
+    block.add_ops([cases[0][0], call, cast, llvm.ReturnOp()])
+    fn.verify()
+    assert 'llvmx.intrinsic "llvm.tanh.f32"' in str(fn)
