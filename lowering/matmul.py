@@ -2,7 +2,8 @@
 
 * Float matmuls (f32, f64) with more than one row and column: packed, cache-blocked and
   register-blocked, as BLAS does it (:mod:`ember.lowering.matmul_packed`), for any layout of
-  ``A`` and ``B``.
+  ``A`` and ``B``; elementwise ops on the result (bias, activation) run in its write-back
+  (:mod:`ember.lowering.matmul_epilogue`).
 * A float matrix times a column (``n == 1``, static: ``x @ v`` with a 1-D ``v``): one dot
   product per row, a reduction LLVM vectorises (``fastmath<reassoc,contract>``).
 * A float row times a matrix (``m == 1``, static) and everything left over below: one row of
@@ -25,6 +26,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
+from ember.lowering import matmul_epilogue as E
 from ember.lowering import matmul_packed as P
 from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import is_strided
@@ -65,7 +67,6 @@ def matmul(fl, op: T.MatmulOp):
                    "matmul: Input operand 1 has a mismatch in its core dimension 0")
     batch = broadcast_sizes(fl, [op.lhs, op.rhs], shape[:-2] + (1, 1))[:-2] if len(shape) > 2 else []
     m, n, kk = a.sizes[-2], bb.sizes[-1], a.sizes[-1]
-    out = fl.alloc(shape, [*batch, m, n], t)
     zero, one = fl.index(0), fl.index(1)
     is_bool, is_float = S.is_bool(t), S.is_float(t)
 
@@ -136,14 +137,22 @@ def matmul(fl, op: T.MatmulOp):
 
     lanes = LANES.get(type(t))
     nb = len(batch)
-    if lanes is not None and b_shape[-1] == 1 and a_shape[-2] != 1:
-        _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m], [one] * (nb + 1), row_dot)
+    if lanes is not None and 1 not in (a_shape[-2], b_shape[-1]):  # floats: packed, blocked
+        def packed(into, epilogue=None):
+            P.Packed(fl, a, bb, into, lambda bivs, r, c: _index(a_shape, bivs, r, c, zero),
+                     lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m, n, kk,
+                     not is_strided(bb.ref.type), epilogue).emit(batch)
+        links = E.chain(op) if fl.fuse_epilogue else []
+        if links:  # the elementwise ops on the result run in the write-back, at their place
+            E.defer(fl, op, links, [*batch, m, n], packed)
+            return
+        out = fl.alloc(shape, [*batch, m, n], t)
+        packed(out)
         fl.bufs[op.result] = out
         return
-    if lanes is not None and 1 not in (a_shape[-2], b_shape[-1]):  # floats: packed, blocked
-        P.Packed(fl, a, bb, out, lambda bivs, r, c: _index(a_shape, bivs, r, c, zero),
-                 lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m, n, kk,
-                 not is_strided(bb.ref.type)).emit(batch)
+    out = fl.alloc(shape, [*batch, m, n], t)
+    if lanes is not None and b_shape[-1] == 1 and a_shape[-2] != 1:
+        _loop(fl, fl.b, [zero] * (nb + 1), [*batch, m], [one] * (nb + 1), row_dot)
         fl.bufs[op.result] = out
         return
     m_main = fl.b.insert(arith.SubiOp(m, fl.b.insert(arith.RemUIOp(m, fl.index(ROWS))).result)).result

@@ -6,8 +6,8 @@ strips; ``nb``: a multiple of ``NR`` near a quarter of ``n``, at most ``NC``).
 The tasks are the iterations of one ``loop.parallel`` over a flat index (column panel outer,
 row block inner), which ``parallel-outline`` shares out to threads: every task, not only the
 column panels (512 x 512 on 2 threads: 8 tasks, not 4 chunks of 2; 2-thread speedup
-1.69-1.75x -> 1.86-1.99x). A task zeroes its block of ``C``, then for
-each ``KC``-deep slice of ``k``:
+1.69-1.75x -> 1.86-1.99x). For each ``KC``-deep slice of ``k`` (one empty slice when
+``k == 0``), a task:
 
 * packs the slice of ``B`` it needs (``KC x nb``) into a buffer of its own (so, per thread),
   in ``NR``-wide column strips (``Bp[strip][k][NR]``): the micro-kernel streams it with unit
@@ -28,8 +28,11 @@ each ``KC``-deep slice of ``k``:
       %c01 = vector.fma %s0, %b1, %acc01 : vector<16xf32>
       ... (11 more rows)
 
-* adds each tile to ``C`` through an ``MR x NR`` buffer: whole vectors, then the columns
-  left at the edge, for the rows inside ``C``.
+* writes each tile into ``C`` through an ``MR x NR`` buffer, for the rows and columns
+  inside ``C``: the first slice stores it (``C`` is never zeroed), later slices add it, and
+  the last one applies the *epilogue*, if there is one, to the finished sum (the bias and
+  activation of ``np.maximum(x @ w + b, 0)``, see :mod:`ember.lowering.matmul_epilogue`),
+  so ``C`` is written with its final values right away.
 
 ``A`` is not packed: a row strip (``MR x KC``) stays in L1 while the strips of the packed
 panel (in L2) pass under it. Packing ``A`` too (element by element) measured slower.
@@ -37,12 +40,13 @@ panel (in L2) pass under it. Packing ``A`` too (element by element) measured slo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.builder import Builder
-from xdsl.dialects import arith, memref, vector
+from xdsl.dialects import arith, memref, scf, vector
 from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, VectorType
-from xdsl.ir import Attribute, Block, SSAValue
+from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
@@ -70,6 +74,22 @@ def _parallel(b: Builder, lbs, ubs, steps, body):
     b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
 
 
+def _if(b: Builder, cond: SSAValue, then: Callable[[Builder], None], other: Callable[[Builder], None]):
+    """``scf.if %cond { then } else { other }`` (no results)."""
+    blocks = []
+    for body in (then, other):
+        block = Block()
+        inner = Builder(InsertPoint.at_end(block))
+        body(inner)
+        inner.insert(scf.YieldOp())
+        blocks.append(block)
+    b.insert(scf.IfOp(cond, [], Region(blocks[0]), Region(blocks[1])))
+
+
+#: ``epilogue(builder, index of C, finished sum) -> the value C holds at that index``
+Epilogue = Callable[[Builder, list[SSAValue], SSAValue], SSAValue]
+
+
 @dataclass
 class Packed:
     """One packed matmul: buffers, their index functions, sizes, the element type."""
@@ -86,6 +106,7 @@ class Packed:
     n: SSAValue
     k: SSAValue
     contiguous_b: bool  # B is C-contiguous: pack by vectors; with few rows, read it in place
+    epilogue: Epilogue | None = None
 
     @property
     def nr(self) -> int:
@@ -103,9 +124,11 @@ class Packed:
         nb = b.insert(arith.MinUIOp(b.insert(arith.MaxUIOp(quarter, self.i(1))).result,
                                     self.i(NC // nr))).result
         self.nb = b.insert(arith.MuliOp(nb, self.i(nr))).result
-        # at least 1: the k-slice loop's step (an empty k still zeroes C)
+        # at least 1: the k-slice loop's step; an empty k runs one empty slice, which stores
+        # the zeros (or the epilogue of zeros) into C
         self.kc = b.insert(arith.MaxUIOp(b.insert(arith.MinUIOp(self.k, self.i(KC))).result,
                                          self.i(1))).result
+        self.k_top = b.insert(arith.MaxUIOp(self.k, self.i(1))).result
         self.size = b.insert(arith.MuliOp(self.kc, self.nb)).result
         # mb: m in round(m / MB) equal blocks of whole MR strips (each block packs B once)
         blocks = b.insert(arith.MaxUIOp(b.insert(arith.DivUIOp(
@@ -117,12 +140,8 @@ class Packed:
         self.direct = self.flat = None
         if self.contiguous_b:  # few rows: the kernel reads B's whole strips where they are
             self.direct = b.insert(arith.CmpiOp(self.m, self.i(DIRECT_ROWS), "ult")).result
-            total = self.i(1)
-            for size in self.b.sizes:
-                total = b.insert(arith.MuliOp(total, size)).result
-            self.flat = b.insert(memref.ReinterpretCastOp(
-                self.b.ref, [], [total], [], [0], [DYNAMIC_INDEX], [1],
-                MemRefType(self.t, [DYNAMIC_INDEX]))).result
+            self.flat = self.flatten(b, self.b)
+        self.c_flat = self.flatten(b, self.c)  # the first slice's writes select a zero tile instead
         nbat = len(batch)
         # one flat task index over (column panel, row block), so that the threads share out
         # every task, not only the column panels
@@ -133,6 +152,14 @@ class Packed:
         _parallel(b, [self.i(0)] * (nbat + 1), [*batch, tasks], [self.i(1)] * (nbat + 1),
                   self._flat_task)
 
+    def flatten(self, b: Builder, buf) -> SSAValue:
+        """A C-contiguous buffer as one ``memref<?xT>`` (for ``arith.select`` with another)."""
+        total = self.i(1)
+        for size in buf.sizes:
+            total = b.insert(arith.MuliOp(total, size)).result
+        return b.insert(memref.ReinterpretCastOp(buf.ref, [], [total], [], [0], [DYNAMIC_INDEX], [1],
+                                                 MemRefType(self.t, [DYNAMIC_INDEX]))).result
+
     def _flat_task(self, b: Builder, ivs):
         *bivs, t = ivs
         jb = b.insert(arith.MuliOp(b.insert(arith.DivUIOp(t, self.row_blocks)).result, self.nb)).result
@@ -140,15 +167,18 @@ class Packed:
         self.task(b, [*bivs, jb, ib])
 
     def task(self, b: Builder, ivs):
-        """One ``mb x nb`` block of C: zero it, then per k slice pack B and run the tiles."""
+        """One ``mb x nb`` block of C: per k slice, pack B and run the tiles."""
         *bivs, jb, ib = ivs
         i_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(ib, self.mb)).result, self.m)).result
         j_end = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(jb, self.nb)).result, self.n)).result
         buf = b.insert(memref.AllocOp([self.size], [], MemRefType(self.t, [DYNAMIC_INDEX]))).memref
         tmp = b.insert(memref.AllocOp([], [], MemRefType(self.t, [MR * self.nr]))).memref
-        zc = X.const(b, 0, self.t)
-        seq_loop(b, ib, i_end, self.i(1), lambda rb, i: seq_loop(rb, jb, j_end, self.i(1), lambda cb, j:
-                 cb.insert(memref.StoreOp.get(zc, self.c.ref, [*bivs, i, j]))))
+        # what the first k slice adds its tiles to (C is not zeroed: its first write is a store)
+        self.zeros = b.insert(memref.AllocOp([self.i(MR * self.nr)], [],
+                                             MemRefType(self.t, [DYNAMIC_INDEX]))).memref
+        zv = b.insert(vector.BroadcastOp(X.const(b, 0, self.t), VectorType(self.t, [self.lanes]))).vector
+        seq_loop(b, self.i(0), self.i(MR * self.nr), self.i(self.lanes),
+                 lambda zb, o: zb.insert(vector.StoreOp(zv, self.zeros, [o])))
 
         def k_slice(kb: Builder, pc):
             k_end = kb.insert(arith.MinUIOp(kb.insert(arith.AddiOp(pc, self.kc)).result, self.k)).result
@@ -159,9 +189,10 @@ class Packed:
                 seq_loop(kb, lo, hi, self.i(mr), lambda rb, i, mr=mr: seq_loop(
                     rb, jb, j_end, self.i(self.nr),
                     lambda cb, j: self.tile(cb, buf, tmp, bivs, mr, i, j, i_end, j_end, pc, k_end, jb)))
-        seq_loop(b, self.i(0), self.k, self.kc, k_slice)
+        seq_loop(b, self.i(0), self.k_top, self.kc, k_slice)
         b.insert(memref.DeallocOp.get(buf))
         b.insert(memref.DeallocOp.get(tmp))
+        b.insert(memref.DeallocOp.get(self.zeros))
 
     def strip_offset(self, b: Builder, j, jb, pc):
         """Where ``Bp[k = 0]`` of the strip at column ``j`` would be: strips are ``kc x NR``
@@ -229,7 +260,7 @@ class Packed:
         return pick(self.flat, buf), pick(self.n, self.i(self.nr)), pick(flat, packed)
 
     def tile(self, b: Builder, buf, tmp, bivs, mr, i, j, i_end, j_end, pc, k_end, jb):
-        """The micro-kernel on rows ``[i, i + mr)`` x columns ``[j, j + NR)``, then C += it."""
+        """The micro-kernel on rows ``[i, i + mr)`` x columns ``[j, j + NR)``, then into C."""
         vt = VectorType(self.t, [self.lanes])
         rows = [i] + [b.insert(arith.AddiOp(i, self.i(r))).result for r in range(1, mr)]
         if mr == MR_TAIL:  # the last strip may run past m: re-read row m - 1 (MR strips never do)
@@ -250,33 +281,58 @@ class Packed:
             new += [kb.insert(vector.FMAOp(s, bv[v], accs[r * NV + v])).res for v in range(NV)]
         kb.insert(YieldOp(*new))
         acc = list(b.insert(ForOp(pc, k_end, self.i(1), [zero] * (mr * NV), block)).results)
-        self.add_tile(b, tmp, bivs, acc, i, j, i_end, j_end)
+        self.write_tile(b, tmp, bivs, acc, i, j, i_end, j_end, pc, k_end)
 
-    def add_tile(self, b: Builder, tmp, bivs, acc, i, j, i_end, j_end):
-        """``C[i:i+mr, j:j+NR] += acc`` for the rows and columns inside the block: the tile
-        goes through ``tmp`` (an ``MR x NR`` row-major buffer in L1), so one loop nest serves
-        whole and edge tiles alike: whole vectors, then single elements."""
-        vt = VectorType(self.t, [self.lanes])
-        zero, one, lanes = self.i(0), self.i(1), self.i(self.lanes)
+    def write_tile(self, b: Builder, tmp, bivs, acc, i, j, i_end, j_end, pc, k_end):
+        """``C[i:i+mr, j:j+NR]`` from the tile, for the rows and columns inside the block: the
+        tile goes through ``tmp`` (an ``MR x NR`` row-major buffer in L1), so one loop nest
+        serves whole and edge tiles alike. The last k slice applies the epilogue to the
+        finished sum (a branch per tile, not per element)."""
         for n, vec in enumerate(acc):
             b.insert(vector.StoreOp(vec, tmp, [self.i(n * self.lanes)]))  # row-major, NR wide
         i_next = b.insert(arith.AddiOp(i, self.i(len(acc) // NV))).result
         r_end = b.insert(arith.MinUIOp(i_next, i_end)).result
         width = b.insert(arith.SubiOp(b.insert(arith.MinUIOp(
             b.insert(arith.AddiOp(j, self.i(self.nr))).result, j_end)).result, j)).result
-        whole = b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
+        first = b.insert(arith.CmpiOp(pc, self.i(0), "eq")).result
+        rows = lambda epilogue: lambda rb: self.write_rows(  # noqa: E731
+            rb, tmp, bivs, i, r_end, j, width, first, epilogue)
+        if self.epilogue is None:
+            rows(False)(b)
+        else:
+            _if(b, b.insert(arith.CmpiOp(k_end, self.k, "eq")).result, rows(True), rows(False))
+
+    def write_rows(self, b: Builder, tmp, bivs, i, r_end, j, width, first, epilogue: bool):
+        """Rows ``[i, r_end)`` x columns ``[j, j + width)`` of C: the tile plus what C holds,
+        or (the first k slice) plus the task's zero tile, so ``C`` is never read before it is
+        written and never zeroed. Without the epilogue, whole vectors and then single
+        elements; the epilogue is scalar code (the elementwise fusion's own), in one loop
+        that LLVM vectorises."""
+        vt = VectorType(self.t, [self.lanes])
+        zero, one, lanes = self.i(0), self.i(1), self.i(self.lanes)
+        src = b.insert(arith.SelectOp(first, self.zeros, self.c_flat)).result
+        whole = None if epilogue else \
+            b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
 
         def row(rb: Builder, ri):
             r = rb.insert(arith.MuliOp(rb.insert(arith.SubiOp(ri, i)).result, self.i(self.nr))).result
+            flat = self.i(0)
+            for idx, size in zip([*bivs, ri, j], self.c.sizes):  # C order: C[..., ri, j]
+                flat = rb.insert(arith.AddiOp(rb.insert(arith.MuliOp(flat, size)).result, idx)).result
+            base = rb.insert(arith.SelectOp(first, r, flat)).result
 
-            def add(cb: Builder, c, vt=None):
+            def put(cb: Builder, c, vt=None):
                 load = (lambda m, ix: cb.insert(vector.LoadOp(m, ix, vt)).result) if vt else \
                        (lambda m, ix: cb.insert(memref.LoadOp.get(m, ix)).res)
-                store = (lambda v, m, ix: cb.insert(vector.StoreOp(v, m, ix))) if vt else \
-                        (lambda v, m, ix: cb.insert(memref.StoreOp.get(v, m, ix)))
                 at = [*bivs, ri, cb.insert(arith.AddiOp(j, c)).result]
-                t_at = [cb.insert(arith.AddiOp(r, c)).result]
-                store(cb.insert(arith.AddfOp(load(self.c.ref, at), load(tmp, t_at))).result, self.c.ref, at)
-            seq_loop(rb, zero, whole, lanes, lambda cb, c: add(cb, c, vt))
-            seq_loop(rb, whole, width, one, add)
+                v = cb.insert(arith.AddfOp(load(src, [cb.insert(arith.AddiOp(base, c)).result]),
+                                           load(tmp, [cb.insert(arith.AddiOp(r, c)).result]))).result
+                if epilogue:
+                    v = self.epilogue(cb, at, v)
+                cb.insert(vector.StoreOp(v, self.c.ref, at) if vt else memref.StoreOp.get(v, self.c.ref, at))
+            if epilogue:
+                seq_loop(rb, zero, width, one, put)
+                return
+            seq_loop(rb, zero, whole, lanes, lambda cb, c: put(cb, c, vt))
+            seq_loop(rb, whole, width, one, put)
         seq_loop(b, i, r_end, one, row)

@@ -140,11 +140,16 @@ def _elementwise(fl, op, operands: Sequence[SSAValue],
         fl.bufs[op.results[0]] = splat(fl, scalar, out_t)
         return
     zero = fl.index(0)
+
+    def at(b: Builder, idx):
+        return compute(b, [load(b, buf, idx, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)])
+
+    finish = fl.epilogues.pop(op, None)
+    if finish is not None:  # the end of a matmul's epilogue: the matmul writes the result
+        fl.bufs[op.results[0]] = finish(at, sizes)
+        return
     if fusible(op, [b for b in bufs if b.lazy is not None]):
         from ember.lowering.tensor_to_loop import Buffer
-
-        def at(b: Builder, idx):
-            return compute(b, [load(b, buf, idx, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)])
 
         lazy = Buffer(None, sizes, None, lazy=at, ttype=out_t)
         # recomputed by several consumers, directly or through the lazy values built on it
@@ -155,11 +160,7 @@ def _elementwise(fl, op, operands: Sequence[SSAValue],
         return
     out = fl.alloc(shape, sizes, out_t.element_type)
 
-    def body(b: Builder, ivs):
-        vals = [load(b, buf, ivs, zero, S.shape_of(v.type)) for buf, v in zip(bufs, operands)]
-        store(b, compute(b, vals), out, ivs)
-
-    parallel(fl, sizes, body)
+    parallel(fl, sizes, lambda b, ivs: store(b, at(b, ivs), out, ivs))
     fl.bufs[op.results[0]] = out
 
 

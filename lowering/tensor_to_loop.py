@@ -47,7 +47,7 @@ from ember.lowering import bufferize_scf, custom_lowering, element_ops, tensor_o
 _EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS,
              **custom_lowering.EMITTERS}
 #: ops that may write into existing buffers: fused values must be computed before them
-_WRITES_MEMORY = {T.InsertOp, *bufferize_scf.EMITTERS}
+WRITES_MEMORY = {T.InsertOp, *bufferize_scf.EMITTERS}
 
 
 @dataclass
@@ -76,7 +76,7 @@ def memref_type(t: TensorType, strided: bool = False) -> MemRefType:
 class FunctionLowering:
     """Lowers one func.func; ``self.b`` builds into the new body."""
 
-    def __init__(self, fop: func.FuncOp):
+    def __init__(self, fop: func.FuncOp, fuse_epilogue: bool = False):
         self.fop = fop
         self.entry = "ember.entry" in fop.attributes
         self.bufs: dict[SSAValue, Buffer] = {}
@@ -90,6 +90,10 @@ class FunctionLowering:
         #: lazy (fused) buffers not yet consumed
         self.pending: list[Buffer] = []
         self._consts: dict[int, SSAValue] = {}
+        #: whether a packed matmul applies the elementwise ops on its result (matmul_epilogue)
+        self.fuse_epilogue = fuse_epilogue
+        #: the last op of each deferred matmul's epilogue -> what emits the matmul there
+        self.epilogues: dict[Operation, Callable] = {}
 
     # -- helpers used by tensor_ops ----------------------------------------------------
 
@@ -202,7 +206,7 @@ class FunctionLowering:
     def lower_op(self, op: Operation):
         if isinstance(op, func.ReturnOp):
             return self._return(op)
-        if type(op) in _WRITES_MEMORY:
+        if type(op) in WRITES_MEMORY:
             self.flush()
         emitter = _EMITTERS.get(type(op))
         if emitter is not None:
@@ -274,14 +278,18 @@ def hoist_checks(block: Block) -> None:
 
 @dataclass(frozen=True)
 class TensorToLoopPass(ModulePass):
-    """Bufferize every function: etensor ops become loop nests over memrefs."""
+    """Bufferize every function: etensor ops become loop nests over memrefs.
+    ``fuse_epilogue=false`` leaves the elementwise ops on a matmul's result out of the
+    matmul (see ``ember.lowering.matmul_epilogue``)."""
 
     name = "tensor-to-loop"
+
+    fuse_epilogue: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fop in list(op.ops):
             if isinstance(fop, func.FuncOp) and fop.body.blocks:
-                new = FunctionLowering(fop).run()
+                new = FunctionLowering(fop, self.fuse_epilogue).run()
                 op.body.block.insert_op_before(new, fop)
                 op.body.block.erase_op(fop)
         for inner in op.walk():

@@ -1,8 +1,9 @@
 // tensor-to-loop on a float matmul: the packed, register-blocked algorithm of
 // lowering/matmul_packed.py (GotoBLAS/BLIS blocking). One loop.parallel over a flat index of
 // tasks of nb columns x about 240 rows; each task packs a k slice of B into a buffer of its own, runs the
-// 12 x 32 micro-kernel (24 accumulator vectors) and then a 4-row tail kernel, and adds each
-// tile to C through a 12 x 32 buffer. With fewer than 16 rows the kernel reads B in place.
+// 12 x 32 micro-kernel (24 accumulator vectors) and then a 4-row tail kernel, and writes each
+// tile to C through a 12 x 32 buffer: the first k slice adds it to a zero tile (C is never
+// zeroed), later slices to C. With fewer than 16 rows the kernel reads B in place.
 // RUN: ember-opt %s -p tensor-to-loop | filecheck %s
 
 func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attributes {ember.entry} {
@@ -17,12 +18,14 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK-DAG:     %[[DIRECT:.*]] = arith.constant 16 : index
 // CHECK:         %[[M:.*]] = memref.dim %a, %[[C0]]
 // CHECK:         %[[C:.*]] = memref.alloc({{.*}}) {ember.result = 0 : i64} : memref<?x?xf32>
+// CHECK-NOT:     memref.store
 //                rows in round(m / 240) blocks of whole 12-row strips
 // CHECK:         %[[HALF:.*]] = arith.addi %[[M]], %{{.*}} : index
 // CHECK-NEXT:    arith.divui %[[HALF]], %[[MB]] : index
 // CHECK:         %[[MBV:.*]] = arith.muli %{{.*}}, %{{.*}} : index
 // CHECK-NEXT:    %[[FEW:.*]] = arith.cmpi ult, %[[M]], %[[DIRECT]] : index
 // CHECK:         %[[FLAT:.*]] = memref.reinterpret_cast %b to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
+// CHECK:         %[[CFLAT:.*]] = memref.reinterpret_cast %[[C]] to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
 //                one flat task index over (column panel, row block): every task is shared out
 // CHECK:         %[[BLOCKS:.*]] = arith.divui %{{.*}}, %[[MBV]] : index
 // CHECK:         %[[TASKS:.*]] = arith.muli %{{.*}}, %[[BLOCKS]] : index
@@ -33,8 +36,10 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK-NEXT:      %[[IB:.*]] = arith.muli %[[ROW]], %[[MBV]] : index
 // CHECK:           %[[BUF:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // CHECK:           %[[TMP:.*]] = memref.alloc() : memref<384xf32>
-//                  the task's block of C starts at zero
-// CHECK:           memref.store %{{.*}}, %[[C]]
+//                  the zero tile the first k slice adds to (C itself is not zeroed)
+// CHECK:           %[[ZEROS:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK:             vector.store %{{.*}}, %[[ZEROS]][%{{.*}}] : memref<?xf32>, vector<16xf32>
+// CHECK-NOT:       memref.store %{{.*}}, %[[C]]
 //                  per k slice: whole strips of B packed by vectors (none if few rows) ...
 // CHECK:           %[[WHOLE:.*]] = arith.select %[[FEW]], %[[JB]], %{{.*}} : index
 // CHECK:           loop.for %{{.*}} = %[[JB]] to %[[WHOLE]] step %[[NR]] {
@@ -55,9 +60,13 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK-NEXT:            vector.fma
 // CHECK-COUNT-11:        vector.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
 // CHECK:                 loop.yield
-//                  the tile goes through the 12 x 32 buffer into C
+//                  the tile goes through the 12 x 32 buffer into C, added to the zero tile
+//                  in the first k slice, to C in the later ones
 // CHECK-COUNT-24:      vector.store %{{.*}}, %[[TMP]]
-// CHECK:               vector.load %[[C]]
+// CHECK:               %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %[[C0]] : index
+// CHECK-NEXT:          %[[ADDEND:.*]] = arith.select %[[FIRST]], %[[ZEROS]], %[[CFLAT]] : memref<?xf32>
+// CHECK:               vector.load %[[ADDEND]]
+// CHECK-NEXT:          arith.addi
 // CHECK-NEXT:          vector.load %[[TMP]]
 // CHECK-NEXT:          arith.addf
 // CHECK-NEXT:          vector.store %{{.*}}, %[[C]]
@@ -66,6 +75,7 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK:               loop.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
 // CHECK:           memref.dealloc %[[BUF]]
 // CHECK-NEXT:      memref.dealloc %[[TMP]]
+// CHECK-NEXT:      memref.dealloc %[[ZEROS]]
 // CHECK-NOT:     etensor.
 
 // A strided B (a NumPy view, e.g. y.T) is packed element by element, never read in place;
@@ -76,7 +86,7 @@ func.func @mm_bt(%a: tensor<?x?xf64>, %b: tensor<?x?xf64> {ember.strided}) -> te
 }
 
 // CHECK-LABEL: func.func @mm_bt
-// CHECK-NOT:     memref.reinterpret_cast
+// CHECK-NOT:     memref.reinterpret_cast %b
 // CHECK:         loop.parallel
 // CHECK:           memref.alloc() : memref<192xf64>
 // CHECK-NOT:       vector.load %b
