@@ -11,6 +11,8 @@ as Python, and there is no pickle::
     sig0/optimized.ll          LLVM IR after O3, for ``f.llvm_ir(optimized=True)``
     sig0/host.o                (optional) machine code for the saving host: load links it
                                instead of running LLVM when the loading host is the same CPU
+    sig0/kernels.o             (with host.o, when the JIT compiled the matmul kernels apart)
+                               their machine code, linked with host.o
 
     ember.save(f, "model.ember")
     g = ember.load("model.ember")      # a LoadedFunction: g(x, 2.0), g.signatures, g.ir()
@@ -152,9 +154,13 @@ def artifact_bytes(function: dict, specializations: list, objects: bool = True,
                 z.writestr(f"sig{k}/{_STAGE_FILES[stage]}", text)
             z.writestr(f"sig{k}/module.ll", spec.llvm_ir)
             z.writestr(f"sig{k}/optimized.ll", spec.optimized_llvm_ir)
-            code = getattr(getattr(spec.call, "engine", None), "object_code", None)
+            engine = getattr(spec.call, "engine", None)
+            code = getattr(engine, "object_code", None)
             if objects and code:
                 z.writestr(f"sig{k}/host.o", code)
+                kernels = getattr(engine, "kernel_code", None)
+                if kernels:
+                    z.writestr(f"sig{k}/kernels.o", kernels)
     return out.getvalue()
 
 
@@ -230,7 +236,8 @@ class Artifact:
         llvm_ir = self._text(k, "module.ll")
         optimized = self._text(k, "optimized.ll")
         code = self.read(k, "host.o") if use_object and self.host_code_usable() else None
-        engine = Engine.from_object(code, optimized) if code else Engine(llvm_ir)
+        engine = (Engine.from_object(code, optimized, self.read(k, "kernels.o")) if code
+                  else Engine(llvm_ir))
         call = make_entry(engine, record["name"], record["kinds"],
                           [(np.dtype(dt), rank) for dt, rank in record["results"]])
         timings = {"load": time.perf_counter() - t0}

@@ -20,6 +20,7 @@ import ctypes.util
 import functools
 import hashlib
 import os
+import sys
 import threading
 
 import llvmlite.binding as llb
@@ -235,8 +236,9 @@ def _target_machine() -> llb.TargetMachine:
 KERNEL_OPT_LEVEL = 1
 
 
-def _optimized(tm: llb.TargetMachine, ir_text: str, opt_level: int) -> llb.ModuleRef:
-    module = llb.parse_assembly(ir_text)
+def _optimized(tm: llb.TargetMachine, ir_text: str, opt_level: int,
+               context: llb.ContextRef | None = None) -> llb.ModuleRef:
+    module = llb.parse_assembly(ir_text, context)
     module.verify()
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
@@ -249,14 +251,102 @@ def _optimized(tm: llb.TargetMachine, ir_text: str, opt_level: int) -> llb.Modul
     return module
 
 
+# -- compiling the kernels on a second core -------------------------------------------------
+#
+# llvmlite serialises every call into LLVM with one process-wide lock, for LLVM's global
+# context. LLVM itself compiles modules of different contexts on different threads at once
+# (ORC's concurrent compiles rely on it). A thread marked private below compiles a module of
+# its own context, with its own target machine, without that lock: every LLVM object it
+# works on is its own. Every other thread takes the lock as before, and so does a private
+# thread when it disposes of an object: Python's cycle collector may run on it and free
+# another thread's objects (an engine, a module of the global context).
+
+_private = threading.local()
+
+
+def _lock_class(base: type) -> type:
+    def skips() -> bool:  # the caller of the llvmlite function that takes the lock
+        return sys._getframe(3).f_code.co_name != "_dispose"
+
+    class _SkippedByPrivateThreads(base):
+        def __enter__(self):
+            if not getattr(_private, "on", False):
+                return base.__enter__(self)
+            skip = skips()
+            _private.skipped.append(skip)
+            if not skip:
+                base.__enter__(self)
+
+        def __exit__(self, *exc):
+            if not getattr(_private, "on", False) or not _private.skipped.pop():
+                base.__exit__(self, *exc)
+
+    return _SkippedByPrivateThreads
+
+
+@functools.cache
+def _private_threads_supported() -> bool:
+    """Let private threads skip llvmlite's lock (its class gains the check once); False if this
+    llvmlite has no such lock (then the kernels compile after the rest, as one thread)."""
+    lock = getattr(getattr(llb.ffi, "lib", None), "_lock", None)
+    if lock is None or not hasattr(type(lock), "__enter__"):
+        return False
+    lock.__class__ = _lock_class(type(lock))
+    return True
+
+
+def _object_of(ir_text: str, opt_level: int) -> tuple[bytes, str]:
+    """Machine code (an ELF object) and optimised IR of ``ir_text``, compiled in a context of
+    its own: on a private thread (:func:`_compile_beside`), without llvmlite's lock."""
+    context = llb.create_context()
+    try:
+        tm = _target_machine()
+        module = _optimized(tm, ir_text, opt_level, context)
+        try:
+            return tm.emit_object(module), str(module)
+        finally:
+            module.close()
+            tm.close()
+    finally:
+        context.close()
+
+
+def _compile_beside(ir_text: str, opt_level: int):
+    """Start :func:`_object_of` on a private thread; returns a function that waits for its
+    result (raising what it raised)."""
+    out: list = []
+
+    def run():
+        _private.skipped = []
+        _private.on = True
+        try:
+            out.append(_object_of(ir_text, opt_level))
+        except BaseException as e:  # noqa: BLE001 - re-raised by the caller's wait()
+            out.append(e)
+        finally:
+            _private.on = False
+
+    thread = threading.Thread(target=run, name="ember-kernels", daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if isinstance(out[0], BaseException):
+            raise out[0]
+        return out[0]
+    return wait
+
+
 class Engine:
     """One compiled LLVM module; keeps the MCJIT engine (and so the code) alive."""
 
     def __init__(self, ir_text: str, opt_level: int = 3, kernels: str | None = None,
                  kernel_names: tuple[str, ...] = ()):
         """Compile ``ir_text``; ``kernels`` (see ``llvm_ir.Parts``) is a second module of
-        explicitly vectorised functions, optimised at ``KERNEL_OPT_LEVEL`` and linked in
-        before code generation (``kernel_names`` become internal again)."""
+        explicitly vectorised functions, optimised at ``KERNEL_OPT_LEVEL``: compiled to an
+        object of its own on a second thread while this one compiles ``ir_text`` (whose
+        declarations of ``kernel_names`` resolve to it when the engine links), or, where
+        llvmlite's lock cannot be skipped, linked into ``ir_text``'s module."""
         _init_llvm()
         if _uses_runtime(ir_text) or (kernels is not None and _uses_runtime(kernels)):
             _link_runtime()
@@ -264,10 +354,16 @@ class Engine:
 
     def _compile(self, ir_text: str, opt_level: int, kernels: str | None = None,
                  kernel_names: tuple[str, ...] = ()) -> None:
+        #: The machine code of the kernels' own object (None when they were linked in).
+        self.kernel_code: bytes | None = None
+        level = min(opt_level, KERNEL_OPT_LEVEL)
+        if kernels is not None and _private_threads_supported():
+            self._compile_two(ir_text, opt_level, _compile_beside(kernels, level))
+            return
         tm = _target_machine()
         module = _optimized(tm, ir_text, opt_level)
         if kernels is not None:
-            module.link_in(_optimized(tm, kernels, min(opt_level, KERNEL_OPT_LEVEL)))
+            module.link_in(_optimized(tm, kernels, level))
             for name in kernel_names:
                 module.get_function(name).linkage = llb.Linkage.internal
         #: Optimised IR, captured before codegen mutates the module.
@@ -280,25 +376,47 @@ class Engine:
         self._engine.finalize_object()
         self._engine.run_static_constructors()
 
+    def _compile_two(self, ir_text: str, opt_level: int, kernels) -> None:
+        """Compile ``ir_text`` to an object on this thread while ``kernels`` (a
+        :func:`_compile_beside` wait) compiles on another, then link the two objects: the
+        main module's declarations of the kernels resolve to the kernels' object."""
+        try:
+            tm = _target_machine()
+            module = _optimized(tm, ir_text, opt_level)
+            self.optimized_ir = str(module)
+            self.object_code = tm.emit_object(module)
+            module.close()
+            tm.close()
+        finally:
+            self.kernel_code, kernel_ir = kernels()  # joined even if this thread failed
+        self.optimized_ir += "\n; ---- the kernels' module (KERNEL_OPT_LEVEL) ----\n" + kernel_ir
+        self._load(self.object_code, self.optimized_ir, self.kernel_code)
+
     def _keep_object(self, _module, buffer: bytes) -> None:
         self.object_code = bytes(buffer)
 
     @classmethod
-    def from_object(cls, object_code: bytes, optimized_ir: str = "") -> "Engine":
-        """An engine over machine code that ``Engine(...).object_code`` produced for this host:
-        no parsing, optimisation or code generation, only linking."""
+    def from_object(cls, object_code: bytes, optimized_ir: str = "",
+                    kernel_code: bytes | None = None) -> "Engine":
+        """An engine over machine code that ``Engine(...).object_code`` (and ``kernel_code``)
+        produced for this host: no parsing, optimisation or code generation, only linking."""
         _init_llvm()
-        if _uses_runtime(object_code):
+        if _uses_runtime(object_code) or (kernel_code is not None and _uses_runtime(kernel_code)):
             _link_runtime()
         self = cls.__new__(cls)
-        self._load(object_code, optimized_ir)
+        self._load(object_code, optimized_ir, kernel_code)
         return self
 
-    def _load(self, object_code: bytes, optimized_ir: str) -> None:
+    def _load(self, object_code: bytes, optimized_ir: str, kernel_code: bytes | None = None) -> None:
+        """Link machine code into an engine of its own (``kernel_code``: a second object,
+        whose symbols the first may call)."""
         self.optimized_ir = optimized_ir
         self.object_code = object_code
+        self.kernel_code = kernel_code
         self._engine = llb.create_mcjit_compiler(llb.parse_assembly(""), _target_machine())
-        self._engine.add_object_file(llb.ObjectFileRef.from_data(object_code))
+        for code in (object_code, kernel_code):
+            if code is not None:
+                self._engine.add_object_file(llb.ObjectFileRef.from_data(code))
         self._engine.finalize_object()
         self._engine.run_static_constructors()
 

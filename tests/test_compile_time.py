@@ -11,6 +11,7 @@ from xdsl.passes import ModulePass
 
 import ember
 import ember.compiler as compiler
+from ember.lowering import jit
 
 
 @pytest.fixture(autouse=True)
@@ -136,10 +137,11 @@ def _two_matmuls(x, w1, w2):
     return np.maximum(x @ w1, 0.0) @ w2
 
 
-def test_matmul_kernels_are_compiled_apart_and_once():
+def test_matmul_kernels_are_compiled_apart_and_once(tmp_path):
     """The packed matmuls' outlined bodies (explicit vector code) form a module of their own,
-    optimised at KERNEL_OPT_LEVEL and linked back in; two matmuls of one dtype share one
-    body. The result still equals NumPy's."""
+    optimised at KERNEL_OPT_LEVEL and compiled to an object of its own on a second thread;
+    two matmuls of one dtype share one body. The result still equals NumPy's, also after a
+    save and load (the artifact holds both objects)."""
     from xdsl.parser import Parser
 
     from ember.context import make_context
@@ -147,8 +149,9 @@ def test_matmul_kernels_are_compiled_apart_and_once():
 
     rng = np.random.default_rng(0)
     x, w1, w2 = (rng.standard_normal(s).astype(np.float32) for s in [(40, 64), (64, 96), (96, 32)])
+    want = np.maximum(x @ w1, 0) @ w2
     f = ember.script(_two_matmuls)
-    np.testing.assert_allclose(f(x, w1, w2), np.maximum(x @ w1, 0) @ w2, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(f(x, w1, w2), want, rtol=2e-5, atol=2e-5)
     module = Parser(make_context(), f.ir(stage="llvm")).parse_module()
     parts = to_llvm_ir_parts(module)
     assert len(parts.kernel_names) == 1  # one body for both matmuls
@@ -159,5 +162,88 @@ def test_matmul_kernels_are_compiled_apart_and_once():
     vector_fma = 'call <16 x float> @"llvm.fma.v16f32"'
     assert vector_fma in parts.kernels and vector_fma not in parts.main
     assert f.llvm_ir() == parts.whole
-    optimized = f.llvm_ir(optimized=True)  # the kernel is internal again after linking
-    assert re.search(rf'^define internal [^@]*@"?{kernel}\b', optimized, re.M), optimized[:2000]
+    engine = f._last.call.engine
+    assert engine.object_code[:4] == engine.kernel_code[:4] == b"\x7fELF"
+    main, kernels = f.llvm_ir(optimized=True).split("; ---- the kernels' module")
+    assert re.search(rf'^declare [^@]*@"?{kernel}\b', main, re.M), main[:2000]
+    assert re.search(rf'^define [^@]*@"?{kernel}\b', kernels, re.M), kernels[:2000]
+    ember.save(f, tmp_path / "f.ember")
+    g = ember.load(tmp_path / "f.ember")
+    assert np.array_equal(g(x, w1, w2), f(x, w1, w2))
+
+
+def test_kernels_linked_in_where_the_lock_cannot_be_skipped(monkeypatch):
+    """Without a second thread (an llvmlite whose lock ember cannot skip) the kernels'
+    module is linked into the main one, as internal functions: same results."""
+    monkeypatch.setattr(jit, "_private_threads_supported", lambda: False)
+    rng = np.random.default_rng(1)
+    x, w1, w2 = (rng.standard_normal(s).astype(np.float32) for s in [(20, 33), (33, 50), (50, 7)])
+    f = ember.script(_two_matmuls)
+    np.testing.assert_allclose(f(x, w1, w2), np.maximum(x @ w1, 0) @ w2, rtol=2e-5, atol=2e-5)
+    assert f._last.call.engine.kernel_code is None
+    assert "the kernels' module" not in f.llvm_ir(optimized=True)
+    assert re.search(r'^define internal [^@]*@"?\w+_parallel\d*\b', f.llvm_ir(optimized=True), re.M)
+
+
+def test_compiles_on_many_threads_at_once():
+    """Several threads compiling functions with kernels at once: each kernels' module
+    compiles in an LLVM context of its own, beside llvmlite's lock, the rest under it."""
+    import threading
+
+    rng = np.random.default_rng(2)
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            n = 24 + 8 * k
+            x, w1, w2 = (rng.standard_normal(s).astype(np.float32 if k % 2 else np.float64)
+                         for s in [(n, n + 1), (n + 1, n + 2), (n + 2, 5)])
+            f = ember.script(_two_matmuls)
+            results[k] = np.allclose(f(x, w1, w2), np.maximum(x @ w1, 0) @ w2, rtol=1e-4,
+                                     atol=1e-4)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert results == {k: True for k in range(4)}
+
+
+def test_private_threads_skip_llvmlites_lock_except_to_dispose():
+    """A private thread (the kernels' compile) makes LLVM calls while another thread holds
+    llvmlite's lock, but waits for the lock to dispose of an object."""
+    import threading
+    import time
+
+    import llvmlite.binding as llb
+
+    assert jit._private_threads_supported()
+    events = []
+
+    def private():
+        jit._private.skipped = []
+        jit._private.on = True
+        try:
+            context = llb.create_context()
+            module = llb.parse_assembly("define i32 @f() {\n  ret i32 7\n}\n", context)
+            events.append(f"parsed {module.get_function('f').name}")
+            module.close()  # a dispose: takes the lock
+            events.append("disposed")
+            context.close()
+        finally:
+            jit._private.on = False
+
+    thread = threading.Thread(target=private)
+    with llb.ffi.lib._lock:  # held by this thread, as during another compile
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert events == ["parsed f"]  # parsed beside the lock, not disposed under it
+    thread.join(30)
+    assert events == ["parsed f", "disposed"]
