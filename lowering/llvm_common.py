@@ -193,6 +193,23 @@ _FASTMATH_NONE = llvm.FastMathAttr(None)
 
 
 @functools.cache
+def _prototype_properties(cls: type[Operation], types: tuple[Attribute, ...],
+                          args: tuple) -> dict[str, Attribute]:
+    block = Block(arg_types=types)
+    return dict(cls(*block.args, *args).properties)
+
+
+def like(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
+         *args) -> Operation:
+    """``cls(*operands, *args)`` (an ``arith`` op: ``like(arith.CmpiOp, (a, b), i1, "ult")``)
+    built unchecked, with the properties the checked constructor gives a prototype on
+    operands of the same types and the same other arguments; ``result`` is the result type.
+    For ops whose properties depend only on those (``tests/test_fast_builders.py``)."""
+    props = _prototype_properties(cls, tuple(v.type for v in operands), args)
+    return cls.create(operands=operands, result_types=(result,), properties=dict(props))
+
+
+@functools.cache
 def _segments(*sizes: int) -> DenseArrayBase:
     return DenseArrayBase.from_list(i32, sizes)
 

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, llvm, memref, scf
-from xdsl.dialects.builtin import (DenseArrayBase, FloatAttr, FunctionType, IndexType, IntegerAttr,
+from xdsl.dialects.builtin import (FloatAttr, FunctionType, IndexType, IntegerAttr,
                                    IntegerType, ModuleOp, UnitAttr, UnrealizedConversionCastOp,
-                                   VectorType, f64, i32, i64)
+                                   VectorType, f64, i1, i32, i64)
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
@@ -53,7 +53,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLowering
 
 from ember.dialects import loop
-from ember.lowering.llvm_common import PTR, llvm_type
+from ember.lowering.llvm_common import PTR, Emitter, int_attr, like, llvm_type, make, position
 from ember.lowering.memref_to_llvm import OUT_OF_MEMORY_STATUS
 from ember.lowering.loop_to_scf import ForToScf, ParallelToScf, WhileLowering
 from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
@@ -155,10 +155,13 @@ class _Arith:
         return list(op.results)
 
     def index(self, x: int | SSAValue) -> SSAValue:
-        return self.emit(arith.ConstantOp(IntegerAttr(x, _INDEX))) if isinstance(x, int) else x
+        return self.emit(_int_constant(x, _INDEX)) if isinstance(x, int) else x
 
     def float(self, x: float | SSAValue) -> SSAValue:
-        return self.emit(arith.ConstantOp(FloatAttr(x, f64))) if isinstance(x, float) else x
+        if not isinstance(x, float):
+            return x
+        return self.emit(arith.ConstantOp.create(result_types=(f64,),
+                                                 properties={"value": FloatAttr(x, f64)}))
 
     def binary(self, cls, a, b, fold):
         if not isinstance(a, SSAValue) and not isinstance(b, SSAValue):
@@ -167,7 +170,8 @@ class _Arith:
         if a == neutral or b == neutral:
             return b if a == neutral else a
         conv = self.float if cls in (arith.AddfOp, arith.MulfOp) else self.index
-        return self.emit(cls(conv(a), conv(b)))
+        a, b = conv(a), conv(b)
+        return self.emit(like(cls, (a, b), a.type))
 
     def trip(self, lb, ub, step) -> int | SSAValue:
         """``max(ceil((ub - lb) / step), 0)``; just ``ub`` for ``0 to dim step 1``."""
@@ -176,29 +180,39 @@ class _Arith:
             return max(-(-(s[1] - s[0]) // s[2]), 0)
         if s[0] == 0 and s[2] == 1 and isinstance(ub.owner, memref.DimOp):
             return ub  # a size is never negative
-        count = ub if s[0] == 0 else self.emit(arith.SubiOp(ub, lb))
+        count = ub if s[0] == 0 else self.op(arith.SubiOp, ub, lb)
         if s[2] != 1:
-            count = self.emit(arith.DivUIOp(self.emit(arith.AddiOp(
-                count, self.emit(arith.SubiOp(step, self.index(1))))), step))
-        positive = self.emit(arith.CmpiOp(ub, lb, "sgt"))
-        return self.emit(arith.SelectOp(positive, count, self.index(0)))
+            count = self.op(arith.DivUIOp, self.op(arith.AddiOp, count, self.op(
+                arith.SubiOp, step, self.index(1))), step)
+        positive = self.cmpi(ub, lb, "sgt")
+        return self.select(positive, count, self.index(0))
+
+    def op(self, cls: type[Operation], a: SSAValue, b: SSAValue) -> SSAValue:
+        """``cls(a, b)`` for an integer ``arith`` op whose result has the operands' type."""
+        return self.emit(like(cls, (a, b), a.type))
+
+    def cmpi(self, a: SSAValue, b: SSAValue, predicate: str) -> SSAValue:
+        return self.emit(like(arith.CmpiOp, (a, b), i1, predicate))
+
+    def select(self, cond: SSAValue, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.emit(like(arith.SelectOp, (cond, a, b), a.type))
 
     def to_float(self, x: int | SSAValue) -> float | SSAValue:
         if isinstance(x, int):
             return float(x)
-        as_int = self.emit(arith.IndexCastOp(x, i64))
-        return self.emit(arith.SIToFPOp(as_int, f64))
+        as_int = self.emit(like(arith.IndexCastOp, (x,), i64, i64))
+        return self.emit(like(arith.SIToFPOp, (as_int,), f64, f64))
 
     def add(self, a, b):
         return self.binary(arith.AddfOp, a, b, lambda x, y: x + y)
 
     def iadd(self, a: SSAValue, b: SSAValue) -> SSAValue:
         return b if _static_int(a) == 0 else a if _static_int(b) == 0 else \
-            self.emit(arith.AddiOp(a, b))
+            self.op(arith.AddiOp, a, b)
 
     def imul(self, a: SSAValue, b: SSAValue) -> SSAValue:
         return b if _static_int(a) == 1 else a if _static_int(b) == 1 else \
-            self.emit(arith.MuliOp(a, b))
+            self.op(arith.MuliOp, a, b)
 
     def mul(self, a, b):
         return self.binary(arith.MulfOp, a, b, lambda x, y: x * y)
@@ -300,14 +314,24 @@ class _Outline:
         return llvm.LLVMStructType.from_type_list([llvm_type(v.type) for v in self.captured])
 
 
+def _cast(v: SSAValue, t: Attribute) -> Operation:
+    """``UnrealizedConversionCastOp.get([v], [t])``, unchecked."""
+    return UnrealizedConversionCastOp.create(operands=(v,), result_types=(t,))
+
+
+def _int_constant(x: int, t: Attribute) -> Operation:
+    """``arith.ConstantOp(IntegerAttr(x, t))``, unchecked."""
+    return arith.ConstantOp.create(result_types=(t,), properties={"value": int_attr(x, t)})
+
+
 def _unpack(o: _Outline, a: _Arith, ctx: SSAValue) -> dict[SSAValue, SSAValue]:
-    packed = a.emit(llvm.LoadOp(ctx, o.struct_type))
+    packed = a.emit(Emitter().load(ctx, o.struct_type).owner)
     mapper: dict[SSAValue, SSAValue] = {}
     for i, v in enumerate(o.captured):
-        word = a.emit(llvm.ExtractValueOp(DenseArrayBase.from_list(i64, [i]), packed,
-                                          llvm_type(v.type)))
+        word = a.emit(make(llvm.ExtractValueOp, (packed,), llvm_type(v.type),
+                           {"position": position([i])}))
         if word.type != v.type:
-            word = a.emit(UnrealizedConversionCastOp.get([word], [v.type]))
+            word = a.emit(_cast(word, v.type))
         mapper[v] = word
     for c in o.constants:
         mapper[c.results[0]] = a.emit(c.clone())
@@ -317,10 +341,10 @@ def _unpack(o: _Outline, a: _Arith, ctx: SSAValue) -> dict[SSAValue, SSAValue]:
 def _chunk_bounds(a: _Arith, o: _Outline, mapper, k: SSAValue, chunks: SSAValue):
     """Iterations ``[lo, hi)`` of chunk ``k``: the first ``trip % chunks`` chunks get one more."""
     trip = mapper[o.trip]
-    q = a.emit(arith.DivUIOp(trip, chunks))
-    r = a.emit(arith.RemUIOp(trip, chunks))
-    first = a.iadd(a.imul(k, q), a.emit(arith.MinUIOp(k, r)))
-    extra = a.emit(arith.SelectOp(a.emit(arith.CmpiOp(k, r, "ult")), a.index(1), a.index(0)))
+    q = a.op(arith.DivUIOp, trip, chunks)
+    r = a.op(arith.RemUIOp, trip, chunks)
+    first = a.iadd(a.imul(k, q), a.op(arith.MinUIOp, k, r))
+    extra = a.select(a.cmpi(k, r, "ult"), a.index(1), a.index(0))
     last = a.iadd(a.iadd(first, q), extra)
     lb, step = mapper[o.op.lb[o.dim]], mapper[o.op.step[o.dim]]
     return a.iadd(lb, a.imul(first, step)), a.iadd(lb, a.imul(last, step))
@@ -344,11 +368,11 @@ def _build_body(o: _Outline) -> func.FuncOp:
     ubs = [mapper.get(v, v) for v in op.ub]
     lbs[o.dim], ubs[o.dim] = lo, hi
     iter_args = [mapper.get(v, v) for v in op.iter_args]
-    is_first = a.emit(arith.CmpiOp(k, a.index(0), "eq")) if iter_args else None
+    is_first = a.cmpi(k, a.index(0), "eq") if iter_args else None
     inits = []
     for init, kind in zip(iter_args, op.reduction_kinds):
         if kind in ("add", "mul"):
-            init = a.emit(arith.SelectOp(is_first, init, a.emit(_identity(kind, init.type))))
+            init = a.select(is_first, init, a.emit(_identity(kind, init.type)))
         inits.append(init)
     new = loop.ParallelOp(lbs, ubs, [mapper.get(v, v) for v in op.step],
                           Rewriter.move_region_contents_to_new_regions(op.body), inits,
@@ -452,8 +476,8 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
     packed = a.emit(llvm.UndefOp(o.struct_type))
     for i, v in enumerate(o.captured):
         if llvm_type(v.type) != v.type:
-            v = a.emit(UnrealizedConversionCastOp.get([v], [llvm_type(v.type)]))
-        packed = a.emit(llvm.InsertValueOp(DenseArrayBase.from_list(i64, [i]), packed, v))
+            v = a.emit(_cast(v, llvm_type(v.type)))
+        packed = a.emit(make(llvm.InsertValueOp, (packed, v), packed.type, {"position": position([i])}))
     a.emit(llvm.StoreOp(packed, ctx.res))
     body = a.emit(llvm.AddressOfOp(o.name, PTR))
     status = a.emit(llvm.CallOp("ember_parallel_for", body, ctx.res, chunks, return_type=i32))
@@ -461,7 +485,7 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
     # the entry returns it too (Python raises MemoryError)
     oom = [(OUT_OF_MEMORY_STATUS, "out of memory", IntegerAttr(OUT_OF_MEMORY_STATUS, i64))]
     for j, message, assert_id in [*asserts, *(oom if o.allocates else [])]:
-        ok = a.emit(arith.CmpiOp(status, a.emit(arith.ConstantOp(IntegerAttr(j, i32))), "ne"))
+        ok = a.cmpi(status, a.emit(_int_constant(j, i32)), "ne")
         check = cf.AssertOp(ok, message)
         if assert_id is not None:
             check.attributes["ember.assert_id"] = assert_id
@@ -500,7 +524,7 @@ class ParallelOutlinePass(ModulePass):
             return
         taken = {o.sym_name.data for o in op.ops if hasattr(o, "sym_name")}
         last: dict[Operation, Operation] = {}  # function -> its last body so far
-        bodies: list[func.FuncOp] = []
+        bodies: list[tuple[tuple, func.FuncOp]] = []  # (fingerprint, body)
         for target in targets:
             fn = target.parent_op()
             while not isinstance(fn, func.FuncOp):
@@ -510,11 +534,12 @@ class ParallelOutlinePass(ModulePass):
             _estimate(outline)
             body = _build_body(outline)
             asserts = _lower_body_asserts(body)
-            twin = _same_body(body, bodies)
+            print_ = _fingerprint(body)
+            twin = _same_body(body, print_, bodies)
             if twin is None:
                 Rewriter.insert_op(body, InsertPoint.after(last.get(fn, fn)))
                 last[fn] = body
-                bodies.append(body)
+                bodies.append((print_, body))
             else:  # an identical loop (two matmuls of the same dtype): one body, compiled once
                 taken.discard(name)
                 outline.name = twin.sym_name.data
@@ -526,15 +551,23 @@ class ParallelOutlinePass(ModulePass):
         declare_runtime(op)
 
 
-def _same_body(body: func.FuncOp, bodies: list[func.FuncOp]) -> func.FuncOp | None:
+def _fingerprint(body: func.FuncOp) -> tuple:
+    """Each op's name and result types, in walk order: bodies that differ here are not
+    the same code (comparing these first spares most structural comparisons)."""
+    return tuple((o.name, tuple(r.type for r in o.results)) for o in body.walk())
+
+
+def _same_body(body: func.FuncOp, fingerprint: tuple,
+               bodies: list[tuple[tuple, func.FuncOp]]) -> func.FuncOp | None:
     """An outlined body with the same code as ``body``, if there is one. Two matmuls or
     two elementwise loops of the same shape kinds outline to identical functions; LLVM
-    would optimise and generate the copy again (the MLP's two packed matmuls: 0.2 s)."""
-    for other in bodies:
-        if other.function_type == body.function_type and \
-                other.body.is_structurally_equivalent(body.body) and \
-                all(x.result_types == y.result_types for x, y in zip(other.walk(), body.walk())):
-            return other  # (xDSL's equivalence does not compare result types: memref layouts)
+    would optimise and generate the copy again (the MLP's two packed matmuls: 0.2 s).
+    (xDSL's structural equivalence does not compare result types, such as memref layouts:
+    the fingerprints do.)"""
+    for print_, other in bodies:
+        if print_ == fingerprint and other.function_type == body.function_type and \
+                other.body.is_structurally_equivalent(body.body):
+            return other
     return None
 
 

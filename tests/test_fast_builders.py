@@ -84,3 +84,29 @@ def test_llvmx_constructors_build_what_irdl_builds():
     block.add_ops([cases[0][0], call, cast, llvm.ReturnOp()])
     fn.verify()
     assert 'llvmx.intrinsic "llvm.tanh.f32"' in str(fn)
+
+
+def test_like_builds_arith_ops_as_their_constructors():
+    from xdsl.dialects import arith
+    from xdsl.dialects.builtin import IndexType
+
+    from ember.lowering.llvm_common import like
+
+    index = IndexType()
+    block = Block(arg_types=[index, index, f64, f64, i1, i64])
+    x, y, f, g, c, n = block.args
+    pairs = [
+        (like(arith.AddiOp, (x, y), index), arith.AddiOp(x, y)),
+        (like(arith.MuliOp, (x, y), index), arith.MuliOp(x, y)),
+        (like(arith.DivUIOp, (x, y), index), arith.DivUIOp(x, y)),
+        (like(arith.MinUIOp, (x, y), index), arith.MinUIOp(x, y)),
+        (like(arith.AddfOp, (f, g), f64), arith.AddfOp(f, g)),
+        (like(arith.CmpiOp, (x, y), i1, "ult"), arith.CmpiOp(x, y, "ult")),
+        (like(arith.CmpiOp, (x, y), i1, "eq"), arith.CmpiOp(x, y, "eq")),
+        (like(arith.SelectOp, (c, x, y), index), arith.SelectOp(c, x, y)),
+        (like(arith.IndexCastOp, (x,), i64, i64), arith.IndexCastOp(x, i64)),
+        (like(arith.SIToFPOp, (n,), f64, f64), arith.SIToFPOp(n, f64)),
+    ]
+    for fast, checked in pairs:
+        _same(fast, checked)
+        assert str(fast).split("=", 1)[1] == str(checked).split("=", 1)[1]
