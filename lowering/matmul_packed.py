@@ -316,8 +316,8 @@ class Packed:
 
         def row(rb: Builder, ri):
             r = rb.insert(arith.MuliOp(rb.insert(arith.SubiOp(ri, i)).result, self.i(self.nr))).result
-            flat = self.i(0)
-            for idx, size in zip([*bivs, ri, j], self.c.sizes):  # C order: C[..., ri, j]
+            flat, *rest = [*bivs, ri, j]
+            for idx, size in zip(rest, self.c.sizes[1:]):  # C order: the offset of C[..., ri, j]
                 flat = rb.insert(arith.AddiOp(rb.insert(arith.MuliOp(flat, size)).result, idx)).result
             base = rb.insert(arith.SelectOp(first, r, flat)).result
 
