@@ -32,14 +32,16 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, memref, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, ModuleOp
+from xdsl.dialects.builtin import DYNAMIC_INDEX, DenseArrayBase, IndexType, ModuleOp, i1, i32
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import BlockInsertPoint, InsertPoint
-from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLowering
+from xdsl.traits import IsTerminator
+from xdsl.transforms.convert_scf_to_cf import IfLowering, SwitchLowering
 
 from ember.dialects import loop
+from ember.lowering.llvm_common import like
 
 
 def rewrite_outside_in(module: ModuleOp, patterns: dict[type[Operation], RewritePattern]) -> None:
@@ -47,14 +49,36 @@ def rewrite_outside_in(module: ModuleOp, patterns: dict[type[Operation], Rewrite
     patterns move nested ops without rebuilding them; xDSL's ``PatternRewriteWalker`` walks
     the module again after any change until nothing matches, and asks every op whether it
     is dead, which cost three times as much on an MLP's ~1000 ops."""
-    for op in [op for op in module.walk() if type(op) in patterns]:
+    for op in [op for op in _walk_regions(module) if type(op) in patterns]:
         patterns[type(op)].match_and_rewrite(op, PatternRewriter(op))
+
+
+def _walk_regions(root: Operation):
+    """``root.walk()``'s order (pre-order), but only into ops with regions: the patterns
+    match structured ops, whose parents all have regions too, and most ops have none."""
+    for region in root.regions:
+        for block in region.blocks:
+            for op in block.ops:
+                yield op
+                if op.regions:
+                    yield from _walk_regions(op)
 
 
 def _yield_to_scf(rewriter: PatternRewriter, block: Block) -> None:
     term = block.last_op
     assert isinstance(term, loop.YieldOp)
-    rewriter.replace(term, scf.YieldOp(*term.operands))
+    rewriter.replace(term, _yield(*term.operands))
+
+
+# ``scf.ForOp``/``scf.YieldOp`` without the constructors' argument checks (as many checks
+# as the rest of these rewrites cost): the same ops.
+def _yield(*values: SSAValue) -> scf.YieldOp:
+    return scf.YieldOp.create(operands=values)
+
+
+def _scf_for(lb: SSAValue, ub: SSAValue, step: SSAValue, inits, body: Region) -> scf.ForOp:
+    return scf.ForOp.create(operands=(lb, ub, step, *inits),
+                            result_types=[v.type for v in inits], regions=(body,))
 
 
 class ForToScf(RewritePattern):
@@ -64,7 +88,7 @@ class ForToScf(RewritePattern):
     def match_and_rewrite(self, op: loop.ForOp, rewriter: PatternRewriter):
         body = rewriter.move_region_contents_to_new_regions(op.body)
         _yield_to_scf(rewriter, body.block)
-        new = scf.ForOp(op.lb[0], op.ub[0], op.step[0], op.iter_args, body)
+        new = _scf_for(op.lb[0], op.ub[0], op.step[0], op.iter_args, body)
         rewriter.replace(op, new, new.results)
 
 
@@ -84,9 +108,9 @@ class ParallelToScf(RewritePattern):
         inner_body = rewriter.move_region_contents_to_new_regions(op.body)
         for d in reversed(range(n)):
             inits = outer[d - 1].args[1:] if d > 0 else op.iter_args
-            inner = scf.ForOp(op.lb[d], op.ub[d], op.step[d], inits, inner_body)
+            inner = _scf_for(op.lb[d], op.ub[d], op.step[d], inits, inner_body)
             if d > 0:
-                outer[d - 1].add_ops([inner, scf.YieldOp(*inner.results)])
+                outer[d - 1].add_ops([inner, _yield(*inner.results)])
                 inner_body = Region(outer[d - 1])
         rewriter.replace(op, inner, inner.results)
 
@@ -169,6 +193,60 @@ class WhileLowering(RewritePattern):
         rewriter.inline_region(op.after_region, BlockInsertPoint.before(end_block))
         rewriter.insert(cf.BranchOp(before, *op.arguments), InsertPoint.at_end(init_block))
         rewriter.replace(op, [], end_block.args)
+
+
+def _br(dest: Block, *args: SSAValue) -> cf.BranchOp:
+    """``cf.BranchOp(dest, *args)`` without the constructor's checks."""
+    return cf.BranchOp.create(operands=args, successors=(dest,))
+
+
+def _cond_br(cond: SSAValue, then: Block, other: Block) -> cf.ConditionalBranchOp:
+    """``cf.ConditionalBranchOp(cond, then, (), other, ())`` without its checks."""
+    return cf.ConditionalBranchOp.create(operands=(cond,), successors=(then, other),
+                                         properties={"operandSegmentSizes": _NO_BLOCK_ARGS})
+
+
+_NO_BLOCK_ARGS = DenseArrayBase.from_list(i32, [1, 0, 0])
+
+
+class ForLowering(RewritePattern):
+    """xDSL's ``scf.for`` lowering (``convert_scf_to_cf.ForLowering``), step for step, with
+    its four new ops built unchecked (the checks cost more than the rest of the rewrite)::
+
+        ^init: ... cf.br ^cond(%lb, %inits...)
+        ^cond(%iv, %carried...): %c = arith.cmpi slt, %iv, %ub; cf.cond_br %c, ^body, ^end
+        ^body: ... %next = arith.addi %iv, %step; cf.br ^cond(%next, %yielded...)
+        ^end: ...
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, for_op: scf.ForOp, rewriter: PatternRewriter):
+        init_block = for_op.parent_block()
+        if init_block is None:
+            return
+        end_block = init_block.split_before(for_op)
+        condition_block = for_op.body.first_block
+        assert condition_block is not None
+        first_op = condition_block.first_op
+        assert first_op is not None
+        first_body_block = condition_block.split_before(first_op)
+        last_body_block = for_op.body.last_block
+        assert last_body_block is not None
+        rewriter.inline_region(for_op.body, BlockInsertPoint.before(end_block))
+        iv = condition_block.args[0]
+        terminator = last_body_block.last_op
+        assert terminator is not None
+        assert terminator.has_trait(IsTerminator)
+        stepped = like(arith.AddiOp, (iv, for_op.step), iv.type)
+        rewriter.insert(stepped, InsertPoint.before(terminator))
+        rewriter.replace(terminator, _br(condition_block, stepped.results[0], *terminator.operands))
+        rewriter.insert(_br(condition_block, for_op.lb, *for_op.iter_args),
+                        InsertPoint.at_end(init_block))
+        comparison = like(arith.CmpiOp, (iv, for_op.ub), i1, "slt")
+        rewriter.insert(comparison, InsertPoint.at_end(condition_block))
+        rewriter.insert(_cond_br(comparison.results[0], first_body_block, end_block),
+                        InsertPoint.at_end(condition_block))
+        rewriter.replace(for_op, [], condition_block.args[1:])
 
 
 @dataclass(frozen=True)

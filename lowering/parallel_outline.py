@@ -50,12 +50,12 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
 from xdsl.rewriter import InsertPoint, Rewriter
-from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLowering
+from xdsl.transforms.convert_scf_to_cf import IfLowering, SwitchLowering
 
 from ember.dialects import loop
 from ember.lowering.llvm_common import PTR, Emitter, int_attr, like, llvm_type, make, position
 from ember.lowering.memref_to_llvm import OUT_OF_MEMORY_STATUS
-from ember.lowering.loop_to_scf import ForToScf, ParallelToScf, WhileLowering
+from ember.lowering.loop_to_scf import ForLowering, ForToScf, ParallelToScf, WhileLowering
 from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
 
 #: Estimated cost of one op, in scalar operations (``math`` ops may be libm calls).
