@@ -305,14 +305,14 @@ class Packed:
     def write_rows(self, b: Builder, tmp, bivs, i, r_end, j, width, first, epilogue: bool):
         """Rows ``[i, r_end)`` x columns ``[j, j + width)`` of C: the tile plus what C holds,
         or (the first k slice) plus the task's zero tile, so ``C`` is never read before it is
-        written and never zeroed. Without the epilogue, whole vectors and then single
-        elements; the epilogue is scalar code (the elementwise fusion's own), in one loop
-        that LLVM vectorises."""
+        written and never zeroed; whole vectors, then single elements. With the epilogue the
+        sums go back into ``tmp``, and a scalar loop (the elementwise fusion's code, which LLVM
+        vectorises) writes C from there: C and its flat view in one loop would make LLVM's
+        overlap check fail and run the scalar loop."""
         vt = VectorType(self.t, [self.lanes])
         zero, one, lanes = self.i(0), self.i(1), self.i(self.lanes)
         src = b.insert(arith.SelectOp(first, self.zeros, self.c_flat)).result
-        whole = None if epilogue else \
-            b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
+        whole = b.insert(arith.SubiOp(width, b.insert(arith.RemUIOp(width, lanes)).result)).result
 
         def row(rb: Builder, ri):
             r = rb.insert(arith.MuliOp(rb.insert(arith.SubiOp(ri, i)).result, self.i(self.nr))).result
@@ -324,15 +324,19 @@ class Packed:
             def put(cb: Builder, c, vt=None):
                 load = (lambda m, ix: cb.insert(vector.LoadOp(m, ix, vt)).result) if vt else \
                        (lambda m, ix: cb.insert(memref.LoadOp.get(m, ix)).res)
+                at = None if epilogue else [*bivs, ri, cb.insert(arith.AddiOp(j, c)).result]
+                addend = load(src, [cb.insert(arith.AddiOp(base, c)).result])
+                t_at = [cb.insert(arith.AddiOp(r, c)).result]
+                v = cb.insert(arith.AddfOp(addend, load(tmp, t_at))).result
+                ref, at = (tmp, t_at) if epilogue else (self.c.ref, at)
+                cb.insert(vector.StoreOp(v, ref, at) if vt else memref.StoreOp.get(v, ref, at))
+
+            def finish(cb: Builder, c):
+                v = cb.insert(memref.LoadOp.get(tmp, [cb.insert(arith.AddiOp(r, c)).result])).res
                 at = [*bivs, ri, cb.insert(arith.AddiOp(j, c)).result]
-                v = cb.insert(arith.AddfOp(load(src, [cb.insert(arith.AddiOp(base, c)).result]),
-                                           load(tmp, [cb.insert(arith.AddiOp(r, c)).result]))).result
-                if epilogue:
-                    v = self.epilogue(cb, at, v)
-                cb.insert(vector.StoreOp(v, self.c.ref, at) if vt else memref.StoreOp.get(v, self.c.ref, at))
-            if epilogue:
-                seq_loop(rb, zero, width, one, put)
-                return
+                cb.insert(memref.StoreOp.get(self.epilogue(cb, at, v), self.c.ref, at))
             seq_loop(rb, zero, whole, lanes, lambda cb, c: put(cb, c, vt))
             seq_loop(rb, whole, width, one, put)
+            if epilogue:
+                seq_loop(rb, zero, width, one, finish)
         seq_loop(b, i, r_end, one, row)

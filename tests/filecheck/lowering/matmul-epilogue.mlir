@@ -19,21 +19,32 @@ func.func @layer(%x: tensor<?x?xf32>, %w: tensor<?x?xf32>, %b: tensor<?xf32>) ->
 // CHECK:         %[[C:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?x?xf32>
 // CHECK-NOT:     memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
 // CHECK:         loop.parallel
-//                  the last k slice: the finished sum (C or the zero tile, plus the tile) + b, then maximum
+//                  the last k slice
 // CHECK:               %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
 // CHECK-NEXT:          %[[LAST:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
 // CHECK-NEXT:          scf.if %[[LAST]] {
-// CHECK-NEXT:            arith.select %[[FIRST]], %{{.*}}, %{{.*}} : memref<?xf32>
-// CHECK:                 loop.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:                   %[[SUM:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:            %[[SRC:.*]] = arith.select %[[FIRST]], %{{.*}}, %{{.*}} : memref<?xf32>
+//                  the sums (C or the zero tile, plus the tile) go back into the tile buffer...
+// CHECK:                 vector.load %[[SRC]]
+// CHECK-NEXT:            arith.addi
+// CHECK-NEXT:            %[[TILE:.*]] = vector.load %[[TMP:.*]][%{{.*}}] : memref<384xf32>, vector<16xf32>
+// CHECK-NEXT:            arith.addf %{{.*}}, %[[TILE]] : vector<16xf32>
+// CHECK-NEXT:            vector.store %{{.*}}, %[[TMP]]
+// CHECK:                   memref.store %{{.*}}, %[[TMP]]
+//                  ... from which the epilogue writes C: + b, then maximum
+// CHECK:                 loop.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT:              arith.addi
+// CHECK-NEXT:              %[[SUM:.*]] = memref.load %[[TMP]][%{{.*}}] : memref<384xf32>
+// CHECK-NEXT:              arith.addi
 // CHECK-NEXT:              %[[B:.*]] = memref.load %b[%{{.*}}] : memref<?xf32>
 // CHECK-NEXT:              %[[BIASED:.*]] = arith.addf %[[SUM]], %[[B]] : f32
 // CHECK-NEXT:              arith.cmpf oge, %[[BIASED]], %z : f32
 // CHECK:                   %[[RELU:.*]] = arith.select %{{.*}}, %[[BIASED]], %z : f32
 // CHECK-NEXT:              memref.store %[[RELU]], %[[C]][%{{.*}}, %{{.*}}] : memref<?x?xf32>
-//                  earlier slices: C + tile, whole vectors
+//                  earlier slices: C + tile into C, whole vectors
 // CHECK:               } else {
 // CHECK:                   arith.addf %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK-NEXT:              vector.store %{{.*}}, %[[C]]
 //                  and no loop nest after the matmul's
 // CHECK-NOT:     loop.parallel
 // CHECK:         func.return %[[C]] : memref<?x?xf32>
