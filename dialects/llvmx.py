@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import StringAttr
+from xdsl.dialects.builtin import UNKNOWN_LOC, StringAttr
 from xdsl.dialects.llvm import FastMathAttr, LLVMPointerType
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
@@ -44,7 +44,8 @@ class _CastOp(IRDLOperation):
     assembly_format = "$arg attr-dict `:` type($arg) `to` type($result)"
 
     def __init__(self, arg: SSAValue | Operation, result_type: Attribute):
-        Operation.__init__(self, operands=[SSAValue.get(arg)], result_types=[result_type])
+        Operation.__init__(self, operands=[SSAValue.get(arg)], result_types=[result_type],
+                           location=UNKNOWN_LOC)
 
 
 @irdl_op_definition
@@ -89,7 +90,7 @@ class IntrinsicOp(IRDLOperation):
 
     def __init__(self, intrin: str, args: Sequence[SSAValue], result_type: Attribute | None,
                  fastmath: FastMathAttr | None = None):
-        Operation.__init__(self, operands=[SSAValue.get(a) for a in args],
+        Operation.__init__(self, operands=[SSAValue.get(a) for a in args], location=UNKNOWN_LOC,
                            result_types=[] if result_type is None else [result_type],
                            properties={"intrin": _string(intrin),
                                        "fastmath": fastmath or _NO_FASTMATH})
@@ -110,6 +111,7 @@ class CallIndirectOp(IRDLOperation):
 
     def __init__(self, callee: SSAValue, args: Sequence[SSAValue], result_type: Attribute | None):
         Operation.__init__(self, operands=[SSAValue.get(callee), *(SSAValue.get(a) for a in args)],
+                           location=UNKNOWN_LOC,
                            result_types=[] if result_type is None else [result_type])
 
 

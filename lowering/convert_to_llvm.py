@@ -35,7 +35,7 @@ from ember.lowering import arith_to_llvm, math_to_llvm, memref_to_llvm, vector_t
 from ember.lowering.func_to_llvm import (_result_type, emit_return, _unpack_array, _unpack_scalar, abi_type,
                                          is_entry)
 from ember.lowering.llvm_common import (PTR, Emitter, Int, br, cond_br, i32, i64, int_attr,
-                                        llvm_type, make, position)
+                                        llvm_type, make, position, walk_ops)
 
 RULES = {**arith_to_llvm._RULES, **math_to_llvm._RULES, **memref_to_llvm._RULES,  # noqa: SLF001
          **vector_to_llvm._RULES}  # noqa: SLF001
@@ -201,7 +201,7 @@ class _Function:
     def _lower_asserts(self) -> None:
         """As ``func-to-llvm``: in an entry, ``cond_br %ok, ^continue, ^fail``; ``^fail:
         return k``; elsewhere dropped. Done first, since it splits blocks."""
-        for op in [o for o in self.fn.walk() if isinstance(o, cf.AssertOp)]:
+        for op in [o for o in walk_ops(self.fn) if isinstance(o, cf.AssertOp)]:
             block = op.parent_block()
             if self.entry and "ember.assert_id" in op.attributes:
                 rest = block.split_before(op)

@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     ModuleOp,
+    UNKNOWN_LOC,
     UnitAttr,
     UnrealizedConversionCastOp,
     f64,
@@ -143,14 +144,14 @@ def emit_return(e: Emitter, op: func.ReturnOp, entry: bool, vals: list[SSAValue]
     """The ``llvm.return`` of ``op``: an entry returns status 0 (its results went out through
     the ABI); another function returns its one value, or its values packed in a struct."""
     if entry:
-        e.ops.append(llvm.ReturnOp.create(operands=(e.value(0, i32),)))
+        e.ops.append(llvm.ReturnOp.create(operands=(e.value(0, i32),), location=UNKNOWN_LOC))
         return
     if len(vals) > 1:
         packed = e.undef(_result_type([v.type for v in op.operands]))
         for i, v in enumerate(vals):
             packed = e.insert(packed, v, [i])
         vals = [packed]
-    e.ops.append(llvm.ReturnOp.create(operands=vals[:1]))
+    e.ops.append(llvm.ReturnOp.create(operands=vals[:1], location=UNKNOWN_LOC))
 
 
 def _result_type(types: list[Attribute]) -> Attribute:

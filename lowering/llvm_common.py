@@ -17,7 +17,7 @@ C-contiguous and their stride field is unused (undef); strided-layout memrefs fi
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
@@ -30,13 +30,14 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     StridedLayoutAttr,
+    UNKNOWN_LOC,
     UnitAttr,
     UnrealizedConversionCastOp,
     i8,
     i32,
     i64,
 )
-from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from xdsl.rewriter import InsertPoint
 
@@ -170,7 +171,8 @@ def make(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
     without the argument checks of ``cls(...)``, which cost twice the op itself. Used for
     the few ops the lowerings make most; ``tests/test_compile_time.py`` checks that each
     prints as its checked constructor's op does."""
-    return cls.create(operands=operands, result_types=[result], properties=properties)
+    return cls.create(operands=operands, result_types=[result], properties=properties,
+                      location=UNKNOWN_LOC)
 
 
 @functools.cache
@@ -206,7 +208,8 @@ def like(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
     operands of the same types and the same other arguments; ``result`` is the result type.
     For ops whose properties depend only on those (``tests/test_fast_builders.py``)."""
     props = _prototype_properties(cls, tuple(v.type for v in operands), args)
-    return cls.create(operands=operands, result_types=(result,), properties=dict(props))
+    return cls.create(operands=operands, result_types=(result,), properties=dict(props),
+                      location=UNKNOWN_LOC)
 
 
 @functools.cache
@@ -222,13 +225,14 @@ def splat_mask(lanes: int) -> DenseArrayBase:
 
 def br(dest: Block, args: Sequence[SSAValue]) -> Operation:
     """``llvm.BrOp(dest, *args)`` without the constructor's checks."""
-    return llvm.BrOp.create(operands=args, successors=(dest,))
+    return llvm.BrOp.create(operands=args, successors=(dest,), location=UNKNOWN_LOC)
 
 
 def cond_br(cond: SSAValue, then: Block, then_args: Sequence[SSAValue], other: Block,
             other_args: Sequence[SSAValue]) -> Operation:
     """``llvm.CondBrOp(cond, then, then_args, other, other_args)`` without its checks."""
     return llvm.CondBrOp.create(
+        location=UNKNOWN_LOC,
         operands=(cond, *then_args, *other_args), successors=(then, other),
         properties={"operandSegmentSizes": _segments(1, len(then_args), len(other_args))})
 
@@ -300,7 +304,8 @@ class Emitter:
         props = {"ordering": _NOT_ATOMIC}
         if alignment is not None:
             props["alignment"] = int_attr(alignment, i64)
-        self.ops.append(llvm.StoreOp.create(operands=(value, ptr), properties=props))
+        self.ops.append(llvm.StoreOp.create(operands=(value, ptr), properties=props,
+                                            location=UNKNOWN_LOC))
 
     def select(self, cond: SSAValue, a: SSAValue, b: SSAValue) -> SSAValue:
         return self.emit(make(llvm.SelectOp, (cond, a, b), a.type, {}))
@@ -340,6 +345,17 @@ def declare(module: Operation, name: str, inputs: Sequence[Attribute], output: A
     fn = llvm.FuncOp(name, llvm.LLVMFunctionType(list(inputs), output),
                      linkage=llvm.LinkageAttr("external"))
     module.regions[0].block.add_op(fn)
+
+
+def walk_ops(root: Operation | Region) -> Iterator[Operation]:
+    """The ops nested in ``root``, in the order of ``root.walk()`` (pre-order), without
+    ``root`` itself; cheaper than ``walk()``, which makes a generator per op."""
+    for region in (root.regions if isinstance(root, Operation) else (root,)):
+        for block in region.blocks:
+            for op in block.ops:
+                yield op
+                if op.regions:
+                    yield from walk_ops(op)
 
 
 def module_of(op: Operation) -> Operation:

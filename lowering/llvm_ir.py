@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import ModuleOp, VectorType
 from xdsl.ir import Block, Operation, SSAValue
 
 from ember.dialects import llvmx
+from ember.lowering.llvm_common import walk_ops
 
 ValMap = dict[SSAValue, ir.Value]
 
@@ -195,12 +196,12 @@ class Parts:
 
 
 def _vector_code(op: llvm.FuncOp) -> bool:
-    return any(isinstance(r.type, VectorType) for o in op.body.walk() for r in o.results)
+    return any(isinstance(r.type, VectorType) for o in walk_ops(op) for r in o.results)
 
 
 def _callees(op: llvm.FuncOp) -> set[str]:
     names = set()
-    for o in op.body.walk():
+    for o in walk_ops(op):
         if isinstance(o, llvm.CallOp) and o.callee is not None:
             names.add(o.callee.string_value())
         elif isinstance(o, llvm.AddressOfOp):

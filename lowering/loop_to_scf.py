@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, memref, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX, DenseArrayBase, IndexType, ModuleOp, i1, i32
+from xdsl.dialects.builtin import (DYNAMIC_INDEX, UNKNOWN_LOC, DenseArrayBase, IndexType, ModuleOp,
+                                   i1, i32)
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
@@ -41,7 +42,7 @@ from xdsl.traits import IsTerminator
 from xdsl.transforms.convert_scf_to_cf import IfLowering, SwitchLowering
 
 from ember.dialects import loop
-from ember.lowering.llvm_common import like
+from ember.lowering.llvm_common import like, walk_ops
 
 
 def rewrite_outside_in(module: ModuleOp, patterns: dict[type[Operation], RewritePattern]) -> None:
@@ -49,19 +50,8 @@ def rewrite_outside_in(module: ModuleOp, patterns: dict[type[Operation], Rewrite
     patterns move nested ops without rebuilding them; xDSL's ``PatternRewriteWalker`` walks
     the module again after any change until nothing matches, and asks every op whether it
     is dead, which cost three times as much on an MLP's ~1000 ops."""
-    for op in [op for op in _walk_regions(module) if type(op) in patterns]:
+    for op in [op for op in walk_ops(module) if type(op) in patterns]:
         patterns[type(op)].match_and_rewrite(op, PatternRewriter(op))
-
-
-def _walk_regions(root: Operation):
-    """``root.walk()``'s order (pre-order), but only into ops with regions: the patterns
-    match structured ops, whose parents all have regions too, and most ops have none."""
-    for region in root.regions:
-        for block in region.blocks:
-            for op in block.ops:
-                yield op
-                if op.regions:
-                    yield from _walk_regions(op)
 
 
 def _yield_to_scf(rewriter: PatternRewriter, block: Block) -> None:
@@ -73,11 +63,11 @@ def _yield_to_scf(rewriter: PatternRewriter, block: Block) -> None:
 # ``scf.ForOp``/``scf.YieldOp`` without the constructors' argument checks (as many checks
 # as the rest of these rewrites cost): the same ops.
 def _yield(*values: SSAValue) -> scf.YieldOp:
-    return scf.YieldOp.create(operands=values)
+    return scf.YieldOp.create(operands=values, location=UNKNOWN_LOC)
 
 
 def _scf_for(lb: SSAValue, ub: SSAValue, step: SSAValue, inits, body: Region) -> scf.ForOp:
-    return scf.ForOp.create(operands=(lb, ub, step, *inits),
+    return scf.ForOp.create(operands=(lb, ub, step, *inits), location=UNKNOWN_LOC,
                             result_types=[v.type for v in inits], regions=(body,))
 
 
@@ -197,12 +187,13 @@ class WhileLowering(RewritePattern):
 
 def _br(dest: Block, *args: SSAValue) -> cf.BranchOp:
     """``cf.BranchOp(dest, *args)`` without the constructor's checks."""
-    return cf.BranchOp.create(operands=args, successors=(dest,))
+    return cf.BranchOp.create(operands=args, successors=(dest,), location=UNKNOWN_LOC)
 
 
 def _cond_br(cond: SSAValue, then: Block, other: Block) -> cf.ConditionalBranchOp:
     """``cf.ConditionalBranchOp(cond, then, (), other, ())`` without its checks."""
     return cf.ConditionalBranchOp.create(operands=(cond,), successors=(then, other),
+                                         location=UNKNOWN_LOC,
                                          properties={"operandSegmentSizes": _NO_BLOCK_ARGS})
 
 

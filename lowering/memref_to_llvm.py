@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func, llvm, memref
 from xdsl.dialects.builtin import (DYNAMIC_INDEX, FloatAttr, IntegerAttr, IntegerType, MemRefType,
-                                   ModuleOp, f64)
+                                   ModuleOp, f64, i1)
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
@@ -39,7 +39,7 @@ from xdsl.pattern_rewriter import PatternRewriteWalker
 from ember.dialects import llvmx
 from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int,
     descriptor_type, element_bytes, i32, i64, is_strided, module_of,
-    storage_type)
+    like, make, storage_type, walk_ops)
 from ember.dialects.shapes import to_numpy_dtype
 from ember.lowering.parallel_runtime import TEMP_ALLOC, TEMP_FREE, declare_runtime
 
@@ -152,20 +152,21 @@ def _nbytes(e: Emitter, t: MemRefType, sizes: list[Int]) -> SSAValue:
     for size in sizes:
         n = e.mul(n, size)
         if not isinstance(size, int):
-            f = e.emit(llvm.SIToFPOp(size, f64))
-            wide = f if wide is None else e.emit(llvm.FMulOp(wide, f))
+            f = e.cast(llvm.SIToFPOp, size, f64)
+            wide = f if wide is None else e.emit(like(llvm.FMulOp, (wide, f), f64))
     if isinstance(n, int):
         return e.value(max(n, 1))
-    is_zero = e.emit(llvm.ICmpOp(n, e.value(0), _EQ))
-    n = e.emit(llvm.SelectOp(is_zero, e.value(1), n))
+    is_zero = e.emit(like(llvm.ICmpOp, (n, e.value(0)), i1, _EQ))
+    n = e.select(is_zero, e.value(1), n)
     if wide is None:
         return n
     static = element_bytes(t.element_type)
     for size in sizes:
         static *= size if isinstance(size, int) else 1
-    limit = e.emit(llvm.ConstantOp(FloatAttr(TOO_BIG_BYTES / max(static, 1), f64), f64))
-    too_big = e.emit(llvm.FCmpOp(wide, limit, "oge"))  # NaN (inf * 0): the product is 0
-    return e.emit(llvm.SelectOp(too_big, e.value(-1), n))
+    limit = e.emit(make(llvm.ConstantOp, (), f64,
+                        {"value": FloatAttr(TOO_BIG_BYTES / max(static, 1), f64)}))
+    too_big = e.emit(like(llvm.FCmpOp, (wide, limit), i1, "oge"))  # NaN (inf * 0): product 0
+    return e.select(too_big, e.value(-1), n)
 
 
 def _alloc_result(op: Operation, entry: llvm.FuncOp, sizes: list[Int], e: Emitter) -> SSAValue:
@@ -284,7 +285,7 @@ def _check_allocations(module: ModuleOp) -> None:
             continue
         entry = "ember.entry" in fn.attributes
         alloc = fn.body.blocks.first.args[-2] if entry else None
-        calls = [c for c in fn.walk()
+        calls = [c for c in walk_ops(fn)
                  if (isinstance(c, llvmx.CallIndirectOp) and alloc is not None and c.callee is alloc)
                  or (isinstance(c, llvm.CallOp) and c.callee.string_value() == TEMP_ALLOC)]
         for call in calls:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, llvm, memref, scf
-from xdsl.dialects.builtin import (FloatAttr, FunctionType, IndexType, IntegerAttr,
+from xdsl.dialects.builtin import (UNKNOWN_LOC, FloatAttr, FunctionType, IndexType, IntegerAttr,
                                    IntegerType, ModuleOp, UnitAttr, UnrealizedConversionCastOp,
                                    VectorType, f64, i1, i32, i64)
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -53,7 +53,8 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.transforms.convert_scf_to_cf import IfLowering, SwitchLowering
 
 from ember.dialects import loop
-from ember.lowering.llvm_common import PTR, Emitter, int_attr, like, llvm_type, make, position
+from ember.lowering.llvm_common import (PTR, Emitter, int_attr, like, llvm_type, make, position,
+                                        walk_ops)
 from ember.lowering.memref_to_llvm import OUT_OF_MEMORY_STATUS
 from ember.lowering.loop_to_scf import ForLowering, ForToScf, ParallelToScf, WhileLowering
 from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
@@ -102,7 +103,7 @@ def _free_values(op: loop.ParallelOp, dim: int) -> list[SSAValue]:
     """The values the body needs from outside: the bounds and inits of ``op`` (but the
     upper bound of the split dimension ``dim``), and what its region uses."""
     seen = dict.fromkeys(v for k, v in enumerate(op.operands) if k != len(op.lb) + dim)
-    inner_ops = list(op.body.walk())
+    inner_ops = list(walk_ops(op.body))
     defined: set[SSAValue] = set()
     for inner in inner_ops:
         defined.update(inner.results)
@@ -128,7 +129,7 @@ def _outlinable(op: loop.ParallelOp) -> bool:
         return False
     return not any(isinstance(o, func.CallOp) or
                    (isinstance(o, memref.AllocOp) and "ember.result" in o.attributes)
-                   for o in op.walk())
+                   for o in walk_ops(op))
 
 
 def _split_dim(op: loop.ParallelOp) -> int | None:
@@ -160,7 +161,7 @@ class _Arith:
     def float(self, x: float | SSAValue) -> SSAValue:
         if not isinstance(x, float):
             return x
-        return self.emit(arith.ConstantOp.create(result_types=(f64,),
+        return self.emit(arith.ConstantOp.create(result_types=(f64,), location=UNKNOWN_LOC,
                                                  properties={"value": FloatAttr(x, f64)}))
 
     def binary(self, cls, a, b, fold):
@@ -316,12 +317,14 @@ class _Outline:
 
 def _cast(v: SSAValue, t: Attribute) -> Operation:
     """``UnrealizedConversionCastOp.get([v], [t])``, unchecked."""
-    return UnrealizedConversionCastOp.create(operands=(v,), result_types=(t,))
+    return UnrealizedConversionCastOp.create(operands=(v,), result_types=(t,),
+                                             location=UNKNOWN_LOC)
 
 
 def _int_constant(x: int, t: Attribute) -> Operation:
     """``arith.ConstantOp(IntegerAttr(x, t))``, unchecked."""
-    return arith.ConstantOp.create(result_types=(t,), properties={"value": int_attr(x, t)})
+    return arith.ConstantOp.create(result_types=(t,), properties={"value": int_attr(x, t)},
+                                   location=UNKNOWN_LOC)
 
 
 def _unpack(o: _Outline, a: _Arith, ctx: SSAValue) -> dict[SSAValue, SSAValue]:
@@ -360,7 +363,7 @@ def _build_body(o: _Outline) -> func.FuncOp:
     op = o.op
     # the loop's own body moves into the new function (the loop itself is replaced by the
     # runtime call): cheaper than a clone, and the same ops
-    for inner in op.body.walk():
+    for inner in walk_ops(op.body):
         operands = inner.operands
         if any(v in mapper for v in operands):
             inner.operands = [mapper.get(v, v) for v in operands]
@@ -393,7 +396,7 @@ def _lower_body_asserts(body: func.FuncOp) -> list[tuple[int, str, Attribute | N
 
     The body is lowered to branches first (an assert must leave nested loops).  Returns
     ``(j, message, ember.assert_id)`` per assert, for the caller to re-assert the status."""
-    asserts = [op for op in body.walk() if isinstance(op, cf.AssertOp)]
+    asserts = [op for op in walk_ops(body) if isinstance(op, cf.AssertOp)]
     if not asserts:
         return []
     found = []
@@ -404,7 +407,7 @@ def _lower_body_asserts(body: func.FuncOp) -> list[tuple[int, str, Attribute | N
                          apply_recursively=True).rewrite_region(body.body)
     PatternRewriteWalker(GreedyRewritePatternApplier(
         [SwitchLowering(), IfLowering(), ForLowering(), WhileLowering()])).rewrite_region(body.body)
-    for op in [op for op in body.walk() if isinstance(op, cf.AssertOp)]:
+    for op in [op for op in walk_ops(body) if isinstance(op, cf.AssertOp)]:
         block = op.parent_block()
         rest = block.split_before(op)
         fail = Block()
@@ -459,7 +462,7 @@ def _estimate(o: _Outline) -> None:
         o.work = a.float(PRANGE_WORK)
     else:
         o.work = a.float(a.mul(a.to_float(total), _cost(a, op.body.block, op)))
-    o.allocates = any(isinstance(x, memref.AllocOp) for x in op.body.walk())
+    o.allocates = any(isinstance(x, memref.AllocOp) for x in walk_ops(op.body))
 
 
 def _call(o: _Outline, asserts) -> list[SSAValue]:
@@ -519,7 +522,7 @@ class ParallelOutlinePass(ModulePass):
     name = "parallel-outline"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        targets = [p for p in op.walk() if isinstance(p, loop.ParallelOp) and _outlinable(p)]
+        targets = [p for p in walk_ops(op) if isinstance(p, loop.ParallelOp) and _outlinable(p)]
         if not targets:
             return
         taken = {o.sym_name.data for o in op.ops if hasattr(o, "sym_name")}
@@ -554,7 +557,7 @@ class ParallelOutlinePass(ModulePass):
 def _fingerprint(body: func.FuncOp) -> tuple:
     """Each op's name and result types, in walk order: bodies that differ here are not
     the same code (comparing these first spares most structural comparisons)."""
-    return tuple((o.name, tuple(r.type for r in o.results)) for o in body.walk())
+    return tuple((o.name, tuple(r.type for r in o.results)) for o in walk_ops(body))
 
 
 def _same_body(body: func.FuncOp, fingerprint: tuple,

@@ -122,3 +122,24 @@ def test_scf_to_cf_branches_are_the_checked_ones():
     target, end = Block(arg_types=[i64]), Block()
     _same(_br(target, x), cf.BranchOp(target, x), verify=False)
     _same(_cond_br(c, target, end), cf.ConditionalBranchOp(c, target, (), end, ()), verify=False)
+
+
+def test_like_builds_llvm_ops_as_their_constructors():
+    from ember.lowering.llvm_common import like, walk_ops
+
+    block = Block(arg_types=[i64, i64, f64, f64])
+    x, y, f, g = block.args
+    eq = llvm.ICmpOp(x, y, llvm.IntegerAttr(0, i64)).predicate
+    pairs = [
+        (like(llvm.FMulOp, (f, g), f64), llvm.FMulOp(f, g)),
+        (like(llvm.ICmpOp, (x, y), i1, eq), llvm.ICmpOp(x, y, eq)),
+        (like(llvm.FCmpOp, (f, g), i1, "oge"), llvm.FCmpOp(f, g, "oge")),
+    ]
+    for fast, checked in pairs:
+        _same(fast, checked)
+        block.add_ops([fast, checked])
+    fn = llvm.FuncOp("f", llvm.LLVMFunctionType([i64, i64, f64, f64], llvm.LLVMVoidType()),
+                     body=Region(block))
+    block.add_op(llvm.ReturnOp())
+    assert list(walk_ops(fn)) == list(fn.walk())[1:]
+    assert list(walk_ops(fn.body)) == list(fn.body.walk())
