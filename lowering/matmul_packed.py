@@ -29,10 +29,10 @@ column panels (512 x 512 on 2 threads: 8 tasks, not 4 chunks of 2; 2-thread spee
       ... (11 more rows)
 
 * writes each tile into ``C`` through an ``MR x NR`` buffer, for the rows and columns
-  inside ``C``: the first slice stores it (``C`` is never zeroed), later slices add it, and
-  the last one applies the *epilogue*, if there is one, to the finished sum (the bias and
-  activation of ``np.maximum(x @ w + b, 0)``, see :mod:`ember.lowering.matmul_epilogue`),
-  so ``C`` is written with its final values right away.
+  inside ``C``: the first slice adds it to a zero tile of the task's own (``C`` is never
+  zeroed, nor read before its first write), later slices to ``C``; the last one applies the
+  *epilogue*, if there is one, to the finished sum (the bias and activation of
+  ``np.maximum(x @ w + b, 0)``, see :mod:`ember.lowering.matmul_epilogue`).
 
 ``A`` is not packed: a row strip (``MR x KC``) stays in L1 while the strips of the packed
 panel (in L2) pass under it. Packing ``A`` too (element by element) measured slower.

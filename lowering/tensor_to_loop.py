@@ -279,8 +279,8 @@ def hoist_checks(block: Block) -> None:
 @dataclass(frozen=True)
 class TensorToLoopPass(ModulePass):
     """Bufferize every function: etensor ops become loop nests over memrefs.
-    ``fuse_epilogue=false`` leaves the elementwise ops on a matmul's result out of the
-    matmul (see ``ember.lowering.matmul_epilogue``)."""
+    ``fuse_epilogue=true`` applies the elementwise ops on a packed matmul's result in its
+    write-back (``ember.lowering.matmul_epilogue``; off by default)."""
 
     name = "tensor-to-loop"
 
