@@ -30,9 +30,10 @@ fusion, tiling and parallelisation work on::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import ArrayAttr, IndexType, StringAttr
+from xdsl.dialects.builtin import UNKNOWN_LOC, ArrayAttr, DenseArrayBase, IndexType, StringAttr, i32
 from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     AnyAttr,
@@ -58,6 +59,21 @@ from xdsl.traits import (
 from xdsl.utils.exceptions import VerifyException
 
 REDUCTION_KINDS = ("add", "mul", "max", "min", "and", "or")
+
+# The constructors below call ``Operation.__init__`` directly: tensor-to-loop makes hundreds
+# of these ops, and ``IRDLOperation.__init__``'s argument checks cost as much as the op.
+# They build the same op (``__post_init__`` still fills in defaults; the segment sizes are
+# those ``AttrSizedOperandSegments`` gives); ``tests/test_fast_builders.py`` checks it.
+
+
+@functools.cache
+def _segments(*sizes: int) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i32, sizes)
+
+
+@functools.cache
+def _kinds(kinds: tuple[str, ...]) -> ArrayAttr:
+    return ArrayAttr([StringAttr(k) for k in kinds])
 
 
 def _print_assignments(printer: Printer, args: Sequence[SSAValue], vals: Sequence[SSAValue]):
@@ -108,9 +124,12 @@ class ForOp(IRDLOperation):
                  iter_args: Sequence[SSAValue], body: Region | Block):
         if isinstance(body, Block):
             body = Region(body)
-        super().__init__(operands=[[lb], [ub], [step], list(iter_args)],
-                         result_types=[[SSAValue.get(a).type for a in iter_args]],
-                         regions=[body])
+        inits = [SSAValue.get(a) for a in iter_args]
+        Operation.__init__(self, operands=[SSAValue.get(lb), SSAValue.get(ub), SSAValue.get(step),
+                                           *inits],
+                           result_types=[a.type for a in inits], regions=[body],
+                           properties={"operandSegmentSizes": _segments(1, 1, 1, len(inits))},
+                           location=UNKNOWN_LOC)
 
     @property
     def induction_var(self) -> SSAValue:
@@ -215,10 +234,13 @@ class ParallelOp(IRDLOperation):
                  body: Region | Block, inits: Sequence[SSAValue] = (), kinds: Sequence[str] = ()):
         if isinstance(body, Block):
             body = Region(body)
-        props = {"kinds": ArrayAttr([StringAttr(k) for k in kinds])} if kinds else {}
-        super().__init__(operands=[list(lb), list(ub), list(step), list(inits)],
-                         result_types=[[SSAValue.get(a).type for a in inits]],
-                         regions=[body], properties=props)
+        lb, ub, step = ([SSAValue.get(v) for v in vals] for vals in (lb, ub, step))
+        inits = [SSAValue.get(a) for a in inits]
+        props = {"kinds": _kinds(tuple(kinds))} if kinds else {}
+        props["operandSegmentSizes"] = _segments(len(lb), len(ub), len(step), len(inits))
+        Operation.__init__(self, operands=[*lb, *ub, *step, *inits],
+                           result_types=[a.type for a in inits], regions=[body],
+                           properties=props, location=UNKNOWN_LOC)
 
     @property
     def reduction_kinds(self) -> tuple[str, ...]:
@@ -290,7 +312,7 @@ class YieldOp(IRDLOperation):
     assembly_format = "attr-dict ($arguments^ `:` type($arguments))?"
 
     def __init__(self, *args: SSAValue | Operation):
-        super().__init__(operands=[list(args)])
+        Operation.__init__(self, operands=[SSAValue.get(a) for a in args], location=UNKNOWN_LOC)
 
 
 Loop = Dialect("loop", [ForOp, ParallelOp, YieldOp], [])

@@ -143,3 +143,35 @@ def test_like_builds_llvm_ops_as_their_constructors():
     block.add_op(llvm.ReturnOp())
     assert list(walk_ops(fn)) == list(fn.walk())[1:]
     assert list(walk_ops(fn.body)) == list(fn.body.walk())
+
+
+def test_loop_dialect_constructors_build_what_irdl_builds():
+    from xdsl.dialects.builtin import IndexType
+    from xdsl.irdl import IRDLOperation
+
+    from ember.dialects import loop
+
+    index = IndexType()
+
+    def checked(cls, **kwargs):
+        op = cls.__new__(cls)
+        IRDLOperation.__init__(op, **kwargs)
+        return op
+
+    block = Block(arg_types=[index, index, index, f32])
+    lb, ub, step, z = block.args
+    body = Block(arg_types=[index, f32])
+    fast = loop.ForOp(lb, ub, step, [z], Region(Block(arg_types=[index, f32])))
+    _same(fast, checked(loop.ForOp, operands=[[lb], [ub], [step], [z]], result_types=[[f32]],
+                        regions=[Region(body)]), verify=False)
+    body2 = Block(arg_types=[index, index])
+    fast = loop.ParallelOp([lb, lb], [ub, ub], [step, step], Block(arg_types=[index, index]))
+    _same(fast, checked(loop.ParallelOp, operands=[[lb, lb], [ub, ub], [step, step], []],
+                        result_types=[[]], regions=[Region(body2)]), verify=False)
+    fast = loop.ParallelOp([lb], [ub], [step], Block(arg_types=[index, f32]), [z], ["add"])
+    _same(fast, checked(loop.ParallelOp, operands=[[lb], [ub], [step], [z]], result_types=[[f32]],
+                        regions=[Region(Block(arg_types=[index, f32]))],
+                        properties={"kinds": loop.ArrayAttr([loop.StringAttr("add")])}),
+          verify=False)  # (empty bodies)
+    assert fast.reduction_kinds == ("add",)
+    _same(loop.YieldOp(z), checked(loop.YieldOp, operands=[[z]]), verify=False)
