@@ -24,7 +24,7 @@ from xdsl.backend.llvm.convert_op import convert_op
 from xdsl.backend.llvm.convert_type import convert_type
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import ModuleOp, VectorType
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from ember.dialects import llvmx
 from ember.lowering.llvm_common import walk_ops
@@ -89,13 +89,65 @@ def _constant(op: llvm.ConstantOp, b: ir.IRBuilder, vals: ValMap, blocks) -> Non
     vals[op.result] = xop.create_constant(op.result.type, op.value)
 
 
+# Decoded attributes and converted types, by attribute (attributes are immutable values):
+# the lowerings share a few positions and types among hundreds of ops.
+_POSITIONS: dict[Attribute, tuple[int, ...]] = {}
+_TYPES: dict[Attribute, ir.Type] = {}
+
+
+def _position(attr: Attribute) -> list[int]:
+    pos = _POSITIONS.get(attr)
+    if pos is None:
+        pos = _POSITIONS[attr] = tuple(attr.iter_values())
+    return list(pos)
+
+
+def _type(t: Attribute) -> ir.Type:
+    lt = _TYPES.get(t)
+    if lt is None:
+        lt = _TYPES[t] = convert_type(t)
+    return lt
+
+
 def _extract(op: llvm.ExtractValueOp, b: ir.IRBuilder, vals: ValMap, blocks) -> None:
-    vals[op.results[0]] = b.extract_value(vals[op.container], list(op.position.iter_values()))
+    vals[op.results[0]] = b.extract_value(vals[op.container], _position(op.position))
 
 
 def _insert(op: llvm.InsertValueOp, b: ir.IRBuilder, vals: ValMap, blocks) -> None:
     vals[op.results[0]] = b.insert_value(vals[op.container], vals[op.value],
-                                         list(op.position.iter_values()))
+                                         _position(op.position))
+
+
+def _gep(op: llvm.GEPOp, b: ir.IRBuilder, vals: ValMap, blocks) -> None:
+    """``xop._convert_getelementptr`` with its types converted once per element type."""
+    elem = _type(op.elem_type)
+    ptr = b.bitcast(vals[op.ptr], elem.as_pointer())
+    ssa = iter(op.ssa_indices)
+    indices = [vals[next(ssa)] if i == llvm.GEP_USE_SSA_VAL else ir.Constant(_I32, i)
+               for i in _position(op.rawConstantIndices)]
+    vals[op.results[0]] = b.gep(ptr, indices, inbounds=op.inbounds is not None,
+                                source_etype=elem)
+
+
+_I32 = ir.IntType(32)
+
+
+def _fma(op: llvm.FMAOp, b: ir.IRBuilder, vals: ValMap, blocks) -> None:
+    """``xop._convert_fma``, finding the intrinsic's declaration by a name made once per type."""
+    if any(op.fastmathFlags.data):
+        raise NotImplementedError("Fast-math flags not supported")
+    t = op.res.type
+    name = _FMA_NAMES.get(t)
+    if name is None:
+        name = _FMA_NAMES[t] = f"llvm.fma.{xop.intrinsic_suffix(_type(t))}"
+    fn = b.module.globals.get(name)
+    if fn is None:
+        lt = _type(t)
+        fn = ir.Function(b.module, ir.FunctionType(lt, [lt, lt, lt]), name=name)
+    vals[op.res] = b.call(fn, [vals[op.a], vals[op.b], vals[op.c]])
+
+
+_FMA_NAMES: dict[Attribute, str] = {}
 
 
 #: xDSL's ``convert_op`` finds an op's converter through a ``match`` of ~30 cases (a third
@@ -108,7 +160,8 @@ _XDSL_BY_TYPE: dict[type[Operation], Callable] = {
     llvm.CallOp: _xdsl(xop._convert_call),  # noqa: SLF001
     llvm.LoadOp: _xdsl(xop._convert_load),  # noqa: SLF001
     llvm.StoreOp: _xdsl(xop._convert_store),  # noqa: SLF001
-    llvm.GEPOp: _xdsl(xop._convert_getelementptr),  # noqa: SLF001
+    llvm.GEPOp: _gep,
+    llvm.FMAOp: _fma,
     llvm.SelectOp: _xdsl(xop._convert_select),  # noqa: SLF001
     llvm.ReturnOp: _xdsl(xop._convert_return),  # noqa: SLF001
     llvm.BrOp: _xdsl_branch(xop._convert_br),  # noqa: SLF001
