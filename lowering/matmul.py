@@ -143,7 +143,8 @@ def matmul(fl, op: T.MatmulOp):
                      lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m, n, kk,
                      not is_strided(bb.ref.type), epilogue).emit(batch)
         links = E.chain(op) if fl.fuse_epilogue else []
-        if links:  # the elementwise ops on the result run in the write-back, at their place
+        if links and not fl.epilogue_ops.intersection(links):  # (x @ w1 + x @ w2: one of them)
+            # the elementwise ops on the result run in the write-back, where the last one was
             E.defer(fl, op, links, [*batch, m, n], packed)
             return
         out = fl.alloc(shape, [*batch, m, n], t)

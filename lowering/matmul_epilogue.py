@@ -102,3 +102,4 @@ def defer(fl, op: T.MatmulOp, links: list[Operation], sizes: list[SSAValue],
         return out
 
     fl.epilogues[last] = finish
+    fl.epilogue_ops.update(links)

@@ -94,6 +94,8 @@ class FunctionLowering:
         self.fuse_epilogue = fuse_epilogue
         #: the last op of each deferred matmul's epilogue -> what emits the matmul there
         self.epilogues: dict[Operation, Callable] = {}
+        #: every op of those epilogues (an op joins one matmul's epilogue at most)
+        self.epilogue_ops: set[Operation] = set()
 
     # -- helpers used by tensor_ops ----------------------------------------------------
 

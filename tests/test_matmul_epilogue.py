@@ -37,6 +37,10 @@ def two_layers(x, w1, b1, w2, b2):
     return h @ w2 + b2
 
 
+def summed(x, w1, w2):
+    return x @ w1 + x @ w2
+
+
 def used_twice(x, w, b):
     z = x @ w
     return z + b, z * 2.0
@@ -121,6 +125,7 @@ def test_results_that_do_not_fuse():
     x, w, b = _data((20, 30), np.float32, 8), _data((30, 40), np.float32, 9), _data((40,), np.float32, 10)
     check(used_twice, x, w, b, k=30)
     check(reduced, x, w, k=30)
+    check(summed, x, w, _data((30, 40), np.float32, 11), k=30)  # the add joins one epilogue
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -159,3 +164,56 @@ def test_fused_layer_has_one_loop_nest():
     text = et.Program.from_function(relu_layer, x, w, b).text
     calls = {fuse: _lower(text, fuse).count("ember_parallel_for") for fuse in (True, False)}
     assert calls[True] == calls[False] - 1  # (each text also declares the runtime function)
+
+
+#: (name, arity) of the ops a random epilogue draws from; binary ops take an operand of
+#: OPERANDS (a bias row, a bias column, a 0-d scalar, a full matrix) or the value itself
+OPS = [("add", 2), ("sub", 2), ("mul", 2), ("maximum", 2), ("minimum", 2), ("tanh", 1), ("neg", 1),
+       ("abs", 1)]
+OPERANDS = {"r": "?xDT", "c": "?x1xDT", "s": "DT", "y": "?x?xDT"}
+
+
+@st.composite
+def epilogues(draw):
+    """A tensor-stage function: a matmul, then a chain of elementwise ops, some of whose
+    values may also be returned (which ends the fusible chain there)."""
+    lines, value, results = ["%v0 = etensor.matmul %x, %w : (tensor<?x?xDT>, tensor<?x?xDT>) -> tensor<?x?xDT>"], "%v0", []
+    for k in range(1, draw(st.integers(1, 5)) + 1):
+        name, arity = draw(st.sampled_from(OPS))
+        if arity == 1:
+            lines.append(f"%v{k} = etensor.{name} {value} : tensor<?x?xDT>")
+        else:
+            other = draw(st.sampled_from([*OPERANDS, "self"]))
+            ref, t = (value, "?x?xDT") if other == "self" else (f"%{other}", OPERANDS[other])
+            lhs, rhs = draw(st.sampled_from([(value, ref), (ref, value)]))
+            types = f"tensor<?x?xDT>, tensor<{t}>" if lhs == value else f"tensor<{t}>, tensor<?x?xDT>"
+            lines.append(f"%v{k} = etensor.{name} {lhs}, {rhs} : ({types}) -> tensor<?x?xDT>")
+        if draw(st.integers(0, 4)) == 0:
+            results.append(value)
+        value = f"%v{k}"
+    results.append(value)
+    body = "\n    ".join(lines + [f"func.return {', '.join(results)} : {', '.join(['tensor<?x?xDT>'] * len(results))}"])
+    args = "%x: tensor<?x?xDT>, %w: tensor<?x?xDT>, " + ", ".join(f"%{n}: tensor<{t}>" for n, t in OPERANDS.items())
+    outs = ", ".join(["tensor<?x?xDT>"] * len(results))
+    return f"""builtin.module {{
+  func.func @f({args}) -> ({outs}) attributes {{ember.entry}} {{
+    {body}
+  }}
+}}"""
+
+
+@et.fuzz_settings(12, 300)  # each example compiles three times
+@given(text=epilogues(), m=st.integers(2, 40), k=st.integers(0, 40), n=st.integers(2, 40),
+       dt=st.sampled_from(["f32", "f64"]), seed=st.integers(0, 2**16))
+def test_random_epilogues(text, m, k, n, dt, seed):
+    """Property: a random chain (bias rows and columns, scalars, matrices, the value itself,
+    unary ops, values also returned) fused gives the unfused bits, and the tensor stage's values."""
+    dtype = np.float32 if dt == "f32" else np.float64
+    shapes = [(m, k), (k, n), (n,), (m, 1), (), (m, n)]
+    inputs = [_data(shape, dtype, seed + i) for i, shape in enumerate(shapes)]
+    program = et.Program.from_module(text.replace("DT", dt), inputs, position=0)
+    fused, unfused = (et.run_jit(program.with_text(_lower(program.text, fuse), len(et.pipeline())))
+                      for fuse in (True, False))
+    for f, u in zip(fused.values, unfused.values):
+        np.testing.assert_array_equal(f.view(np.uint8), u.view(np.uint8))
+    et.check_rewrite(program, TensorToLoopPass(fuse_epilogue=True))
