@@ -2,8 +2,8 @@
 
 * Float matmuls (f32, f64) with more than one row and column: packed, cache-blocked and
   register-blocked, as BLAS does it (:mod:`ember.lowering.matmul_packed`), for any layout of
-  ``A`` and ``B``; elementwise ops on the result (bias, activation) run in its write-back
-  (:mod:`ember.lowering.matmul_epilogue`).
+  ``A`` and ``B``; with ``tensor-to-loop{fuse_epilogue=true}`` the elementwise ops on the
+  result (bias, activation) run in its write-back (:mod:`ember.lowering.matmul_epilogue`).
 * A float matrix times a column (``n == 1``, static: ``x @ v`` with a 1-D ``v``): one dot
   product per row, a reduction LLVM vectorises (``fastmath<reassoc,contract>``).
 * A float row times a matrix (``m == 1``, static) and everything left over below: one row of
