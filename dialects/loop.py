@@ -49,8 +49,10 @@ from xdsl.irdl import (
 from xdsl.parser import Parser, UnresolvedOperand
 from xdsl.printer import Printer
 from xdsl.traits import (
+    EffectInstance,
     HasParent,
     IsTerminator,
+    MemoryEffect,
     Pure,
     RecursiveMemoryEffect,
     SingleBlockImplicitTerminator,
@@ -74,6 +76,34 @@ def _segments(*sizes: int) -> DenseArrayBase:
 @functools.cache
 def _kinds(kinds: tuple[str, ...]) -> ArrayAttr:
     return ArrayAttr([StringAttr(k) for k in kinds])
+
+
+@functools.cache
+def _effect_traits(cls: type[Operation]) -> tuple[MemoryEffect, ...]:
+    return tuple(cls.get_traits_of_type(MemoryEffect))
+
+
+class BodyEffects(RecursiveMemoryEffect):
+    """``RecursiveMemoryEffect`` (a loop has the effects of its body), computed with each op
+    class's effect traits looked up once: canonicalize and DCE ask a loop for its effects
+    whenever they ask whether it is dead, and the loops of a loop nest each gather the
+    effects of everything nested in them. The same set as xDSL's ``get_effects`` gives."""
+
+    @classmethod
+    def get_effects(cls, op: Operation) -> set[EffectInstance] | None:
+        effects: set[EffectInstance] = set()
+        for region in op.regions:
+            for block in region.blocks:
+                for child in block.ops:
+                    traits = _effect_traits(type(child))
+                    if not traits:
+                        return None
+                    for trait in traits:
+                        child_effects = trait.get_effects(child)
+                        if child_effects is None:
+                            return None
+                        effects.update(child_effects)
+        return effects
 
 
 def _print_assignments(printer: Printer, args: Sequence[SSAValue], vals: Sequence[SSAValue]):
@@ -118,7 +148,7 @@ class ForOp(IRDLOperation):
     res = var_result_def()
     body = region_def("single_block")
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    traits = lazy_traits_def(lambda: (SingleBlockImplicitTerminator(YieldOp), RecursiveMemoryEffect()))
+    traits = lazy_traits_def(lambda: (SingleBlockImplicitTerminator(YieldOp), BodyEffects()))
 
     def __init__(self, lb: SSAValue, ub: SSAValue, step: SSAValue,
                  iter_args: Sequence[SSAValue], body: Region | Block):
@@ -228,7 +258,7 @@ class ParallelOp(IRDLOperation):
     kinds = opt_prop_def(ArrayAttr[StringAttr])
     body = region_def("single_block")
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    traits = lazy_traits_def(lambda: (SingleBlockImplicitTerminator(YieldOp), RecursiveMemoryEffect()))
+    traits = lazy_traits_def(lambda: (SingleBlockImplicitTerminator(YieldOp), BodyEffects()))
 
     def __init__(self, lb: Sequence[SSAValue], ub: Sequence[SSAValue], step: Sequence[SSAValue],
                  body: Region | Block, inits: Sequence[SSAValue] = (), kinds: Sequence[str] = ()):
