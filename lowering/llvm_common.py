@@ -223,6 +223,23 @@ def splat_mask(lanes: int) -> DenseArrayBase:
     return DenseArrayBase.from_list(i32, [0] * lanes)
 
 
+@functools.cache
+def _call_properties(callee: str, types: tuple[Attribute, ...], ret: Attribute | None,
+                     fastmath: llvm.FastMathAttr | None) -> dict[str, Attribute]:
+    block = Block(arg_types=types)
+    kwargs = {} if fastmath is None else {"fastmath": fastmath}
+    return dict(llvm.CallOp(callee, *block.args, return_type=ret, **kwargs).properties)
+
+
+def call(callee: str, args: Sequence[SSAValue], ret: Attribute | None,
+         fastmath: llvm.FastMathAttr | None = None) -> Operation:
+    """``llvm.CallOp(callee, *args, return_type=ret, fastmath=...)`` built unchecked, with
+    the properties of a checked prototype with the same callee and types."""
+    props = _call_properties(callee, tuple(a.type for a in args), ret, fastmath)
+    return llvm.CallOp.create(operands=args, result_types=() if ret is None else (ret,),
+                              properties=dict(props), location=UNKNOWN_LOC)
+
+
 def br(dest: Block, args: Sequence[SSAValue]) -> Operation:
     """``llvm.BrOp(dest, *args)`` without the constructor's checks."""
     return llvm.BrOp.create(operands=args, successors=(dest,), location=UNKNOWN_LOC)
@@ -334,7 +351,7 @@ class Emitter:
                               {"position": position(pos)}))
 
     def call(self, callee: str, args: Sequence[SSAValue], ret: Attribute | None) -> SSAValue:
-        return self.emit(llvm.CallOp(callee, *args, return_type=ret))
+        return self.emit(call(callee, args, ret))
 
 
 def declare(module: Operation, name: str, inputs: Sequence[Attribute], output: Attribute) -> None:

@@ -22,8 +22,8 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
-from ember.lowering.llvm_common import (Emitter, TableLowering, declare, i32, intrinsic_suffix,
-    module_of)
+from ember.lowering.llvm_common import (Emitter, TableLowering, call, declare, i32,
+    intrinsic_suffix, module_of)
 
 Rule = Callable[[Operation, list[SSAValue], Emitter], SSAValue]
 
@@ -68,7 +68,7 @@ def _libm(name: str) -> Rule:
         t = a[0].type
         symbol = name + ("f" if isinstance(t, Float32Type) else "")
         declare(module_of(op), symbol, [t], t)
-        return e.emit(llvm.CallOp(symbol, *a, return_type=t, fastmath=_fastmath(op)))
+        return e.emit(call(symbol, a, t, _fastmath(op)))
     return rule
 
 

@@ -53,8 +53,8 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.transforms.convert_scf_to_cf import IfLowering, SwitchLowering
 
 from ember.dialects import loop
-from ember.lowering.llvm_common import (PTR, Emitter, int_attr, like, llvm_type, make, position,
-                                        walk_ops)
+from ember.lowering.llvm_common import (PTR, Emitter, call, int_attr, like, llvm_type, make,
+                                        position, walk_ops)
 from ember.lowering.memref_to_llvm import OUT_OF_MEMORY_STATUS
 from ember.lowering.loop_to_scf import ForLowering, ForToScf, ParallelToScf, WhileLowering
 from ember.lowering.parallel_runtime import MAX_CHUNKS, declare_runtime
@@ -470,7 +470,7 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
     op = o.op
     a = _Arith(InsertPoint.before(op))
     trip64 = a.emit(arith.IndexCastOp(o.trip, i64))
-    chunks = a.emit(llvm.CallOp("ember_parallel_chunks", trip64, o.work, return_type=i64))
+    chunks = a.emit(call("ember_parallel_chunks", (trip64, o.work), i64))
     entry = _entry_block(op)
     one = llvm.ConstantOp(IntegerAttr(1, i64), i64)
     ctx = llvm.AllocaOp(one.result, o.struct_type, alignment=8)
@@ -483,7 +483,7 @@ def _call(o: _Outline, asserts) -> list[SSAValue]:
         packed = a.emit(make(llvm.InsertValueOp, (packed, v), packed.type, {"position": position([i])}))
     a.emit(llvm.StoreOp(packed, ctx.res))
     body = a.emit(llvm.AddressOfOp(o.name, PTR))
-    status = a.emit(llvm.CallOp("ember_parallel_for", body, ctx.res, chunks, return_type=i32))
+    status = a.emit(call("ember_parallel_for", (body, ctx.res, chunks), i32))
     # a body that could not allocate a temporary returns OUT_OF_MEMORY (memref-to-llvm):
     # the entry returns it too (Python raises MemoryError)
     oom = [(OUT_OF_MEMORY_STATUS, "out of memory", IntegerAttr(OUT_OF_MEMORY_STATUS, i64))]

@@ -175,3 +175,39 @@ def test_loop_dialect_constructors_build_what_irdl_builds():
           verify=False)  # (empty bodies)
     assert fast.reduction_kinds == ("add",)
     _same(loop.YieldOp(z), checked(loop.YieldOp, operands=[[z]]), verify=False)
+
+
+def test_unchecked_calls_are_the_checked_ones():
+    from ember.lowering.llvm_common import call
+
+    block = Block(arg_types=[i64, f64, PTR])
+    x, f, p = block.args
+    fm = llvm.FastMathAttr("fast")
+    pairs = [(call("foo", [x, f, p], i64), llvm.CallOp("foo", x, f, p, return_type=i64)),
+             (call("bar", [p], None), llvm.CallOp("bar", p, return_type=None)),
+             (call("erff", [f], f64, fm), llvm.CallOp("erff", f, return_type=f64, fastmath=fm))]
+    for fast, checked in pairs:  # (a call verifies only inside a module: its callee's table)
+        _same(fast, checked, verify=False)
+        assert str(fast).split("=", 1)[-1] == str(checked).split("=", 1)[-1]
+
+
+def test_loop_effects_are_xdsls_recursive_effects():
+    """``loop.BodyEffects`` gives every loop the set xDSL's ``RecursiveMemoryEffect`` gives."""
+    from pathlib import Path
+
+    from xdsl.parser import Parser
+    from xdsl.traits import RecursiveMemoryEffect
+
+    from ember.context import make_context
+    from ember.dialects import loop
+    from ember.pipeline import lower
+
+    loops = []
+    for name in ("tensor-to-loop", "matmul-packed"):  # (nested loops, allocations, stores)
+        text = (Path(__file__).parent / f"filecheck/lowering/{name}.mlir").read_text()
+        module = Parser(make_context(), text).parse_module()
+        lower(make_context(), module, start="tensor", stop="loop")
+        loops += [op for op in module.walk() if isinstance(op, (loop.ForOp, loop.ParallelOp))]
+    assert len(loops) > 20
+    for op in loops:
+        assert loop.BodyEffects.get_effects(op) == RecursiveMemoryEffect.get_effects(op)
