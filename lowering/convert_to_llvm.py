@@ -222,17 +222,22 @@ class _Function:
     def convert(self, op: Operation) -> None:
         rule = RULES.get(type(op))
         if rule is not None:
-            if type(op) is arith.ConstantOp and isinstance(op.value, IntegerAttr | FloatAttr):
-                self.vmap[op.result] = self._constant(op)
-                self.dead.append(op)
-                return
+            if type(op) is arith.ConstantOp:
+                value = op.properties["value"]
+                if isinstance(value, _NUMBERS):
+                    result = op.results[0]
+                    self.vmap[result] = self.constant(
+                        value.value.data if isinstance(value, IntegerAttr) else value,
+                        llvm_type(result.type))
+                    self.dead.append(op)
+                    return
             e = _FunctionEmitter(self)
             result = rule(op, self.mapped(op), e)
             if isinstance(result, int):
                 result = e.value(result)
             self._replace(op, e.ops, [] if result is None else [result])
             return
-        if type(op) is llvm.ConstantOp and isinstance(op.value, IntegerAttr | FloatAttr):
+        if type(op) is llvm.ConstantOp and isinstance(op.value, _NUMBERS):
             self._share_constant(op)  # made by parallel-outline
             return
         special = _SPECIAL.get(type(op))
@@ -249,11 +254,6 @@ class _Function:
         if any(v in self.vmap for v in op.operands):  # an llvm op (from parallel-outline)
             op.operands = self.mapped(op)
 
-    def _constant(self, op: arith.ConstantOp) -> SSAValue:
-        t = llvm_type(op.result.type)
-        value = op.value
-        return self.constant(value.value.data if isinstance(value, IntegerAttr) else value, t)
-
     def _share_constant(self, op: llvm.ConstantOp) -> None:
         value = op.value.value.data if isinstance(op.value, IntegerAttr) else op.value
         key = (value, op.result.type)
@@ -266,11 +266,8 @@ class _Function:
                 self.ints[op.result] = value
 
     def _replace(self, op: Operation, new_ops: list[Operation], results: list[SSAValue]) -> None:
-        if new_ops:
+        if new_ops:  # (new ops: their results have no name yet)
             op.parent_block().insert_ops_before(new_ops, op)
-            for new_op in new_ops:
-                for r in new_op.results:
-                    r.name_hint = None
         for old, new in zip(op.results, results, strict=True):
             self.vmap[old] = new
             if new.owner in new_ops:
@@ -301,6 +298,7 @@ class _Function:
                                    [m(v, v) for v in op.else_arguments])], [])
 
 
+_NUMBERS = (IntegerAttr, FloatAttr)
 _SPECIAL = {func.ReturnOp: _Function._return, func.CallOp: _Function._call,
             cf.BranchOp: _Function._branch, cf.ConditionalBranchOp: _Function._cond_branch}
 
