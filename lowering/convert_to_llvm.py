@@ -201,7 +201,7 @@ class _Function:
     def _lower_asserts(self) -> None:
         """As ``func-to-llvm``: in an entry, ``cond_br %ok, ^continue, ^fail``; ``^fail:
         return k``; elsewhere dropped. Done first, since it splits blocks."""
-        for op in [o for o in walk_ops(self.fn) if isinstance(o, cf.AssertOp)]:
+        for op in [o for o in walk_ops(self.fn) if type(o) is cf.AssertOp]:
             block = op.parent_block()
             if self.entry and "ember.assert_id" in op.attributes:
                 rest = block.split_before(op)

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func, llvm, memref
-from xdsl.dialects.builtin import (DYNAMIC_INDEX, FloatAttr, IntegerAttr, IntegerType, MemRefType,
-                                   ModuleOp, f64, i1)
+from xdsl.dialects.builtin import (DYNAMIC_INDEX, UNKNOWN_LOC, FloatAttr, IntegerAttr, IntegerType,
+                                   MemRefType, ModuleOp, SymbolRefAttr, f64, i1)
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
@@ -39,7 +39,7 @@ from xdsl.pattern_rewriter import PatternRewriteWalker
 from ember.dialects import llvmx
 from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int,
     descriptor_type, element_bytes, i32, i64, is_strided, module_of,
-    like, make, storage_type, walk_ops)
+    cond_br, int_attr, like, make, storage_type, walk_ops)
 from ember.dialects.shapes import to_numpy_dtype
 from ember.lowering.parallel_runtime import TEMP_ALLOC, TEMP_FREE, declare_runtime
 
@@ -249,6 +249,7 @@ def _view(op: memref.ReinterpretCastOp | memref.SubviewOp, a: list[SSAValue], e:
 
 
 _EQ = IntegerAttr(llvm.ICmpPredicateFlag("eq").to_int(), i64)
+_TEMP_ALLOC = SymbolRefAttr(TEMP_ALLOC)
 
 _RULES: dict[type[Operation], Callable[[Operation, list[SSAValue], Emitter], SSAValue | None]] = {
     memref.LoadOp: _load, memref.StoreOp: _store, memref.AllocOp: _alloc,
@@ -286,17 +287,18 @@ def _check_allocations(module: ModuleOp) -> None:
         entry = "ember.entry" in fn.attributes
         alloc = fn.body.blocks.first.args[-2] if entry else None
         calls = [c for c in walk_ops(fn)
-                 if (isinstance(c, llvmx.CallIndirectOp) and alloc is not None and c.callee is alloc)
-                 or (isinstance(c, llvm.CallOp) and c.callee.string_value() == TEMP_ALLOC)]
-        for call in calls:
+                 if (type(c) is llvmx.CallIndirectOp and alloc is not None and c.callee is alloc)
+                 or (type(c) is llvm.CallOp and c.properties.get("callee") == _TEMP_ALLOC)]
+        for call in calls:  # (ops built unchecked: see llvm_common.make)
             block = call.parent_block()
             rest = block.split_before(call.next_op)
             fail = Block()
-            status = llvm.ConstantOp(IntegerAttr(OUT_OF_MEMORY_STATUS, i32), i32)
-            fail.add_ops([status, llvm.ReturnOp(status.result)])
+            status = make(llvm.ConstantOp, (), i32, {"value": int_attr(OUT_OF_MEMORY_STATUS, i32)})
+            fail.add_ops([status, llvm.ReturnOp.create(operands=status.results,
+                                                       location=UNKNOWN_LOC)])
             block.parent_region().insert_block_after(fail, block)
-            address = llvm.PtrToIntOp(call.results[0], i64)
-            zero = llvm.ConstantOp(IntegerAttr(0, i64), i64)
-            is_null = llvm.ICmpOp(address.results[0], zero.result, _EQ)
-            block.add_ops([address, zero, is_null, llvm.CondBrOp(is_null.res, fail, (), rest, ())])
+            address = like(llvm.PtrToIntOp, call.results, i64, i64)
+            zero = make(llvm.ConstantOp, (), i64, {"value": int_attr(0, i64)})
+            is_null = like(llvm.ICmpOp, (address.results[0], zero.results[0]), i1, _EQ)
+            block.add_ops([address, zero, is_null, cond_br(is_null.results[0], fail, (), rest, ())])
 

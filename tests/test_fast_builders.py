@@ -130,14 +130,17 @@ def test_like_builds_llvm_ops_as_their_constructors():
     block = Block(arg_types=[i64, i64, f64, f64])
     x, y, f, g = block.args
     eq = llvm.ICmpOp(x, y, llvm.IntegerAttr(0, i64)).predicate
+    ptr = Block(arg_types=[PTR]).args[0]
     pairs = [
+        (like(llvm.PtrToIntOp, (ptr,), i64, i64), llvm.PtrToIntOp(ptr, i64)),
         (like(llvm.FMulOp, (f, g), f64), llvm.FMulOp(f, g)),
         (like(llvm.ICmpOp, (x, y), i1, eq), llvm.ICmpOp(x, y, eq)),
         (like(llvm.FCmpOp, (f, g), i1, "oge"), llvm.FCmpOp(f, g, "oge")),
     ]
-    for fast, checked in pairs:
+    for fast, checked in pairs[1:]:
         _same(fast, checked)
         block.add_ops([fast, checked])
+    _same(pairs[0][0], pairs[0][1], verify=False)
     fn = llvm.FuncOp("f", llvm.LLVMFunctionType([i64, i64, f64, f64], llvm.LLVMVoidType()),
                      body=Region(block))
     block.add_op(llvm.ReturnOp())
