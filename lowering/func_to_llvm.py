@@ -45,7 +45,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from ember.lowering.llvm_common import (PTR, Emitter, cast_to, element_bytes, i32, i64,
-                                        is_strided, llvm_operands, llvm_type, replace)
+                                        is_strided, llvm_operands, llvm_type, replace, walk_ops)
 from ember.lowering.abi import NUMPY_ARRAY_LAYOUT
 from ember.lowering.memref_to_llvm import build_descriptor
 
@@ -263,6 +263,6 @@ class NumberAssertsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in op.ops:
             if isinstance(fn, func.FuncOp) and is_entry(fn):
-                asserts = [a for a in fn.walk() if isinstance(a, cf.AssertOp)]
+                asserts = [a for a in walk_ops(fn) if type(a) is cf.AssertOp]
                 for k, a in enumerate(asserts, start=1):
                     a.attributes["ember.assert_id"] = IntegerAttr(k, i64)
