@@ -213,9 +213,9 @@ def test_compiles_on_many_threads_at_once():
     assert results == {k: True for k in range(4)}
 
 
-def test_private_threads_skip_llvmlites_lock_except_to_dispose():
-    """A private thread (the kernels' compile) makes LLVM calls while another thread holds
-    llvmlite's lock, but waits for the lock to dispose of an object."""
+def test_private_threads_skip_llvmlites_lock():
+    """A private thread (the kernels' compile) makes its LLVM calls, disposals included,
+    while another thread holds llvmlite's lock; other threads still wait for the lock."""
     import threading
     import time
 
@@ -225,25 +225,27 @@ def test_private_threads_skip_llvmlites_lock_except_to_dispose():
     events = []
 
     def private():
-        jit._private.skipped = []
         jit._private.on = True
         try:
             context = llb.create_context()
             module = llb.parse_assembly("define i32 @f() {\n  ret i32 7\n}\n", context)
             events.append(f"parsed {module.get_function('f').name}")
-            module.close()  # a dispose: takes the lock
-            events.append("disposed")
+            module.close()
             context.close()
+            events.append("disposed")
         finally:
             jit._private.on = False
 
-    thread = threading.Thread(target=private)
+    def other():
+        llb.parse_assembly("")
+        events.append("other")
+
+    threads = [threading.Thread(target=private), threading.Thread(target=other)]
     with llb.ffi.lib._lock:  # held by this thread, as during another compile
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not events and time.monotonic() < deadline:
-            time.sleep(0.01)
+        for t in threads:
+            t.start()
+        threads[0].join(30)
         time.sleep(0.05)
-        assert events == ["parsed f"]  # parsed beside the lock, not disposed under it
-    thread.join(30)
-    assert events == ["parsed f", "disposed"]
+        assert events == ["parsed f", "disposed"]  # the other thread still waits
+    threads[1].join(30)
+    assert events == ["parsed f", "disposed", "other"]
