@@ -142,6 +142,9 @@ class ScriptFunction:
         code = py_func.__code__
         variadic = code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
         self._nparams = None if variadic else code.co_argcount  # None: the frontend rejects it
+        #: parameter names and trailing defaults, to bind keyword and omitted arguments
+        self._params = code.co_varnames[:code.co_argcount]
+        self._defaults = py_func.__defaults__ or ()
         self._disabled = os.environ.get("EMBER_DISABLE_JIT") == "1"
         self._fast: dict[tuple, Specialization] = {}
         self._checks = _annotation_checks(py_func)
@@ -152,7 +155,9 @@ class ScriptFunction:
 
     # -- calling -------------------------------------------------------------------------
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self._nparams:
+            args = self._bind(args, kwargs)
         # The fast path: facts that determine the specialisation (dtype, shape and strides fix
         # the size-1 dims and the layout; the Python type of each scalar), read as cheaply as
         # possible, looked up among the exact keys of earlier calls that took the slow path.
@@ -163,6 +168,44 @@ class ScriptFunction:
         self._hits += 1
         self._last = spec
         return self._run(spec, args)
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        """All the parameters' values, in order, as Python binds them: keyword arguments by
+        name, omitted ones from the defaults; ``TypeError`` as Python words it otherwise."""
+        n = self._nparams
+        if n is None:  # *args/**kwargs: the frontend rejects the function with its reason
+            return args
+        if len(args) > n or (len(self._params) != n and (kwargs or len(args) != n)):
+            least = n - len(self._defaults)
+            takes = f"from {least} to {n}" if least < n else f"{n}"
+            raise TypeError(f"{self.__name__}() takes {takes} positional arguments but "
+                            f"{len(args)} were given")
+        kwargs = dict(kwargs)
+        for name in self._params[:len(args)]:
+            if name in kwargs:
+                raise TypeError(f"{self.__name__}() got multiple values for argument '{name}'")
+        bound = list(args)
+        first_default = n - len(self._defaults)
+        missing = []
+        for k in range(len(args), n):
+            name = self._params[k]
+            if name in kwargs:
+                bound.append(kwargs.pop(name))
+            elif k >= first_default:
+                bound.append(self._defaults[k - first_default])
+            else:
+                missing.append(name)
+        if kwargs:
+            raise TypeError(f"{self.__name__}() got an unexpected keyword argument "
+                            f"'{next(iter(kwargs))}'")
+        if missing:  # Python's wording: 'a', 'b' and 'c'
+            names = [repr(m) for m in missing]
+            listed = names[0] if len(names) == 1 else (
+                f"{names[0]} and {names[1]}" if len(names) == 2
+                else ", ".join(names[:-1]) + f", and {names[-1]}")
+            raise TypeError(f"{self.__name__}() missing {len(missing)} required positional "
+                            f"argument{'s' * (len(missing) > 1)}: {listed}")
+        return tuple(bound)
 
     def _call_slow(self, args: tuple):
         """Trace hooks, EMBER_DISABLE_JIT, argument checks and conversions, then the

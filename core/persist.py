@@ -47,7 +47,11 @@ def _describe_function(f: ScriptFunction) -> dict:
     return {"name": f.__name__, "qualname": getattr(py, "__qualname__", f.__name__),
             "module": getattr(py, "__module__", None),
             "kind": "trace" if isinstance(f, TracedFunction) else "script",
-            "nparams": f._nparams, "annotations": checks, "source_hash": source_hash,
+            "nparams": f._nparams, "params": list(f._params),
+            # scalar defaults only (JSON); a loaded function wants array arguments given
+            "defaults": list(f._defaults)
+            if all(type(d) in (int, float, bool) for d in f._defaults) else [],
+            "annotations": checks, "source_hash": source_hash,
             "doc": py.__doc__}
 
 
@@ -94,6 +98,8 @@ class LoadedFunction(ScriptFunction):
         self.py_func = None
         self._extra_passes = {}
         self._nparams = fn.get("nparams")
+        self._params = tuple(fn.get("params", ()))
+        self._defaults = tuple(fn.get("defaults", ()))
         self._disabled = False
         self._fast = {}
         self._checks = [(k, name, _annotation(ann)) for k, name, ann in fn.get("annotations", [])]

@@ -77,8 +77,46 @@ def test_bad_arguments_raise_type_error(bad, message):
 
 
 def test_wrong_argument_count():
-    with pytest.raises(TypeError, match="takes 3 positional arguments but 1 were given"):
+    with pytest.raises(TypeError, match=r"chain\(\) missing 2 required positional arguments: "
+                                        "'y' and 'a'"):
         chain(np.ones(3))
+    with pytest.raises(TypeError, match="takes 3 positional arguments but 4 were given"):
+        chain(np.ones(3), 1.0, np.ones(3), 4)
+
+
+def _with_defaults(x, y, c=2.0, scale: int = 3):
+    return x * c + y * scale
+
+
+def test_defaults_and_keyword_arguments_bind_as_in_python():
+    """Omitted arguments take the function's defaults, keyword arguments bind by name, and
+    the errors are Python's (as ``_with_defaults`` itself raises them)."""
+    f = ember.script(_with_defaults)
+    x, y = np.arange(3.0), np.ones(3)
+    calls = [((x, y), {}), ((x, y, 3.0), {}), ((x,), {"y": y}), ((), {"x": x, "y": y, "c": 0.5}),
+             ((x, y), {"scale": 1}), ((x, y), {"c": 1})]
+    for _ in range(2):  # the second round takes the fast path
+        for args, kwargs in calls:
+            np.testing.assert_array_equal(f(*args, **kwargs), _with_defaults(*args, **kwargs))
+    for args, kwargs in [((x,), {}), ((x, y, 1.0, 2, 5), {}), ((x, y), {"d": 1}),
+                         ((x, y), {"x": x}), ((), {"y": y})]:
+        with pytest.raises(TypeError) as want:
+            _with_defaults(*args, **kwargs)
+        with pytest.raises(TypeError) as got:
+            f(*args, **kwargs)
+        assert str(got.value) == str(want.value)
+    with pytest.raises(TypeError, match="argument 'scale' is annotated as int but got float"):
+        f(x, y, scale=1.5)  # a keyword argument is checked like a positional one
+
+
+def test_defaults_survive_save_and_load(tmp_path):
+    f = ember.script(_with_defaults)
+    x, y = np.arange(3.0), np.ones(3)
+    want = f(x, y)
+    ember.save(f, tmp_path / "f.ember")
+    g = ember.load(tmp_path / "f.ember")
+    np.testing.assert_array_equal(g(x, y), want)
+    np.testing.assert_array_equal(g(x, y=y), want)
 
 
 def test_annotations_are_checked():
