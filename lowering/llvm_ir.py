@@ -38,6 +38,24 @@ def _cast(opname: str) -> Callable[[Operation, ir.IRBuilder, ValMap], ir.Value]:
     return emit
 
 
+#: LLVM's own order of fast-math flags (``FastMathFlags::print``). xDSL keeps an op's flags
+#: in a frozenset, whose order follows the process's string hashing: the module's text
+#: differed from one process to the next ("fadd reassoc contract" / "fadd contract reassoc").
+_FASTMATH_ORDER = {f: k for k, f in enumerate(
+    ("fast", "nnan", "ninf", "nsz", "arcp", "contract", "afn", "reassoc"))}
+
+
+def _fastmath(attr) -> list[str]:
+    """The flags of a fast-math attribute, in LLVM's order."""
+    last = len(_FASTMATH_ORDER)
+    return sorted((f.value for f in attr.data), key=lambda f: _FASTMATH_ORDER.get(f, last))
+
+
+def _fneg(op: llvm.FNegOp, b: ir.IRBuilder, vals: ValMap, blocks) -> None:
+    """``xop._convert_fneg`` with the flags in LLVM's order."""
+    vals[op.res] = b.fneg(vals[op.arg], flags=_fastmath(op.fastmathFlags))
+
+
 def _intrinsic(op: llvmx.IntrinsicOp, b: ir.IRBuilder, vals: ValMap) -> ir.Value:
     args = [vals[a] for a in op.args]
     ret = convert_type(op.res.type) if op.res is not None else ir.VoidType()
@@ -45,8 +63,7 @@ def _intrinsic(op: llvmx.IntrinsicOp, b: ir.IRBuilder, vals: ValMap) -> ir.Value
     fn = b.module.globals.get(name)
     if fn is None:
         fn = ir.Function(b.module, ir.FunctionType(ret, [a.type for a in args]), name=name)
-    flags = [f.value for f in op.fastmath.data]
-    return b.call(fn, args, fastmath=flags)
+    return b.call(fn, args, fastmath=_fastmath(op.fastmath))
 
 
 class _IndirectCall(ir.instructions.Instruction):
@@ -180,7 +197,7 @@ def _binop(op: Operation, b: ir.IRBuilder, vals: ValMap, blocks) -> None:
             kwargs["flags"] = list(flags)
     elif kind == "fastmath":
         if op.fastmathFlags:
-            kwargs["flags"] = [f.value for f in op.fastmathFlags.data]
+            kwargs["flags"] = _fastmath(op.fastmathFlags)
     elif kind == "exact":
         if op.is_exact:
             kwargs["flags"] = ["exact"]
@@ -204,6 +221,7 @@ _XDSL_BY_TYPE: dict[type[Operation], Callable] = {
     llvm.StoreOp: _xdsl(xop._convert_store),  # noqa: SLF001
     llvm.GEPOp: _gep,
     llvm.FMAOp: _fma,
+    llvm.FNegOp: _fneg,
     llvm.SelectOp: _xdsl(xop._convert_select),  # noqa: SLF001
     llvm.ReturnOp: _xdsl(xop._convert_return),  # noqa: SLF001
     llvm.BrOp: _xdsl_branch(xop._convert_br),  # noqa: SLF001

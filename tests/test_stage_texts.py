@@ -2,6 +2,10 @@
 function compiles: made again from the tensor stage, they must equal what printing the
 compiled module gave."""
 
+import os
+import subprocess
+import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -119,3 +123,30 @@ def test_user_passes_keep_the_texts_printed_while_compiling():
     f(np.ones((2, 3)))
     assert f._last.ir.lazy() == ()
     assert "func.func" in f.ir("loop")
+
+
+def test_llvm_ir_text_is_the_same_in_every_process(tmp_path):
+    """Fast-math flags print in LLVM's order, not in the order of xDSL's frozenset (which
+    follows the process's string hashing): two hash seeds, one LLVM IR text."""
+    program = tmp_path / "prog.py"
+    program.write_text(textwrap.dedent("""
+        import numpy as np
+        import ember
+
+        def softmax(x):
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+        f = ember.script(softmax)
+        f(np.ones((3, 4), np.float32))
+        print(f.llvm_ir())
+    """))
+    texts = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "EMBER_CACHE": "0"}
+        done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        texts.append(done.stdout)
+    assert "reassoc" in texts[0] and "contract" in texts[0]
+    assert texts[0] == texts[1] == texts[2]
