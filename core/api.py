@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ember.registry import resolve_pass
+from ember.stage_texts import StageTexts
 from ember.frontends.script import ArraySpec, ScalarSpec, build_function
 
 _SCALAR_KINDS = {bool: "i1", int: "i64", float: "f64"}
@@ -44,7 +45,7 @@ class Specialization:
     weak: list[bool]
     returns_tuple: bool
     messages: list[str]
-    ir: dict[str, str]
+    ir: StageTexts  # stage name -> MLIR text, the later stages printed on first use
     llvm_ir: str
     optimized_llvm_ir: str
     timings: dict[str, float]

@@ -59,10 +59,10 @@ def versions() -> dict[str, str]:
 
 @functools.cache
 def host_target() -> dict[str, str]:
-    from ember.lowering.jit import host_cpu, host_features
+    from ember.lowering.jit import host_cpu
 
-    triple, cpu, _ = host_cpu()
-    return {"triple": triple, "cpu": cpu, "features": host_features()}
+    triple, cpu, _, features = host_cpu()
+    return {"triple": triple, "cpu": cpu, "features": features}
 
 
 def source_files() -> list[tuple[str, Path]]:
@@ -123,9 +123,7 @@ def spec_from_json(data: dict):
 def _stage_texts(spec, printed_only: bool) -> dict[str, str]:
     """``spec``'s stage texts to store: all of them, or (``printed_only``) those printed
     already (a lazy ``StageTexts`` prints the others when the loaded function is asked)."""
-    ir = spec.ir
-    if printed_only and hasattr(ir, "printed"):
-        ir = ir.printed()
+    ir = spec.ir.printed() if printed_only else spec.ir
     return {stage: ir[stage] for stage in _STAGE_FILES if stage in ir}
 
 

@@ -12,6 +12,7 @@ from xdsl.dialects.builtin import ModuleOp
 from ember.context import make_context
 from ember.dialects.shapes import to_numpy_dtype
 from ember.errors import CompilerError
+from ember.persist import only_embers_own_ops
 from ember.pipeline import STAGES
 from ember.stage_texts import StageTexts
 
@@ -25,15 +26,6 @@ def _dumped(stage: str) -> bool:
 def _dump(stage: str, text: str):
     if _dumped(stage):
         print(f"// -----// ember IR at stage '{stage}' //----- //\n{text}")
-
-
-def _reparses(module: ModuleOp) -> bool:
-    """Whether ``module``'s printed text parses back to the same module: only ops of dialects
-    ember registers itself (a user's dialect or ``etensor.custom`` may hold Python objects)."""
-    from ember.persist import _CACHEABLE_DIALECTS
-
-    return all(op.name.split(".", 1)[0] in _CACHEABLE_DIALECTS and op.name != "etensor.custom"
-               for op in module.walk())
 
 
 def _with_locations(module: ModuleOp) -> str:
@@ -110,17 +102,11 @@ def _compile_in_background(llvm_text: str, kernels: str | None = None,
 def compile_module(*args, **kwargs):
     """:func:`_compile_module` with the cyclic garbage collector paused: a compile makes ~10^4
     IR objects that outlive it, and ~100 collections over them cost an MLP's first call
-    ~15 ms (0.449 -> 0.432 s, median of 8 fresh processes). It also keeps collections off the
-    thread that compiles the kernels beside llvmlite's lock (``jit._compile_beside``)."""
-    import gc
+    ~15 ms (0.449 -> 0.432 s, median of 8 fresh processes)."""
+    from ember.lowering.jit import gc_paused
 
-    if not gc.isenabled():
+    with gc_paused():
         return _compile_module(*args, **kwargs)
-    gc.disable()
-    try:
-        return _compile_module(*args, **kwargs)
-    finally:
-        gc.enable()
 
 
 def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bool],
@@ -168,7 +154,7 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
             texts["tensor"] = str(module)
             texts["tensor+locations"] = _with_locations(module)
             timings["print-ir"] = timings.get("print-ir", 0.0) + time.perf_counter() - t0
-            if not any(extra_passes.values()) and _reparses(module):
+            if not any(extra_passes.values()) and only_embers_own_ops(module):
                 lazy = tuple(s.name for s in STAGES[1:])
         elif stage is STAGES[-1]:
             break  # printed while LLVM compiles, if it must be printed now (below)

@@ -192,6 +192,14 @@ def _importable(fn: dict) -> ScriptFunction | None:
 _CACHEABLE_DIALECTS = frozenset({"builtin", "func", "arith", "math", "scf", "cf", "etensor"})
 
 
+def only_embers_own_ops(module) -> bool:
+    """Whether every op of ``module`` is of a dialect ember lowers itself (no custom op, no
+    user dialect): such IR is what the disk cache keeps, and what prints and parses back to
+    the same module (``StageTexts`` prints later stages from it)."""
+    return all(op.name.split(".", 1)[0] in _CACHEABLE_DIALECTS and op.name != "etensor.custom"
+               for op in module.walk())
+
+
 def cache_dir() -> Path | None:
     """The disk cache's directory, or None when ``EMBER_CACHE=0``."""
     if os.environ.get("EMBER_CACHE", "1") == "0":
@@ -205,11 +213,8 @@ def cache_dir() -> Path | None:
 
 def cache_key(module, kinds: list[str], extra_passes: dict) -> str | None:
     """The disk-cache key of a frontend module, or None if it must not be cached."""
-    if extra_passes:
+    if extra_passes or not only_embers_own_ops(module):
         return None
-    for op in module.walk():
-        if op.name.split(".", 1)[0] not in _CACHEABLE_DIALECTS or op.name == "etensor.custom":
-            return None
     from ember.compiler import _with_locations
 
     h = hashlib.sha256()

@@ -15,6 +15,7 @@ cache of temporaries.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -84,7 +85,7 @@ def start_runtime_link() -> None:
     if _runtime or _RUNTIME_LOCK.locked():
         return
     _init_llvm()  # on the caller's thread: it registers the fork handlers once
-    host_features()  # and asks LLVM about the host now, not behind the runtime's compile
+    host_cpu()  # and asks LLVM about the host now, not behind the runtime's compile
     # Every module the thread needs is imported here: a child forked while the thread held
     # a module's import lock would wait for it forever.
     import ember.artifact  # noqa: F401 - the disk cache's keys
@@ -102,6 +103,11 @@ def _link_runtime_quietly(also) -> None:
         also()
     except BaseException:  # noqa: BLE001 - the compile's own calls raise it again
         pass
+
+
+def runtime_lock() -> threading.Lock:
+    """The lock that guards the process-wide engines (the runtime, the result allocator)."""
+    return _RUNTIME_LOCK
 
 
 def _fresh_runtime_lock() -> None:
@@ -198,13 +204,18 @@ def check_symbols(names: tuple[str, ...] = RUNTIME_SYMBOLS) -> None:
 
 
 @functools.cache
-def host_cpu() -> tuple[str, str, frozenset[str]]:
-    """``(triple, cpu name, enabled features)`` of the host, asked of LLVM once per process.
-    :func:`start_runtime_link` asks before its thread takes llvmlite's lock: a pass asking
-    while the runtime compiles waited 20 ms for it."""
+def host_cpu() -> tuple[str, str, frozenset[str], str]:
+    """``(triple, cpu name, enabled features, features for LLVM)`` of the host, asked of LLVM
+    once per process. On AVX-512 CPUs, LLVM's default tuning prefers 256-bit vectors
+    (``prefer-256-bit``, against old clock-throttling parts); ember's loops are long and
+    uniform, so it turns that off: 512-bit vectors ran the tanh chain 1.6x and softmax 1.4x
+    faster on the development machine (a Rocket Lake Xeon). :func:`start_runtime_link` asks
+    before its thread takes llvmlite's lock: a pass asking while the runtime compiled waited
+    20 ms for it."""
     features = llb.get_host_cpu_features()
-    return (llb.get_process_triple(), llb.get_host_cpu_name(),
-            frozenset(name for name, on in features.items() if on))
+    enabled = frozenset(name for name, on in features.items() if on)
+    text = features.flatten() + (",-prefer-256-bit" if "avx512f" in enabled else "")
+    return llb.get_process_triple(), llb.get_host_cpu_name(), enabled, text
 
 
 def host_has(feature: str) -> bool:
@@ -212,35 +223,23 @@ def host_has(feature: str) -> bool:
     return feature in host_cpu()[2]
 
 
-@functools.cache
 def host_features() -> str:
-    """The host CPU's features for LLVM. On AVX-512 CPUs, LLVM's default tuning prefers
-    256-bit vectors (``prefer-256-bit``, against old clock-throttling parts); ember's loops
-    are long and uniform, so it turns that off: 512-bit vectors ran the tanh chain 1.6x and
-    softmax 1.4x faster on the development machine (a Rocket Lake Xeon)."""
-    text = llb.get_host_cpu_features().flatten()
-    if host_has("avx512f"):
-        text += ",-prefer-256-bit"
-    return text
+    """The host CPU's features for LLVM (see :func:`host_cpu`)."""
+    return host_cpu()[3]
 
 
 def _target_machine() -> llb.TargetMachine:
-    triple, cpu, _ = host_cpu()
+    triple, cpu, _, features = host_cpu()
     return llb.Target.from_triple(triple).create_target_machine(
-        cpu=cpu, features=host_features(), opt=3, jit=True)
+        cpu=cpu, features=features, opt=3, jit=True)
 
 
-#: The optimisation level of explicitly vectorised kernels (a packed matmul's body): at 1 and
-#: 2 they ran as fast as at 3 (512^2 and 1024^2 matmuls, the MLP) and the MLP compiled 0.15 s
-#: sooner.
-KERNEL_OPT_LEVEL = 1
-
-#: What "level 1" runs on the kernels: a few passes, not the O1 pipeline. Their vectors,
-#: FMAs and loops are written out already; these clean up and unroll the small loops. O1 took
-#: 75-80 ms of the MLP's first call (on the kernels' thread, the longer of the two), these
-#: 25 ms; the 512^2 matmul and the MLP ran as fast (A/B, best CPU time: 1641 vs 1615 us,
-#: 752 vs 749 us, within the noise). ``None`` runs O1.
-KERNEL_PASSES: tuple[str, ...] | None = (
+#: What the explicitly vectorised kernels (a packed matmul's body) get instead of O3: their
+#: vectors, FMAs and loops are written out already; these passes clean up and unroll the
+#: small loops. O1 ran them as fast as O3 (512^2 and 1024^2 matmuls, the MLP) and took 75-80
+#: ms of the MLP's first call, these 25 ms at the same speed (A/B, best CPU time: 1641 vs
+#: 1615 us, 752 vs 749 us, within the noise).
+KERNEL_PASSES: tuple[str, ...] = (
     "instruction_combine", "simplify_cfg", "loop_simplify", "loop_rotate", "loop_unroll",
     "instruction_combine", "simplify_cfg")
 
@@ -284,6 +283,19 @@ def _optimized(tm: llb.TargetMachine, ir_text: str, opt_level: int,
 _private = threading.local()
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector (unless it is off already) for the ``with`` body."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _lock_class(base: type) -> type:
     class _SkippedByPrivateThreads(base):
         def __enter__(self):
@@ -308,8 +320,9 @@ def _private_threads_supported() -> bool:
     return True
 
 
-def _kernel_passes(opt_level: int) -> tuple[str, ...] | None:
-    return KERNEL_PASSES if opt_level == KERNEL_OPT_LEVEL else None
+def _kernel_passes(opt_level: int) -> tuple[str, ...]:
+    """The kernels' passes at ``opt_level`` of the rest: none at 0, else ``KERNEL_PASSES``."""
+    return KERNEL_PASSES if opt_level > 0 else ()
 
 
 def _object_of(ir_text: str, opt_level: int) -> tuple[bytes, str]:
@@ -360,7 +373,7 @@ class Engine:
     def __init__(self, ir_text: str, opt_level: int = 3, kernels: str | None = None,
                  kernel_names: tuple[str, ...] = ()):
         """Compile ``ir_text``; ``kernels`` (see ``llvm_ir.Parts``) is a second module of
-        explicitly vectorised functions, optimised at ``KERNEL_OPT_LEVEL``: compiled to an
+        explicitly vectorised functions, optimised by ``KERNEL_PASSES``: compiled to an
         object of its own on a second thread while this one compiles ``ir_text`` (whose
         declarations of ``kernel_names`` resolve to it when the engine links), or, where
         llvmlite's lock cannot be skipped, linked into ``ir_text``'s module."""
@@ -373,14 +386,13 @@ class Engine:
                  kernel_names: tuple[str, ...] = ()) -> None:
         #: The machine code of the kernels' own object (None when they were linked in).
         self.kernel_code: bytes | None = None
-        level = min(opt_level, KERNEL_OPT_LEVEL)
         if kernels is not None and _private_threads_supported():
-            self._compile_two(ir_text, opt_level, (kernels, level))
+            self._compile_two(ir_text, opt_level, kernels)
             return
         tm = _target_machine()
         module = _optimized(tm, ir_text, opt_level)
         if kernels is not None:
-            module.link_in(_optimized(tm, kernels, level, passes=_kernel_passes(level)))
+            module.link_in(_optimized(tm, kernels, opt_level, passes=_kernel_passes(opt_level)))
             for name in kernel_names:
                 module.get_function(name).linkage = llb.Linkage.internal
         #: Optimised IR, captured before codegen mutates the module.
@@ -393,15 +405,12 @@ class Engine:
         self._engine.finalize_object()
         self._engine.run_static_constructors()
 
-    def _compile_two(self, ir_text: str, opt_level: int, kernels: tuple[str, int]) -> None:
-        """Compile ``ir_text`` to an object on this thread while ``kernels`` (IR text, level)
-        compiles on another (:func:`_compile_beside`), then link the two objects: the
+    def _compile_two(self, ir_text: str, opt_level: int, kernels: str) -> None:
+        """Compile ``ir_text`` to an object on this thread while ``kernels`` compiles on another (:func:`_compile_beside`), then link the two objects: the
         main module's declarations of the kernels resolve to the kernels' object. The cyclic
         garbage collector stays paused until the kernels' thread is done (see above)."""
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            beside = _compile_beside(*kernels)
+        with gc_paused():
+            beside = _compile_beside(kernels, opt_level)
             try:
                 tm = _target_machine()
                 module = _optimized(tm, ir_text, opt_level)
@@ -411,10 +420,7 @@ class Engine:
                 tm.close()
             finally:
                 self.kernel_code, kernel_ir = beside()  # joined even if this thread failed
-        finally:
-            if paused:
-                gc.enable()
-        self.optimized_ir += "\n; ---- the kernels' module (KERNEL_OPT_LEVEL) ----\n" + kernel_ir
+        self.optimized_ir += "\n; ---- the kernels' module (KERNEL_PASSES) ----\n" + kernel_ir
         self._load(self.object_code, self.optimized_ir, self.kernel_code)
 
     def _keep_object(self, _module, buffer: bytes) -> None:

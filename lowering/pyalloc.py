@@ -15,8 +15,6 @@ The C API's function pointers are not symbols a JIT can resolve: they are read f
 from __future__ import annotations
 
 import ctypes
-import os
-import threading
 
 import numpy as np
 
@@ -86,30 +84,20 @@ def _fn_address(name: str) -> int:
     return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
 
 
-_LOCK = threading.Lock()
 _engines: list = []
 
 
 def _engine():
     """The allocator's engine: compiled (or loaded from the disk cache) once per process,
     its function pointers filled in. A first compile makes it on the runtime's thread
-    (``jit.start_runtime_link``); the lock keeps a second engine from replacing the one
-    whose addresses are in use."""
-    with _LOCK:
+    (``jit.start_runtime_link``); the runtime's lock (fresh in a forked child) keeps a second
+    engine from replacing the one whose addresses are in use."""
+    from ember.lowering import jit
+
+    with jit.runtime_lock():
         if not _engines:
             _engines.append(_make_engine())
         return _engines[0]
-
-
-def _fresh_lock() -> None:
-    """After ``fork``: a child forked while the runtime's thread made the engine must not
-    inherit the lock held."""
-    global _LOCK
-    _LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_fresh_lock)
 
 
 def _make_engine():

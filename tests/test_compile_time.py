@@ -139,7 +139,7 @@ def _two_matmuls(x, w1, w2):
 
 def test_matmul_kernels_are_compiled_apart_and_once(tmp_path):
     """The packed matmuls' outlined bodies (explicit vector code) form a module of their own,
-    optimised at KERNEL_OPT_LEVEL and compiled to an object of its own on a second thread;
+    optimised by KERNEL_PASSES and compiled to an object of its own on a second thread;
     two matmuls of one dtype share one body. The result still equals NumPy's, also after a
     save and load (the artifact holds both objects)."""
     from xdsl.parser import Parser
