@@ -32,17 +32,15 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, memref, scf
-from xdsl.dialects.builtin import (DYNAMIC_INDEX, UNKNOWN_LOC, DenseArrayBase, IndexType, ModuleOp,
-                                   i1, i32)
+from xdsl.dialects.builtin import DYNAMIC_INDEX, UNKNOWN_LOC, IndexType, ModuleOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import BlockInsertPoint, InsertPoint
-from xdsl.traits import IsTerminator
-from xdsl.transforms.convert_scf_to_cf import IfLowering, SwitchLowering
+from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLowering
 
 from ember.dialects import loop
-from ember.lowering.llvm_common import like, walk_ops
+from ember.lowering.llvm_common import walk_ops
 
 
 def rewrite_outside_in(module: ModuleOp, patterns: dict[type[Operation], RewritePattern]) -> None:
@@ -183,61 +181,6 @@ class WhileLowering(RewritePattern):
         rewriter.inline_region(op.after_region, BlockInsertPoint.before(end_block))
         rewriter.insert(cf.BranchOp(before, *op.arguments), InsertPoint.at_end(init_block))
         rewriter.replace(op, [], end_block.args)
-
-
-def _br(dest: Block, *args: SSAValue) -> cf.BranchOp:
-    """``cf.BranchOp(dest, *args)`` without the constructor's checks."""
-    return cf.BranchOp.create(operands=args, successors=(dest,), location=UNKNOWN_LOC)
-
-
-def _cond_br(cond: SSAValue, then: Block, other: Block) -> cf.ConditionalBranchOp:
-    """``cf.ConditionalBranchOp(cond, then, (), other, ())`` without its checks."""
-    return cf.ConditionalBranchOp.create(operands=(cond,), successors=(then, other),
-                                         location=UNKNOWN_LOC,
-                                         properties={"operandSegmentSizes": _NO_BLOCK_ARGS})
-
-
-_NO_BLOCK_ARGS = DenseArrayBase.from_list(i32, [1, 0, 0])
-
-
-class ForLowering(RewritePattern):
-    """xDSL's ``scf.for`` lowering (``convert_scf_to_cf.ForLowering``), step for step, with
-    its four new ops built unchecked (the checks cost more than the rest of the rewrite)::
-
-        ^init: ... cf.br ^cond(%lb, %inits...)
-        ^cond(%iv, %carried...): %c = arith.cmpi slt, %iv, %ub; cf.cond_br %c, ^body, ^end
-        ^body: ... %next = arith.addi %iv, %step; cf.br ^cond(%next, %yielded...)
-        ^end: ...
-    """
-
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, for_op: scf.ForOp, rewriter: PatternRewriter):
-        init_block = for_op.parent_block()
-        if init_block is None:
-            return
-        end_block = init_block.split_before(for_op)
-        condition_block = for_op.body.first_block
-        assert condition_block is not None
-        first_op = condition_block.first_op
-        assert first_op is not None
-        first_body_block = condition_block.split_before(first_op)
-        last_body_block = for_op.body.last_block
-        assert last_body_block is not None
-        rewriter.inline_region(for_op.body, BlockInsertPoint.before(end_block))
-        iv = condition_block.args[0]
-        terminator = last_body_block.last_op
-        assert terminator is not None
-        assert terminator.has_trait(IsTerminator)
-        stepped = like(arith.AddiOp, (iv, for_op.step), iv.type)
-        rewriter.insert(stepped, InsertPoint.before(terminator))
-        rewriter.replace(terminator, _br(condition_block, stepped.results[0], *terminator.operands))
-        rewriter.insert(_br(condition_block, for_op.lb, *for_op.iter_args),
-                        InsertPoint.at_end(init_block))
-        comparison = like(arith.CmpiOp, (iv, for_op.ub), i1, "slt")
-        rewriter.insert(comparison, InsertPoint.at_end(condition_block))
-        rewriter.insert(_cond_br(comparison.results[0], first_body_block, end_block),
-                        InsertPoint.at_end(condition_block))
-        rewriter.replace(for_op, [], condition_block.args[1:])
 
 
 @dataclass(frozen=True)

@@ -112,18 +112,6 @@ def test_like_builds_arith_ops_as_their_constructors():
         assert str(fast).split("=", 1)[1] == str(checked).split("=", 1)[1]
 
 
-def test_scf_to_cf_branches_are_the_checked_ones():
-    from xdsl.dialects import cf
-
-    from ember.lowering.loop_to_scf import _br, _cond_br
-
-    block = Block(arg_types=[i64, i1])
-    x, c = block.args
-    target, end = Block(arg_types=[i64]), Block()
-    _same(_br(target, x), cf.BranchOp(target, x), verify=False)
-    _same(_cond_br(c, target, end), cf.ConditionalBranchOp(c, target, (), end, ()), verify=False)
-
-
 def test_like_builds_llvm_ops_as_their_constructors():
     from ember.lowering.llvm_common import like, walk_ops
 
