@@ -56,6 +56,9 @@ class Specialization:
     name: str = ""
     kinds: list[str] = field(default_factory=list)
     results: list[tuple[str, int]] = field(default_factory=list)
+    #: positions of the array parameters the code may write into (``x[i] = v`` on an
+    #: argument changes the caller's array, as in Python)
+    written: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +171,8 @@ class ScriptFunction:
             return self._call_slow(args)
         self._hits += 1
         self._last = spec
+        if spec.written:
+            self._check_writes(spec, args)
         return self._run(spec, args)
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
@@ -233,7 +238,27 @@ class ScriptFunction:
                 self._fast.clear()
             self._fast[raw_key] = spec
         self._last = spec
+        if spec.written:
+            self._check_writes(spec, args)
         return self._run(spec, args)
+
+    def _check_writes(self, spec: Specialization, args: tuple) -> None:
+        """``ValueError`` before a call that would write into a read-only array, or into an
+        array that shares memory with another argument (the compiled code reads each argument
+        as it was when the call started: it would not see such writes as Python does)."""
+        def name(k: int) -> str:
+            return f"'{self._params[k]}'" if k < len(self._params) else f"#{k}"
+
+        for k in spec.written:
+            a = args[k]
+            if not a.flags.writeable:
+                raise ValueError(f"{self.__name__}(): argument {name(k)} is read-only, and the "
+                                 "function writes into it")
+            for j, b in enumerate(args):
+                if j != k and type(b) is _ndarray and np.may_share_memory(a, b):
+                    raise ValueError(f"{self.__name__}(): arguments {name(k)} and {name(j)} share "
+                                     f"memory, and the function writes into {name(k)}; pass a copy "
+                                     f"of one of them")
 
     @staticmethod
     def _run(spec: Specialization, args: tuple):

@@ -131,7 +131,7 @@ def _signature_record(spec, texts: dict[str, str]) -> dict:
     return {"name": spec.name, "specs": [spec_to_json(s) for s in spec.specs], "kinds": spec.kinds,
             "results": [list(r) for r in spec.results], "weak": spec.weak,
             "returns_tuple": spec.returns_tuple, "messages": spec.messages, "plain": spec.plain,
-            "stages": list(texts)}
+            "written": spec.written, "stages": list(texts)}
 
 
 def artifact_bytes(function: dict, specializations: list, objects: bool = True,
@@ -244,7 +244,8 @@ class Artifact:
                               list(record["weak"]), record["returns_tuple"], list(record["messages"]),
                               StageTexts(texts, lazy), llvm_ir, engine.optimized_ir, timings, plain=record["plain"],
                               name=record["name"], kinds=list(record["kinds"]),
-                              results=[tuple(r) for r in record["results"]])
+                              results=[tuple(r) for r in record["results"]],
+                              written=list(record.get("written", [])))
 
     def _text(self, k: int, filename: str) -> str:
         data = self.read(k, filename)

@@ -120,6 +120,7 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
     """
     from ember.api import Specialization
     from ember.lowering.abi import make_entry
+    from ember.lowering.arg_writes import written_arguments
     from ember.lowering.jit import Engine, start_runtime_link
     from ember.lowering.llvm_ir import to_llvm_ir_parts
 
@@ -127,6 +128,7 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
     timings: dict[str, float] = {}
     fop = next(op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == name)
     results = [(to_numpy_dtype(t.element_type), len(t.get_shape())) for t in fop.function_type.outputs]
+    written = written_arguments(fop)
     messages: list[str] = []
 
     ctx = make_context()
@@ -194,4 +196,4 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
     return Specialization(key, call, weak, returns_tuple, messages, StageTexts(texts, lazy), llvm_text,
                           engine.optimized_ir, timings, plain=all(rank > 0 for _, rank in results),
                           name=name, kinds=list(kinds),
-                          results=[(dt.name, rank) for dt, rank in results])
+                          results=[(dt.name, rank) for dt, rank in results], written=written)

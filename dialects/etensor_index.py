@@ -91,6 +91,28 @@ class InsertOp(IRDLOperation):
 
 
 @irdl_op_definition
+class CopyOp(IRDLOperation):
+    """A new array with ``x``'s elements (``x.copy()``, ``np.copy(x)``, ``np.array(x)``).
+
+    Under value semantics a copy changes nothing, so ``tensor-to-loop`` makes one only where
+    it separates an argument the function writes into (the caller's array) from a private
+    array; elsewhere the result is ``x`` itself.
+
+    %y = etensor.copy %x : tensor<?x?xf64>
+    """
+
+    name = "etensor.copy"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def __init__(self, x: SSAValue):
+        super().__init__(operands=[x], result_types=[x.type])
+
+
+@irdl_op_definition
 class ItemOp(IRDLOperation):
     """The scalar held by a 0-d tensor (``bool(c)``, ``int(n)`` in control flow).
 
@@ -149,4 +171,4 @@ class SliceOp(IRDLOperation):
             raise VerifyException("etensor.slice: result rank must be the input rank minus dropped dims")
 
 
-INDEX_OPS = [ExtractOp, InsertOp, ItemOp, SliceOp]
+INDEX_OPS = [ExtractOp, InsertOp, CopyOp, ItemOp, SliceOp]

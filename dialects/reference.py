@@ -109,6 +109,7 @@ REFERENCE: dict[type, Impl] = {
     T.SliceOp: _slice,
     T.ExtractOp: _extract,
     T.InsertOp: _insert,
+    T.CopyOp: lambda op, a: np.array(a, copy=True),
     T.ItemOp: lambda op, a: a[()],
 }
 

@@ -10,7 +10,7 @@ functions the verifiers use, so what it builds always verifies.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.builder import Builder
@@ -33,12 +33,34 @@ PY_ELEMENT = {bool: i1, int: i64, float: f64}
 PY_RANK = {bool: 0, int: 1, float: 2}
 
 
+class ArrayObject:
+    """The identity of one Python array object in a scripted function (Python's ``is``).
+
+    Names bound to the same object see each other's element writes, as in Python: the script
+    frontend rebinds them all to the new value. ``version`` counts the writes, so that a view
+    taken before one (ember's views are copies) is caught when read after it."""
+
+    __slots__ = ("name", "version")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.version = 0
+
+
 @dataclass(frozen=True)
 class TValue:
-    """A tensor value; ``weak`` is the Python scalar type it came from, if any."""
+    """A tensor value; ``weak`` is the Python scalar type it came from, if any.
+
+    ``obj`` is the array object a name holds (``None`` for values not bound to a name yet);
+    ``views`` lists ``(object, version)`` for each object this value may share memory with
+    without being it (a slice, ``.T``, a reshape, a name bound to different objects on
+    different paths): writing through it is refused, and reading it after one of those
+    objects was written."""
 
     ssa: SSAValue
     weak: type | None = None
+    obj: ArrayObject | None = field(default=None, compare=False)
+    views: tuple = field(default=(), compare=False)
 
     @property
     def shape(self) -> S.Shape:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from xdsl.ir import Attribute
 
+from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.frontends.builder import PY_ELEMENT, PY_RANK, BuildError, Dim, TensorBuilder, TValue
 
@@ -211,7 +212,13 @@ def _astype(tb: TensorBuilder, a, dtype, **kw):
 
 def _copy(tb: TensorBuilder, a, **kw):
     _no_extra("copy", kw)
-    return _tensor(tb, a)
+    a = _tensor(tb, a)
+    return TValue(tb.emit(T.CopyOp(a.ssa)).results[0], a.weak) if a.rank else a
+
+
+def _asarray(tb: TensorBuilder, a, **kw):
+    _no_extra("asarray", kw)
+    return a if isinstance(a, TValue) else _tensor(tb, a)  # an array is returned as is
 
 
 def _len(tb: TensorBuilder, a, **kw):
@@ -247,7 +254,7 @@ FUNCTIONS: dict[object, Handler] = {
     np.broadcast_to: _broadcast_to,
     np.zeros: _creation(0), np.ones: _creation(1), np.empty: _creation(None), np.full: _full,
     np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
-    np.arange: _arange, np.copy: _copy, np.asarray: _copy, np.array: _copy,
+    np.arange: _arange, np.copy: _copy, np.asarray: _asarray, np.array: _copy,
     builtins.max: _binary("maximum"), builtins.min: _binary("minimum"),
     builtins.len: _len, builtins.float: _py_scalar(float), builtins.int: _py_scalar(int),
     builtins.bool: _py_scalar(bool),

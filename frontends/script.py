@@ -34,7 +34,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import shapes as S
 from ember.errors import ScriptError
 from ember.frontends import optable, subset
-from ember.frontends.builder import PY_ELEMENT, BuildError, TensorBuilder, TValue
+from ember.frontends.builder import PY_ELEMENT, ArrayObject, BuildError, TensorBuilder, TValue
 from ember.frontends.prange import Private
 from ember.frontends.script_control import ControlFlowMixin, always_returns
 
@@ -131,6 +131,8 @@ class _FunctionBuilder(ControlFlowMixin):
                     pass
         self.env: dict[str, object] = {}
         self.stack = (*stack, py_func)
+        #: array object -> its value after the last write (shared with inlined callees)
+        self.latest: dict = {}
 
     def inline_call(self, node: ast.Call, fn, args: list, kwargs: dict):
         """Build a call to another Python function by scripting its body in place."""
@@ -143,6 +145,7 @@ class _FunctionBuilder(ControlFlowMixin):
         except (OSError, TypeError):
             self.fail(node, f"cannot read the source of '{name}' to compile it", "call")
         callee.tb = self.tb
+        callee.latest = self.latest
         fdef = callee._function_def()
         params = [a.arg for a in fdef.args.args]
         defaults = dict(zip(reversed(params), reversed(fn.__defaults__ or ())))
@@ -161,9 +164,17 @@ class _FunctionBuilder(ControlFlowMixin):
         callee.env = bound
         saved = self.tb.location
         try:
-            return callee._body(fdef.body)
+            result = callee._body(fdef.body)
         finally:
             self.tb.location = saved
+        # the callee's element writes into arrays it was given are the caller's too
+        for value in bound.values():
+            if isinstance(value, TValue) and value.obj is not None and value.obj in self.latest:
+                final = self.latest[value.obj]
+                for n in self._holders(value.obj):
+                    if self.env[n].ssa is not final.ssa:
+                        self.env[n] = TValue(final.ssa, self.env[n].weak, value.obj, self.env[n].views)
+        return result
 
     def fail(self, node, message, construct="", hint=""):
         raise self.src.error(node, message, construct, hint)
@@ -191,7 +202,7 @@ class _FunctionBuilder(ControlFlowMixin):
         for arg, spec, ssa in zip(fdef.args.args, self.specs, block.args):
             ssa.name_hint = arg.arg
             if isinstance(spec, ArraySpec):
-                self.env[arg.arg] = TValue(ssa)
+                self.env[arg.arg] = TValue(ssa, obj=ArrayObject(arg.arg))
             else:
                 self.env[arg.arg] = ("scalar", ssa, spec.pytype)
         results = self._body(fdef.body)
@@ -318,6 +329,8 @@ class _FunctionBuilder(ControlFlowMixin):
 
     def _assign(self, target: ast.expr, value):
         if isinstance(target, ast.Name):
+            if isinstance(value, TValue) and value.rank and value.obj is None and not value.views:
+                value = TValue(value.ssa, value.weak, ArrayObject(target.id))  # a new array
             self.env[target.id] = value
         elif isinstance(target, ast.Subscript):
             self.assign_subscript(target, value)
@@ -365,6 +378,14 @@ class _FunctionBuilder(ControlFlowMixin):
             if isinstance(value, tuple) and len(value) == 3 and value[0] == "scalar":
                 value = self.tb.from_scalar(value[1], weak=value[2])
                 self.env[node.id] = value
+            if isinstance(value, TValue):
+                for obj, version in value.views:
+                    if obj.version != version:
+                        self.fail(node, f"'{node.id}' may share memory with '{obj.name}', which "
+                                        "was written after it was taken (ember makes slices, .T "
+                                        "and reshapes as copies, so it cannot see that write)",
+                                  "view", f"take it again after the write, or copy it first: "
+                                          f"{node.id} = ....copy()")
             return value
         if node.id in self.globals:
             return self.globals[node.id]
@@ -399,7 +420,7 @@ class _FunctionBuilder(ControlFlowMixin):
 
     def _tensor_attribute(self, node: ast.Attribute, x: TValue):
         if node.attr == "T":
-            return self.tb.transpose(x)
+            return view_of(x, self.tb.transpose(x))
         if node.attr == "shape":
             return tuple(self.tb.dim(x, k) for k in range(x.rank))
         if node.attr == "ndim":
@@ -422,7 +443,7 @@ class _FunctionBuilder(ControlFlowMixin):
                 self.fail(node.slice, f"tuple index {index} out of range", "subscript")
         if isinstance(base, TValue):
             try:
-                return self.tensor_subscript(node, base)
+                return view_of(base, self.tensor_subscript(node, base))
             except BuildError as e:
                 self.fail(node, str(e), "subscript")
         self.fail(node, f"cannot index a {type(base).__name__}", "subscript")
@@ -491,8 +512,11 @@ class _FunctionBuilder(ControlFlowMixin):
                 self.fail(kw, "**kwargs in calls are not supported", "keyword unpacking")
             kwargs[kw.arg] = self.expr(kw.value)
         if isinstance(fn, tuple) and len(fn) == 3 and fn[0] == "method":
-            return self._call_handler(node, optable.METHODS[fn[1]], [fn[2], *args], kwargs)
+            result = self._call_handler(node, optable.METHODS[fn[1]], [fn[2], *args], kwargs)
+            return view_of(fn[2], result) if fn[1] in VIEW_METHODS else result
         handler = optable.lookup(fn)
+        if handler is not None and fn in VIEW_FUNCTIONS and args:
+            return view_of(args[0], self._call_handler(node, handler, args, kwargs))
         target = getattr(fn, "py_func", fn)
         if handler is None and isinstance(target, types.FunctionType):
             return self.inline_call(node, target, args, kwargs)
@@ -522,6 +546,27 @@ class _FunctionBuilder(ControlFlowMixin):
 
 
 _PY_BY_KIND = {v: k for k, v in optable.PY_BINARY.items()}
+
+
+#: NumPy functions and array methods whose result is a view of their first argument
+VIEW_FUNCTIONS = {np.transpose, np.reshape, np.ravel, np.squeeze, np.expand_dims,
+                  np.broadcast_to, np.swapaxes, np.moveaxis, np.atleast_1d, np.atleast_2d,
+                  np.atleast_3d, np.diagonal}
+VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "diagonal"}
+
+
+def view_of(base, result):
+    """``result`` (a slice, ``.T``, a reshape... of ``base``) marked as a possible view of
+    ``base``'s array object: ember computes it as a copy, so writes through it are refused
+    and reading it after ``base`` was written is an error."""
+    if not (isinstance(base, TValue) and isinstance(result, TValue) and result.rank):
+        return result
+    if base.obj is None and not base.views:
+        return result
+    if result.obj is not None:  # the object itself (``np.asarray``-like): not a view
+        return result
+    marks = ((base.obj, base.obj.version),) if base.obj is not None else ()
+    return TValue(result.ssa, result.weak, None, marks + base.views)
 
 
 def _has_return(stmts: list[ast.stmt]) -> bool:

@@ -21,7 +21,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import shapes as S
 from ember.errors import ScriptError
 from ember.frontends import prange as P
-from ember.frontends.builder import BuildError, Dim, TValue
+from ember.frontends.builder import ArrayObject, BuildError, Dim, TValue
 from ember.frontends.slicing import Slice, build_slice
 
 
@@ -167,6 +167,86 @@ class ControlFlowMixin:
         except BuildError as e:
             self.fail(node, str(e), "index")
 
+    # -- array identity ----------------------------------------------------------------
+    # Python names refer to array objects: after ``y = x``, ``y[0] = 1`` changes ``x`` too.
+    # Each name's TValue carries its object (``TValue.obj``); an element write rebinds every
+    # name of the object (``write``). Control flow carries the aliases of the names it
+    # assigns, and a name whose object depends on the path (or the iteration) becomes a
+    # possible view of the candidates, through which writes are refused.
+
+    _variant: set = frozenset()
+    _followers: dict = {}
+    _split: set = set()
+    last_followers: dict = {}
+
+    def _holders(self, obj, env=None) -> list[str]:
+        env = self.env if env is None else env
+        return [n for n, v in env.items() if isinstance(v, TValue) and v.obj is obj]
+
+    def _shared(self, name: str, obj) -> bool:
+        """Whether a name other than ``name`` holds ``obj`` (or sees it through a view)."""
+        return any(n != name and isinstance(v, TValue)
+                   and (v.obj is obj or any(o is obj for o, _ in v.views))
+                   for n, v in self.env.items())
+
+    def _with_aliases(self, names: list[str]) -> list[str]:
+        """``names`` and the names that hold the same array objects (they see its writes)."""
+        objs = [v.obj for n in names if isinstance(v := self.env.get(n), TValue) and v.obj is not None]
+        extra = [n for n, v in self.env.items() if n not in names and isinstance(v, TValue)
+                 and v.obj is not None and any(v.obj is o for o in objs)]
+        return list(names) + extra
+
+    def _entry_value(self, name: str, before, arg, weak) -> TValue:
+        """A carried name at the start of a loop body or condition: the object it held before
+        the loop, unless the loop rebinds it to another object while another name holds that
+        one (then it is only possibly that object: no writes through it)."""
+        if not isinstance(before, TValue):
+            return TValue(arg, weak)
+        if name in self._variant:
+            return TValue(arg, weak, None, ((before.obj, before.obj.version), *before.views))
+        return TValue(arg, weak, before.obj, before.views)
+
+    def _rebind_after(self, bound: list) -> None:
+        """Bind names to the results of an ``if`` or a loop: ``(name, result, candidates)``
+        with the values the name may hold (one per path, or before and after an iteration)."""
+        pending = []
+        for name, result, candidates in bound:
+            objs = list({id(c.obj): c.obj for c in candidates}.values())
+            views = tuple(dict.fromkeys(v for c in candidates for v in c.views))
+            if len(objs) == 1:
+                self.env[name] = TValue(result.ssa, result.weak, objs[0], views)
+                if objs[0] is not None:
+                    self.latest[objs[0]] = self.env[name]
+            else:
+                pending.append((name, result, [o for o in objs if o is not None], views))
+                self.env[name] = TValue(result.ssa, result.weak, None, views)
+        for name, result, objs, views in pending:
+            if any(self._shared(name, o) for o in objs):  # possibly one of several objects
+                views = tuple((o, o.version) for o in objs) + views
+                self.env[name] = TValue(result.ssa, result.weak, None, views)
+            elif result.rank:
+                self.env[name] = TValue(result.ssa, result.weak, ArrayObject(name), views)
+
+    def write(self, x: TValue, new: TValue) -> None:
+        """``new`` is array object ``x.obj`` after an element write: every name holding it
+        is rebound, and views taken of it before become stale."""
+        obj = x.obj
+        obj.version += 1
+        self.latest[obj] = new
+        for n in self._holders(obj):
+            self.env[n] = TValue(new.ssa, self.env[n].weak, obj, self.env[n].views)
+
+    def _object_versions(self, names) -> dict:
+        """The array objects held by ``names`` that are not carried, with their versions."""
+        return {v.obj: v.obj.version for n, v in self.env.items()
+                if n not in names and isinstance(v, TValue) and v.obj is not None}
+
+    def _written_since(self, versions: dict) -> list[str]:
+        """Names holding an object of ``versions`` written since (by an inlined call: the
+        statements did not name it), to be carried as well."""
+        changed = [o for o, k in versions.items() if o.version != k]
+        return [n for o in changed for n in self._holders(o)]
+
     # -- if ----------------------------------------------------------------------------
 
     def _branch(self, stmts, names, env):
@@ -188,10 +268,18 @@ class ControlFlowMixin:
 
     def stmt_If(self, node: ast.If):
         cond = self._condition(node.test)
-        names = assigned_names(node.body + node.orelse)
+        names = self._with_aliases(assigned_names(node.body + node.orelse))
         env = self.env
-        then_block, then_vals = self._branch(node.body, names, env)
-        else_block, else_vals = self._branch(node.orelse, names, env)
+        while True:
+            versions = self._object_versions(names)
+            then_block, then_vals = self._branch(node.body, names, env)
+            else_block, else_vals = self._branch(node.orelse, names, env)
+            missing = [n for n in self._written_since(versions) if n not in names]
+            if not missing:
+                break
+            names = names + missing  # written by an inlined call: carried too
+            for block in (then_block, else_block):
+                block.drop_all_references()
         kept, kinds = [], []
         for n, a, b in zip(names, then_vals, else_vals):
             if a is None or b is None:  # not defined on both paths: only usable inside
@@ -205,8 +293,8 @@ class ControlFlowMixin:
         self._finish_branches(then_block, [a for _, a, _ in kept], kinds)
         self._finish_branches(else_block, [b for _, _, b in kept], kinds)
         op = self.tb.emit(scf.IfOp(cond, [k[0] for k in kinds], Region(then_block), Region(else_block)))
-        for (n, _, _), r, (_, weak) in zip(kept, op.results, kinds):
-            self.env[n] = TValue(r, weak)
+        self._rebind_after([(n, TValue(r, weak), (a, b)) for (n, a, b), r, (_, weak)
+                            in zip(kept, op.results, kinds)])
 
     def _finish_branches(self, block: Block, values, kinds):
         def run():
@@ -262,29 +350,85 @@ class ControlFlowMixin:
     # -- loops -------------------------------------------------------------------------
 
     def _loop(self, node, body_stmts, carried, make_op):
-        """Build a loop whose body rebinds ``carried``; rebuilds until types are stable."""
+        """Build a loop whose body rebinds ``carried``; rebuilds until types are stable, and
+        until the names whose array object changes from one iteration to the next are known."""
+        # names holding the same array as an earlier carried name follow it (one loop value
+        # per array object, so that bufferization can update it in place)
+        followers: dict[str, str] = {}
+        for k, n in enumerate(carried):
+            v = self.env[n]
+            if not (isinstance(v, TValue) and v.obj is not None):
+                continue
+            leader = next((m for m in carried[:k] if m not in followers
+                           and isinstance(w := self.env[m], TValue) and w.obj is v.obj
+                           and w.ssa is v.ssa), None)
+            if leader is not None:
+                followers[n] = leader
+        carried[:] = [n for n in carried if n not in followers]
         inits = [self._carry(self.env[n], node, n) for n in carried]
         kinds = [(v.ssa.type, v.weak) for v in inits]
-        for _ in range(4):
-            op, yielded = make_op([k[0] for k in kinds], kinds, body_stmts)
-            new = [self._join(node, n, TValue(_ssa_like(k[0]), k[1]), y)
-                   for n, k, y in zip(carried, kinds, yielded)]
-            if new == kinds:
-                return op, kinds, inits
-            kinds = new
-            op.drop_all_references()
+        variant: set[str] = set()
+        outer = self._variant, self._followers, self._split
+        try:
+            for _ in range(8):
+                self._variant, self._followers, self._split = variant, followers, set()
+                versions = self._object_versions(carried + list(followers))
+                op, yielded = make_op([k[0] for k in kinds], kinds, body_stmts)
+                missing = [n for n in self._written_since(versions)
+                           if n not in carried and n not in followers]
+                missing += [n for n in self._split if n not in missing]
+                for n in self._split:
+                    del followers[n]
+                new = [self._join(node, n, TValue(_ssa_like(k[0]), k[1]), y)
+                       for n, k, y in zip(carried, kinds, yielded)]
+                more = variant | {n for n, v, y in zip(carried, inits, yielded)
+                                  if v.obj is not None and y.obj is not v.obj
+                                  and self._shared(n, v.obj)}
+                if new == kinds and more == variant and not missing:
+                    self.last_followers = followers
+                    return op, kinds, inits
+                kinds, variant = new, more
+                for n in missing:  # carried from now on (the callers see the same list)
+                    carried.append(n)
+                    inits.append(self._carry(self.env[n], node, n))
+                    kinds.append((inits[-1].ssa.type, inits[-1].weak))
+                op.drop_all_references()
+        finally:
+            self._variant, self._followers, self._split = outer
         self.fail(node, "could not settle the types of loop variables", "loop")
+
+    def _bind_followers(self, env_before: dict) -> None:
+        """At a loop body's start: the followers hold their leader's value."""
+        for f, leader in self._followers.items():
+            v = self.env[leader]
+            self.env[f] = TValue(v.ssa, env_before[f].weak, v.obj, v.views)
+
+    def _check_followers(self) -> None:
+        """At a body's end: a follower the body rebound to another array is carried itself."""
+        for f, leader in self._followers.items():
+            v, w = self.env.get(f), self.env.get(leader)
+            if not (isinstance(v, TValue) and isinstance(w, TValue) and v.obj is w.obj
+                    and v.ssa is w.ssa):
+                self._split.add(f)
+
+    def rebind_followers(self) -> None:
+        """After a loop: the followers hold their leader's result."""
+        for f, leader in self.last_followers.items():
+            v = self.env[leader]
+            self.env[f] = TValue(v.ssa, None, v.obj, v.views)
 
     def _loop_body(self, block: Block, carried, kinds, stmts, ivs=()):
         """Run ``stmts`` in ``block`` whose args are bound to ``carried``; returns yields."""
         saved = self.env
         self.env = dict(saved)
         for n, arg, (_, weak) in zip(carried, block.args[len(ivs):], kinds):
-            self.env[n] = TValue(arg, weak)
+            self.env[n] = self._entry_value(n, saved.get(n), arg, weak)
+        self._bind_followers(saved)
 
         def run():
             for s in stmts:
                 self._stmt(s)
+            self._check_followers()
             return [self._carry(self.env[n], stmts[-1], n) for n in carried]
 
         try:
@@ -316,7 +460,8 @@ class ControlFlowMixin:
         if plan is not None and plan.shared and not nonneg:
             self._check_prange_signs(it, start, stop, step)
         var = node.target.id
-        carried = [n for n in assigned_names(node.body) if self._live(n) and n != var]
+        carried = [n for n in self._with_aliases(assigned_names(node.body))
+                   if self._live(n) and n != var]
         if plan is not None:  # private names start unset in each iteration
             carried = [n for n in carried if n not in plan.private]
             for n in plan.private:
@@ -347,8 +492,9 @@ class ControlFlowMixin:
         self._yield(block, yields, kinds)
         init_vals = [self._convert(v, k).ssa for v, k in zip(inits, kinds)]
         op = self.tb.emit(scf.ForOp(lb, ub, st, init_vals, block))
-        for n, r, (_, weak) in zip(carried, op.results, kinds):
-            self.env[n] = TValue(r, weak)
+        self._rebind_after([(n, TValue(r, weak), (v, y)) for n, r, (_, weak), v, y
+                            in zip(carried, op.results, kinds, inits, yields)])
+        self.rebind_followers()
         if plan is not None:
             op.attributes["ember.prange"] = self._prange_kinds(node, plan, carried, kinds)
             line = node.lineno + self.src.first_line - 1
@@ -482,14 +628,15 @@ class ControlFlowMixin:
         return self._while(node)
 
     def _while(self, node: ast.While):
-        carried = [n for n in assigned_names(node.body) if self._live(n)]
+        carried = [n for n in self._with_aliases(assigned_names(node.body)) if self._live(n)]
 
         def make(types, kinds, stmts):
             before = Block(arg_types=list(types))
             saved = self.env
             self.env = dict(saved)
             for n, arg, (_, weak) in zip(carried, before.args, kinds):
-                self.env[n] = TValue(arg, weak)
+                self.env[n] = self._entry_value(n, saved.get(n), arg, weak)
+            self._bind_followers(saved)
             try:
                 cond = self._in_block(before, lambda: self._condition(node.test))
             finally:
@@ -503,8 +650,9 @@ class ControlFlowMixin:
         self._yield(after, yields, kinds)
         init_vals = [self._convert(v, k).ssa for v, k in zip(inits, kinds)]
         op = self.tb.emit(scf.WhileOp(init_vals, [k[0] for k in kinds], Region(before), Region(after)))
-        for n, r, (_, weak) in zip(carried, op.results, kinds):
-            self.env[n] = TValue(r, weak)
+        self._rebind_after([(n, TValue(r, weak), (v, y)) for n, r, (_, weak), v, y
+                            in zip(carried, op.results, kinds, inits, yields)])
+        self.rebind_followers()
 
     # -- element access ------------------------------------------------------------------
 
@@ -533,15 +681,23 @@ class ControlFlowMixin:
         x = self._name(target.value)
         if not isinstance(x, TValue) or x.rank == 0:
             self.fail(target, f"'{name}' is not a tensor", "element assignment")
+        if x.obj is None:
+            of = ", ".join(f"'{o.name}'" for o, _ in x.views) or "another array"
+            self.fail(target, f"'{name}' may share memory with {of} (a slice, .T, a reshape, or "
+                              "a name bound to different arrays on different paths); ember "
+                              "cannot write through it", "element assignment",
+                      "write into the array itself (x[i, j] = v), or copy first: "
+                      f"{name} = {name}.copy()")
         v = self._carry(value, target, name) if not isinstance(value, TValue) else value
         indices = self._indices(target.slice)
         if any(isinstance(i, Slice) for i in indices):
             self.fail(target, "assignment to a slice is not supported; write elements in a loop",
                       "slice assignment")
         try:
-            self.env[name] = self.tb.insert(x, indices, v)
+            new = self.tb.insert(x, indices, v)
         except BuildError as e:
             self.fail(target, str(e), "element assignment")
+        self.write(x, new)
 
 
 def _nonneg(v) -> bool:

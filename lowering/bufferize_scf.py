@@ -84,6 +84,8 @@ def _outgoing(fl, old: SSAValue, claimed: set, loop_args: tuple = ()) -> SSAValu
     mine = (buf.root is not None and buf.ref is buf.root
             and (buf.root in fl.temps or buf.root in loop_args) and buf.root not in claimed)
     if not mine:
+        if fl.writes_argument(old):
+            fl.refuse_copy(old, old.owner if not isinstance(old.owner, Block) else old.owner.parent_op())
         buf = tensor_ops.copy_to_new(fl, buf, t)
     claimed.add(buf.root)
     return buf.ref
@@ -138,7 +140,8 @@ def _moved_into_if(fl, op: scf.IfOp) -> list[SSAValue]:
                 buf = fl.bufs[v]
                 roots = [fl.bufs[u].root for u in found]
                 if (buf.lazy is None and buf.root is not None and buf.ref is buf.root
-                        and (buf.root in fl.temps or buf.root in fl.carried)
+                        and (buf.root in fl.temps or buf.root in fl.carried
+                             or buf.root in fl.external)
                         and buf.root not in fl.moved and buf.root not in roots
                         and _used_only_by(v, op)):
                     found[v] = None
@@ -198,7 +201,8 @@ def _loop_inits(fl, op, inits) -> list[SSAValue]:
             out.append(scalar_of(fl, fl.buffer(v)))
         else:
             buf = fl.buffer(v)
-            mine = buf.root is not None and (buf.root in fl.temps or buf.root in fl.carried)
+            mine = buf.root is not None and (buf.root in fl.temps or buf.root in fl.carried
+                                             or buf.root in fl.external)
             movable = (mine and buf.ref is buf.root and dead_after(v, op) and buf.ref not in out
                        and buf.root not in fl.moved)
             if movable:  # the loop takes the buffer over
@@ -207,6 +211,8 @@ def _loop_inits(fl, op, inits) -> list[SSAValue]:
                 else:
                     fl.moved.add(buf.root)
             else:
+                if fl.writes_argument(v):
+                    fl.refuse_copy(v, op)
                 buf = tensor_ops.copy_to_new(fl, buf, t)
                 fl.temps.remove(buf.root)
             out.append(buf.ref)

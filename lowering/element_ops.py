@@ -1,10 +1,11 @@
 """``tensor-to-loop`` for element access: ``etensor.extract``, ``etensor.insert``, ``etensor.item``.
 
     %y = etensor.insert %v, %x[%i] : tensor<f32>, tensor<?xf32>
-becomes, when ``%x``'s buffer is ours and ``%x`` is dead afterwards, an in-place store:
+becomes, when ``%x``'s buffer is ours (a temporary, or an argument: the caller sees the
+write, as in Python) and ``%x`` is dead afterwards, an in-place store:
     memref.store %v, %xbuf[%i] : memref<?xf32>
-and otherwise a copy of ``%xbuf`` followed by the store (value semantics: a caller's array
-is never written).
+and otherwise a copy of ``%xbuf`` followed by the store; a copy of an argument's memory would
+hide the write from the caller, so that is refused (``FunctionLowering.refuse_copy``).
 """
 
 from __future__ import annotations
@@ -50,10 +51,17 @@ def insert(fl, op: T.InsertOp):
     """In place when the destination is ours and dead after this op; else copy first."""
     dest = fl.buffer(op.dest)
     if not (fl.owned(dest) and dest.ref is dest.root and dead_after(op.dest, op)):
+        if fl.writes_argument(op.dest):
+            fl.refuse_copy(op.dest, op)
         dest = copy_to_new(fl, dest, op.dest.type)
     value = scalar_of(fl, fl.buffer(op.value))
     fl.b.insert(memref.StoreOp.get(value, dest.ref, _indices(fl, op.dest.type, op.indices)))
     fl.bufs[op.result] = dest
+
+
+def copy(fl, op: T.CopyOp):
+    """A real copy (``FunctionLowering.run`` folds the copies that separate nothing)."""
+    fl.bufs[op.result] = copy_to_new(fl, fl.buffer(op.input), op.result.type)
 
 
 def dead_after(value: SSAValue, op) -> bool:
@@ -98,5 +106,5 @@ def slice_(fl, op: T.SliceOp):
     fl.bufs[op.result] = out
 
 
-EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.ItemOp: item,
+EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.CopyOp: copy, T.ItemOp: item,
                                   T.SliceOp: slice_}

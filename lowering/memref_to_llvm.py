@@ -210,6 +210,10 @@ def _dealloc(op: memref.DeallocOp, a: list[SSAValue], e: Emitter) -> None:
     e.call(TEMP_FREE, [Descriptor(e, a[0], op.memref.type).ptr()], None)
 
 
+def _pointer(op: memref.ExtractAlignedPointerAsIndexOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    return e.cast(llvm.PtrToIntOp, Descriptor(e, a[0], op.source.type).ptr(), i64)
+
+
 def _dim(op: memref.DimOp, a: list[SSAValue], e: Emitter) -> Int:
     d = constant_int(op.index)
     if d is None:
@@ -255,6 +259,7 @@ _RULES: dict[type[Operation], Callable[[Operation, list[SSAValue], Emitter], SSA
     memref.LoadOp: _load, memref.StoreOp: _store, memref.AllocOp: _alloc,
     memref.AllocaOp: _alloca, memref.DeallocOp: _dealloc, memref.DimOp: _dim,
     memref.CastOp: _cast, memref.ReinterpretCastOp: _view, memref.SubviewOp: _view,
+    memref.ExtractAlignedPointerAsIndexOp: _pointer,
 }
 
 

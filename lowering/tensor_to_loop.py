@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, func, memref
+from xdsl.dialects import arith, cf, func, memref, scf
 from xdsl.dialects.builtin import (
     IndexType,
     IntegerAttr,
@@ -42,7 +42,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.errors import CompilerError
-from ember.lowering import bufferize_scf, custom_lowering, element_ops, tensor_ops
+from ember.lowering import arg_writes, bufferize_scf, custom_lowering, element_ops, tensor_ops
 
 _EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS,
              **custom_lowering.EMITTERS}
@@ -56,7 +56,9 @@ class Buffer:
 
     ref: SSAValue
     sizes: list[SSAValue]
-    root: SSAValue | None  # the memref.alloc this aliases; None for arguments
+    #: the memref.alloc this aliases; an argument the function writes into; None for the
+    #: other arguments (read only)
+    root: SSAValue | None
     scalar: SSAValue | None = None  # set when the tensor is a 0-d splat of this scalar
     #: set while the tensor is fused into its consumer: computes the element at an index
     lazy: Callable[[Builder, list[SSAValue]], SSAValue] | None = None
@@ -92,6 +94,12 @@ class FunctionLowering:
         self._consts: dict[int, SSAValue] = {}
         #: whether a packed matmul applies the elementwise ops on its result (matmul_epilogue)
         self.fuse_epilogue = fuse_epilogue
+        #: the entry's arguments it writes into (``arg_writes``): owned like temporaries, never
+        #: freed; element writes to them must be done in place (the caller sees them)
+        self.external: set[SSAValue] = set()
+        #: tensor value -> positions of the written arguments whose memory it may be, for the
+        #: values that are written in place (or flow into one that is)
+        self.argument_flow: dict[SSAValue, frozenset[int]] = {}
         #: the last op of each deferred matmul's epilogue -> what emits the matmul there
         self.epilogues: dict[Operation, Callable] = {}
         #: every op of those epilogues (an op joins one matmul's epilogue at most)
@@ -113,8 +121,22 @@ class FunctionLowering:
         return self._consts[v]
 
     def owned(self, buf: Buffer) -> bool:
-        return buf.root is not None and (buf.root in self.carried
+        return buf.root is not None and (buf.root in self.carried or buf.root in self.external
                                          or any(buf.root in scope for scope in self.scopes))
+
+    def writes_argument(self, v: SSAValue) -> bool:
+        """Whether tensor ``v`` may be the memory of an argument the function writes into
+        (a copy of it would hide a write from the caller)."""
+        return bool(self.argument_flow.get(v))
+
+    def refuse_copy(self, v: SSAValue, where: Operation):
+        """Raise: bufferization would copy ``v``, which may be a caller's array written later."""
+        k = min(self.argument_flow[v])
+        name = self.fop.args[k].name_hint or f"#{k}"
+        raise CompilerError(
+            f"tensor-to-loop: cannot write argument '{name}' in place at {where.location}: its "
+            "old value is still used after the write (or it is both written and replaced in a "
+            "loop); copy it first (x = x.copy()) to work on a private array")
 
     def lower_block(self, old: Block, new: Block):
         """Lower the ops of ``old`` into ``new`` (the caller manages scopes)."""
@@ -179,10 +201,26 @@ class FunctionLowering:
         block = Block(arg_types=arg_types)
         self.entry_block = block
         self.b = Builder(InsertPoint.at_end(block))
-        for a, new in zip(old.args, block.args):
+        written: set[int] = set()
+        flow: dict[SSAValue, frozenset[int]] = {}
+        if self.entry:
+            flow = arg_writes.argument_flow(old)
+            written = set(arg_writes.written_arguments(old, flow))
+            later = arg_writes.written_values(old)
+            self.argument_flow = {v: ks & written for v, ks in flow.items()
+                                  if ks & written and v in later}
+        for op in [o for o in old.walk() if isinstance(o, T.CopyOp)]:
+            if not (self.entry and flow.get(op.input, frozenset()) & written):
+                op.result.replace_all_uses_with(op.input)  # value semantics: nothing to copy
+                op.detach()
+                op.erase()
+        for k, (a, new) in enumerate(zip(old.args, block.args)):
             new.name_hint = a.name_hint
             if isinstance(a.type, TensorType):
-                self.bufs[a] = Buffer(new, self._arg_sizes(new, a.type), None)
+                root = new if k in written else None
+                self.bufs[a] = Buffer(new, self._arg_sizes(new, a.type), root)
+                if root is not None:
+                    self.external.add(new)
             else:
                 self.values[a] = new
         for op in list(old.body.block.ops):
@@ -194,6 +232,8 @@ class FunctionLowering:
         fop.arg_attrs = old.arg_attrs
         fop.location = old.location
         hoist_checks(block)
+        if self.external:
+            guard_deallocs(fop, self.external)
         return fop
 
     def _arg_sizes(self, ref: SSAValue, t: TensorType) -> list[SSAValue]:
@@ -244,6 +284,43 @@ class FunctionLowering:
         self.result_types = types
 
 
+def guard_deallocs(fop: func.FuncOp, arguments: set[SSAValue]) -> None:
+    """Free a buffer that may be a written argument's memory (a loop took the argument over,
+    or an ``if`` yields it) only when it is not::
+
+        memref.dealloc %b
+      ->
+        %p = memref.extract_aligned_pointer_as_index %b
+        %q = memref.extract_aligned_pointer_as_index %x
+        %other = arith.cmpi ne, %p, %q : index
+        scf.if %other { memref.dealloc %b }
+    """
+    block = fop.body.block
+    flow = arg_writes.argument_flow(fop)
+    for op in list(fop.walk()):
+        if not isinstance(op, memref.DeallocOp):
+            continue
+        ks = sorted(k for k in flow.get(op.memref, ()) if block.args[k] in arguments)
+        if not ks:
+            continue
+        if op.memref in arguments:
+            op.detach()
+            op.erase()
+            continue
+        b = Builder(InsertPoint.before(op))
+        mine = b.insert(memref.ExtractAlignedPointerAsIndexOp(
+            operands=[op.memref], result_types=[IndexType()])).results[0]
+        cond = None
+        for k in ks:
+            theirs = b.insert(memref.ExtractAlignedPointerAsIndexOp(
+                operands=[block.args[k]], result_types=[IndexType()])).results[0]
+            ne = b.insert(arith.CmpiOp(mine, theirs, "ne")).result
+            cond = ne if cond is None else b.insert(arith.AndIOp(cond, ne)).result
+        guard = b.insert(scf.IfOp(cond, [], Region(Block([scf.YieldOp()]))))
+        op.detach()
+        guard.true_region.block.insert_op_before(op, guard.true_region.block.last_op)
+
+
 _PURE_DIALECTS = ("arith",)
 
 
@@ -268,7 +345,7 @@ def hoist_checks(block: Block) -> None:
             for v in work.pop().operands:
                 owner = v.owner
                 if isinstance(owner, Operation) and owner.parent is block and \
-                        position[owner] > first and owner not in slice_ops and owner not in moved:
+                        position[owner] >= first and owner not in slice_ops and owner not in moved:
                     slice_ops.add(owner)
                     work.append(owner)
         if all(o is check or _hoistable(o) for o in slice_ops):

@@ -1,0 +1,241 @@
+"""Element writes follow Python: into an argument they change the caller's array, and every
+name bound to the same array object sees them (``lowering/arg_writes.py``, the script
+frontend's array identity); writes ember cannot follow are refused, never silently lost."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xdsl.context import Context
+
+import ember
+from ember.dialects.etensor import ETensor
+from ember.errors import CompilerError
+from ember.lowering.tensor_to_loop import TensorToLoopPass
+
+
+def twice(x, out):
+    for i in range(x.shape[0]):
+        out[i] = x[i] * 2.0
+    return out.sum()
+
+
+def alias_then_write(x):
+    y = x
+    y[0] = 5.0
+    return x
+
+
+def alias_of_a_temporary(x):
+    z = x * 1.0
+    w = z
+    w[1] = 7.0
+    return z
+
+
+def put(z, i: int, v: float):
+    z[i] = v
+    return 0
+
+
+def callee_writes(x):
+    put(x, 0, 3.0)
+    return x
+
+
+def callee_writes_in_a_loop(x):
+    for i in range(x.shape[0]):
+        put(x, i, i * 1.0)
+    return x.sum()
+
+
+def callee_writes_in_a_branch(x, c: bool):
+    if c:
+        put(x, 1, 9.0)
+    return x
+
+
+def written_then_replaced(x, n: int):
+    for i in range(n):
+        x[0] = 1.0
+        x = x * 2.0
+    return x
+
+
+def rebinding_an_alias(x):
+    y = x
+    for i in range(3):
+        y = y * 2.0
+    return x + y
+
+
+def private_copy(x):
+    y = x.copy()
+    y[0] = 1.0
+    return y
+
+
+def prange_fill(out, a: float):
+    for i in ember.prange(out.shape[0]):
+        out[i] = a * i
+    return out
+
+
+def conditional_write(x, c: bool):
+    if c:
+        x[0] = -1.0
+    return x
+
+
+PROGRAMS = [
+    (twice, lambda: (np.arange(5.0), np.zeros(5))),
+    (alias_then_write, lambda: (np.zeros(3),)),
+    (alias_of_a_temporary, lambda: (np.ones(3),)),
+    (callee_writes, lambda: (np.zeros(2),)),
+    (callee_writes_in_a_loop, lambda: (np.zeros(4),)),
+    (callee_writes_in_a_branch, lambda: (np.zeros(3), True)),
+    (callee_writes_in_a_branch, lambda: (np.zeros(3), False)),
+    (written_then_replaced, lambda: (np.zeros(3), 0)),
+    (written_then_replaced, lambda: (np.zeros(3), 2)),
+    (rebinding_an_alias, lambda: (np.ones(3),)),
+    (private_copy, lambda: (np.zeros(3),)),
+    (prange_fill, lambda: (np.zeros(100_000), 0.5)),
+    (conditional_write, lambda: (np.zeros(2), True)),
+    (conditional_write, lambda: (np.zeros(2), False)),
+]
+
+
+@pytest.mark.parametrize("fn, make", PROGRAMS, ids=[f"{p[0].__name__}-{k}" for k, p in enumerate(PROGRAMS)])
+def test_results_and_arguments_match_python(fn, make):
+    mine, theirs = make(), make()
+    got, want = ember.script(fn)(*mine), fn(*theirs)
+    np.testing.assert_array_equal(got, want)
+    for a, b in zip(mine, theirs):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)  # the caller's arrays, after the call
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(-10, 10)), min_size=1, max_size=8),
+       st.booleans())
+def test_writes_through_aliases_match_python_on_any_input(writes, c):
+    f = SCATTER
+    idx = np.array([i for i, _ in writes], np.int64)
+    vals = np.array([v for _, v in writes])
+    mine, theirs = np.zeros(6), np.zeros(6)
+    np.testing.assert_array_equal(f(mine, idx, vals, c), scatter(theirs, idx, vals, c))
+    np.testing.assert_array_equal(mine, theirs)
+
+
+def scatter(x, idx, vals, c: bool):
+    y = x
+    z = x * 0.0
+    if c:
+        z = x
+    for k in range(idx.shape[0]):
+        y[idx[k]] += vals[k]
+    return y + x
+
+
+SCATTER = ember.script(scatter)
+
+
+def write_through_row(x):
+    r = x[0]
+    r[1] = 5.0
+    return x
+
+
+def write_through_transpose(x):
+    t = x.T
+    t[0, 1] = 5.0
+    return x
+
+
+def stale_slice(x):
+    v = x[1:3]
+    x[1] = 9.0
+    return v
+
+
+def fresh_slice(x):
+    x[1] = 9.0
+    v = x[1:3]
+    return v * 2.0
+
+
+def path_dependent(x, z, c: bool):
+    if c:
+        y = x
+    else:
+        y = z
+    y[0] = 1.0
+    return y
+
+
+@pytest.mark.parametrize("fn, args, message", [
+    (write_through_row, (np.zeros((2, 3)),), "'r' may share memory with 'x'"),
+    (write_through_transpose, (np.zeros((2, 3)),), "'t' may share memory with 'x'"),
+    (stale_slice, (np.zeros(4),), "'v' may share memory with 'x', which was written after"),
+    (path_dependent, (np.zeros(2), np.zeros(2), True), "'y' may share memory with"),
+])
+def test_writes_ember_cannot_follow_are_refused(fn, args, message):
+    with pytest.raises(ember.ScriptError, match=message) as e:
+        ember.script(fn)(*args)
+    assert "^" in str(e.value)  # file:line:col and a caret
+
+
+def test_a_slice_taken_after_the_write_sees_it():
+    x = np.zeros(4)
+    np.testing.assert_array_equal(ember.script(fresh_slice)(x), [18.0, 0.0])
+
+
+def test_read_only_and_overlapping_arguments_are_refused():
+    f = ember.script(twice)
+    x, out = np.arange(4.0), np.zeros(4)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="argument 'out' is read-only"):
+        f(x, out)
+    out = np.zeros(8)
+    with pytest.raises(ValueError, match="arguments 'out' and 'x' share memory"):
+        f(out[2:6], out[:4])
+    assert f(out[4:], out[:4]) == 0.0  # disjoint halves of one array are fine
+    x.flags.writeable = False  # only read: may be read-only
+    assert f(x, np.zeros(4)) == 12.0
+
+
+def test_the_written_arguments_survive_the_disk_cache_and_save(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBER_CACHE_DIR", str(tmp_path / "cache"))
+    f = ember.script(twice)
+    out = np.zeros(3)
+    f(np.ones(3), out)
+    assert f._last.written == [1]
+    ember.save(f, tmp_path / "twice.ember")
+    g = ember.load(tmp_path / "twice.ember")
+    out = np.zeros(3)
+    assert g(np.ones(3), out) == 6.0 and out.tolist() == [2.0, 2.0, 2.0]
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        g(np.ones(3), out)
+
+
+def test_bufferization_refuses_to_copy_a_written_argument():
+    """Tensor IR whose argument is written while its old value is still returned cannot be
+    done in place: an error, not a write the caller would not see."""
+    from xdsl.dialects.arith import Arith
+    from xdsl.dialects.builtin import Builtin
+    from xdsl.dialects.func import Func
+    from xdsl.parser import Parser
+
+    text = """
+    func.func @f(%x: tensor<?xf64>, %v: tensor<f64>) -> (tensor<?xf64>, tensor<?xf64>) attributes {ember.entry} {
+      %c0 = arith.constant 0 : index
+      %y = etensor.insert %v, %x[%c0] : tensor<f64>, tensor<?xf64>
+      func.return %y, %x : tensor<?xf64>, tensor<?xf64>
+    }"""
+    ctx = Context()
+    for d in (Builtin, Func, Arith, ETensor):
+        ctx.load_dialect(d)
+    module = Parser(ctx, text).parse_module()
+    with pytest.raises(CompilerError, match="cannot write argument 'x' in place"):
+        TensorToLoopPass().apply(ctx, module)
