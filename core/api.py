@@ -59,6 +59,9 @@ class Specialization:
     #: positions of the array parameters the code may write into (``x[i] = v`` on an
     #: argument changes the caller's array, as in Python)
     written: list[int] = field(default_factory=list)
+    #: per result, the argument it may be (the code then allocates no result: the argument
+    #: itself is returned, as in Python), or -1
+    returns_argument: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -131,7 +131,8 @@ def _signature_record(spec, texts: dict[str, str]) -> dict:
     return {"name": spec.name, "specs": [spec_to_json(s) for s in spec.specs], "kinds": spec.kinds,
             "results": [list(r) for r in spec.results], "weak": spec.weak,
             "returns_tuple": spec.returns_tuple, "messages": spec.messages, "plain": spec.plain,
-            "written": spec.written, "stages": list(texts)}
+            "written": spec.written, "returns_argument": spec.returns_argument,
+            "stages": list(texts)}
 
 
 def artifact_bytes(function: dict, specializations: list, objects: bool = True,
@@ -236,8 +237,9 @@ class Artifact:
         code = self.read(k, "host.o") if use_object and self.host_code_usable() else None
         engine = (Engine.from_object(code, optimized, self.read(k, "kernels.o")) if code
                   else Engine(llvm_ir))
+        returned = list(record.get("returns_argument", []))
         call = make_entry(engine, record["name"], record["kinds"],
-                          [(np.dtype(dt), rank) for dt, rank in record["results"]])
+                          [(np.dtype(dt), rank) for dt, rank in record["results"]], returned)
         timings = {"load": time.perf_counter() - t0}
         lazy = [s for s in ("loop", "llvm") if s not in texts] if "tensor+locations" in texts else []
         return Specialization(tuple(spec_from_json(s) for s in record["specs"]), call,
@@ -245,7 +247,7 @@ class Artifact:
                               StageTexts(texts, lazy), llvm_ir, engine.optimized_ir, timings, plain=record["plain"],
                               name=record["name"], kinds=list(record["kinds"]),
                               results=[tuple(r) for r in record["results"]],
-                              written=list(record.get("written", [])))
+                              written=list(record.get("written", [])), returns_argument=returned)
 
     def _text(self, k: int, filename: str) -> str:
         data = self.read(k, filename)

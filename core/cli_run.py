@@ -127,7 +127,7 @@ def compile_entry(module: ModuleOp, name: str | None = None, signature: Function
     """Lower ``module`` to native code; returns ``(call, function_type, assert_messages)``."""
     from ember.context import make_context
     from ember.dialects.shapes import to_numpy_dtype
-    from ember.lowering.abi import make_entry
+    from ember.lowering.abi import make_entry, returned_arguments
     from ember.lowering.jit import Engine
     from ember.lowering.llvm_ir import to_llvm_ir
 
@@ -158,7 +158,8 @@ def compile_entry(module: ModuleOp, name: str | None = None, signature: Function
             raise RunError(f"@{name} returns {t}: ember-run runs functions that return tensors")
         results.append((to_numpy_dtype(t.element_type), len(t.get_shape())))
     engine = Engine(to_llvm_ir(module))
-    call = make_entry(engine, name, [_kind(t) for t in ftype.inputs], results)
+    call = make_entry(engine, name, [_kind(t) for t in ftype.inputs], results,
+                      returned_arguments(module, name))
     return call, ftype, messages
 
 

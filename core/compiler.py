@@ -119,7 +119,7 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
     ``EMBER_VERIFY=1`` verifies the IR after every pass (see :func:`_verify_after`).
     """
     from ember.api import Specialization
-    from ember.lowering.abi import make_entry
+    from ember.lowering.abi import make_entry, returned_arguments
     from ember.lowering.arg_writes import written_arguments
     from ember.lowering.jit import Engine, start_runtime_link
     from ember.lowering.llvm_ir import to_llvm_ir_parts
@@ -130,6 +130,7 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
     results = [(to_numpy_dtype(t.element_type), len(t.get_shape())) for t in fop.function_type.outputs]
     written = written_arguments(fop)
     messages: list[str] = []
+    returned: list[int] = [-1] * len(results)
 
     ctx = make_context()
     texts: dict[str, str] = {}
@@ -168,6 +169,7 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
             _dump(stage.name, texts[stage.name])
         if stage.name == "loop":
             messages = _assert_messages(module, name)
+            returned = returned_arguments(module, name) or returned
     t0 = time.perf_counter()
     try:
         parts = to_llvm_ir_parts(module)
@@ -192,8 +194,9 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
             engine = wait()
     _dump("llvm-ir", llvm_text)
     timings["llvm-O3+codegen"] = time.perf_counter() - t0
-    call = make_entry(engine, name, kinds, results)
+    call = make_entry(engine, name, kinds, results, returned)
     return Specialization(key, call, weak, returns_tuple, messages, StageTexts(texts, lazy), llvm_text,
                           engine.optimized_ir, timings, plain=all(rank > 0 for _, rank in results),
                           name=name, kinds=list(kinds),
-                          results=[(dt.name, rank) for dt, rank in results], written=written)
+                          results=[(dt.name, rank) for dt, rank in results], written=written,
+                          returns_argument=returned)

@@ -236,7 +236,8 @@ def _signature(f: ScriptFunction, base: str, key: tuple, spec: Specialization) -
     symbol = f"{base}_{mangle(key)}"
     return ExportedSignature(symbol, f"{symbol}.impl", key, list(spec.kinds), params,
                              list(spec.results), outs, list(spec.messages),
-                             _python_signature(base, params, key, spec.results))
+                             _python_signature(base, params, key, spec.results),
+                             list(spec.returns_argument))
 
 
 def _entry_module(sig: ExportedSignature, spec: Specialization, tm) -> tuple[llb.ModuleRef, list[str]]:

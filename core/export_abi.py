@@ -27,7 +27,7 @@ and the result tensors in a stack frame, and calls the entry with ``<sym>.alloc`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +52,7 @@ RUNTIME_IR = """\
 declare ptr @malloc(i64)
 declare void @free(ptr)
 declare void @abort()
+declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)
 
 define weak void @ember_free(ptr %data) {
   call void @free(ptr %data)
@@ -100,6 +101,9 @@ class ExportedSignature:
     outs: list[str]                 # C names of the result parameters
     messages: list[str]             # assert messages: status k > 0 is messages[k - 1]
     python: str                     # "f(x: float32[?,?], a: float) -> float32[?,?]"
+    #: per result, the argument the entry may return as is (``ember.returns_argument``), or -1:
+    #: the shim then copies that argument into a result of its own
+    returns_argument: list[int] = field(default_factory=list)
 
     def argument_messages(self) -> list[str]:
         """The message of status -(k+1): argument k does not match the signature."""
@@ -249,6 +253,7 @@ def _shim(sig: ExportedSignature) -> str:
             for k, (kind, name) in enumerate(zip(sig.kinds, sig.params))]
     args += [f'ptr @"{sig.symbol}.alloc"', f"ptr {frame}"]
     status = out.emit(f'call i32 @"{sig.impl}"({", ".join(args)})', "status")
+    _copy_returned_arguments(out, sig, frame, status)
     out.do(f"ret i32 {status}")
     for k in objs:
         out.label(f"fail.{k}")
@@ -256,6 +261,39 @@ def _shim(sig: ExportedSignature) -> str:
     params = ", ".join(f"{t} {n}" for t, n in _c_params(sig))
     return (f'define signext i32 @"{sig.symbol}"({params}) {{\nentry:\n'
             + "\n".join(out.lines) + "\n}\n")
+
+
+def _copy_returned_arguments(out: _Lines, sig: ExportedSignature, frame: str, status: str) -> None:
+    """A result the entry left unallocated is argument ``j`` itself (Python would return that
+    array): a C caller gets a copy in a buffer of its own allocator, as for every result."""
+    for k, j in enumerate(sig.returns_argument):
+        if j < 0:
+            continue
+        rank = sig.results[k][1]
+        tensor = _arg(sig.outs[k])
+        data = out.field(tensor, TENSOR_FIELDS["data"], "ptr", f"out{k}.data")
+        ok = out.emit(f"icmp eq i32 {status}, 0", f"out{k}.ok")
+        empty = out.emit(f"icmp eq ptr {data}, null", f"out{k}.empty")
+        copy = out.emit(f"and i1 {ok}, {empty}", f"out{k}.copy")
+        out.do(f'br i1 {copy}, label %"copy{k}", label %"done{k}"')
+        out.label(f"copy{k}")
+        src = _arg(sig.params[j])
+        shape = out.field(src, TENSOR_FIELDS["shape"], "ptr", f"arg{j}.shape")
+        nbytes = str(np.dtype(sig.results[k][0]).itemsize)
+        for d in range(rank):
+            nbytes = out.emit(f"mul i64 {nbytes}, {out.element(shape, d, f'arg{j}.size')}", "nbytes")
+        dtype = np.dtype(sig.results[k][0]).num
+        dst = out.emit(f'call ptr @"{sig.symbol}.alloc"(ptr {frame}, i64 {k}, i64 {rank}, '
+                       f"ptr {shape}, i32 {dtype})", f"out{k}.new")
+        failed = out.emit(f"icmp eq ptr {dst}, null", f"out{k}.failed")
+        out.do(f'br i1 {failed}, label %"oom{k}", label %"fill{k}"')
+        out.label(f"oom{k}")
+        out.do(f"ret i32 {2**31 - 1}")
+        out.label(f"fill{k}")
+        src_data = out.field(src, TENSOR_FIELDS["data"], "ptr", f"arg{j}.data")
+        out.do(f"call void @llvm.memcpy.p0.p0.i64(ptr {dst}, ptr {src_data}, i64 {nbytes}, i1 false)")
+        out.do(f'br label %"done{k}"')
+        out.label(f"done{k}")
 
 
 def _alloc_callback(sig: ExportedSignature) -> str:

@@ -276,7 +276,8 @@ def run_jit(program: Program, lowerings: list[ModulePass] | None = None) -> Outc
 
     check_llvm_stage(module)
     call = _compiled(module, program.name, program.kinds, program.results)
-    args = [np.ascontiguousarray(a) if isinstance(a, np.ndarray) and not strided else a
+    # copies: compiled code writes into the arguments a program writes (as Python does)
+    args = [_private(a, strided) if isinstance(a, np.ndarray) else a
             for a, strided in zip(program.inputs, program.strided)]
     try:
         values = call(*args)
@@ -285,6 +286,15 @@ def run_jit(program: Program, lowerings: list[ModulePass] | None = None) -> Outc
         text = messages[status - 1] if 0 < status <= len(messages) else str(e)
         return Outcome("jit", error=f"ValueError: {text}")
     return Outcome("jit", values=tuple(values))
+
+
+def _private(a: np.ndarray, strided: bool) -> np.ndarray:
+    """A copy of ``a``: C-contiguous, or for a strided parameter a view with gaps."""
+    if not strided or a.ndim == 0:
+        return np.array(a, order="C")
+    wide = np.empty((*a.shape[:-1], 2 * a.shape[-1]), a.dtype)[..., ::2]
+    wide[...] = a
+    return wide
 
 
 def _remaining_lowerings(program: Program) -> list[ModulePass]:
@@ -314,7 +324,7 @@ _ENGINE_CACHE_SIZE = 32
 
 def _compiled(module: ModuleOp, name: str, kinds, results):
     """The entry callable for an llvm-stage module; recent ones are cached by their text."""
-    from ember.lowering.abi import make_entry
+    from ember.lowering.abi import make_entry, returned_arguments
     from ember.lowering.jit import Engine
     from ember.lowering.llvm_ir import to_llvm_ir
 
@@ -322,7 +332,8 @@ def _compiled(module: ModuleOp, name: str, kinds, results):
     call = _ENGINES.get(key)
     if call is None:
         STATS["compiles"] += 1
-        call = make_entry(Engine(to_llvm_ir(module)), name, list(kinds), list(results))
+        call = make_entry(Engine(to_llvm_ir(module)), name, list(kinds), list(results),
+                          returned_arguments(module, name))
         _ENGINES[key] = call
         if len(_ENGINES) > _ENGINE_CACHE_SIZE:
             _ENGINES.popitem(last=False)

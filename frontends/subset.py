@@ -21,7 +21,8 @@ class Construct:
 
 
 STATEMENTS = [
-    Construct(ast.Assign, "assignment", True, "to names, tuples of names and elements `x[i, j] = v`"),
+    Construct(ast.Assign, "assignment", True, "to names, tuples of names and elements `x[i, j] = v` "
+                                              "(into an argument: the caller sees it, as in Python)"),
     Construct(ast.AugAssign, "augmented assignment", True, "`x += v`, `x[i] += v`"),
     Construct(ast.AnnAssign, "annotated assignment", True, "`y: float = ...`"),
     Construct(ast.Return, "return", True,
@@ -63,7 +64,8 @@ EXPRESSIONS = [
     Construct(ast.Attribute, "attribute", True, "`x.shape`, `x.T`, `x.ndim`, `x.dtype`, methods, modules"),
     Construct(ast.Subscript, "subscript", True, "element reads `x[i, j]` (negative indices too), "
                                                "basic slices `x[i]`, `x[a:b]`, `x[:, j]`, `x[::-1]` "
-                                               "(constant steps), `x.shape[k]`, tuple indexing"),
+                                               "(constant steps; computed as copies: writing through "
+                                               "one is refused), `x.shape[k]`, tuple indexing"),
     Construct(ast.Tuple, "tuple", True, "building, unpacking and returning"),
     Construct(ast.List, "list", True, "only as a shape: `np.zeros([n, m])`"),
     Construct(ast.Lambda, "lambda", False, "define a function at module level"),

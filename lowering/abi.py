@@ -73,8 +73,20 @@ def check_layout() -> None:
 GIL_FREE_ELEMENTS = 1 << 14
 
 
+def returned_arguments(module, func_name: str) -> list[int]:
+    """``ember.returns_argument`` of entry ``func_name`` in ``module`` (any stage from loop on;
+    set by tensor-to-loop), or ``[]``."""
+    for op in module.ops:
+        name = getattr(op, "sym_name", None)
+        if name is not None and name.data == func_name:
+            attr = op.attributes.get("ember.returns_argument")
+            return list(attr.get_values()) if attr is not None else []
+    return []
+
+
 def make_entry(engine, func_name: str, param_kinds: Sequence[str],
-               result_specs: Sequence[tuple[np.dtype | type | str, int]]) -> Callable[..., list]:
+               result_specs: Sequence[tuple[np.dtype | type | str, int]],
+               returns_argument: Sequence[int] = ()) -> Callable[..., list]:
     """A Python callable for entry function ``func_name`` of ``engine``, returning the list
     of result arrays.
 
@@ -87,7 +99,9 @@ def make_entry(engine, func_name: str, param_kinds: Sequence[str],
     result list, so concurrent calls from several Python threads share no state. Calls with
     at least ``GIL_FREE_ELEMENTS`` array elements release the GIL while native code runs.
     The callable is generated Python source with one parameter per native parameter: no
-    per-call loops over the arguments.
+    per-call loops over the arguments. ``returns_argument[k] = j`` (``ember.returns_argument``)
+    means the code may leave result ``k`` unallocated because it is argument ``j``'s memory:
+    the argument itself is the result then.
     """
     from ember.lowering import pyalloc
 
@@ -107,7 +121,9 @@ def make_entry(engine, func_name: str, param_kinds: Sequence[str],
               f"        status = free({args}alloc_free, results)\n"
               f"    if status:\n"
               f"        raise EntryError(name, status)\n"
-              f"    return results\n")
+              + "".join(f"    if results[{k}] is None:\n        results[{k}] = {names[j]}\n"
+                        for k, j in enumerate(returns_argument) if j >= 0)
+              + f"    return results\n")
     scope = {"held": ctypes.PYFUNCTYPE(ctypes.c_int32, *argtypes)(address),
              "free": ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address),
              "alloc_held": pyalloc.address(gil_held=True), "alloc_free": pyalloc.address(),

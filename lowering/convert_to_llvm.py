@@ -154,6 +154,8 @@ class _Function:
                           body=fn.detach_region(fn.body))
         if self.entry:
             new.attributes["ember.entry"] = UnitAttr()
+            if "ember.returns_argument" in fn.attributes:  # read by the caller (abi)
+                new.attributes["ember.returns_argument"] = fn.attributes["ember.returns_argument"]
         fn.parent_block().insert_op_before(new, fn)
         fn.parent_block().erase_op(fn)
         if new.body.blocks:

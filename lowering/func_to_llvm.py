@@ -180,6 +180,8 @@ class FuncLowering(RewritePattern):
                           body=rewriter.move_region_contents_to_new_regions(op.body))
         if is_entry(op):
             new.attributes["ember.entry"] = UnitAttr()
+            if "ember.returns_argument" in op.attributes:  # read by the caller (abi)
+                new.attributes["ember.returns_argument"] = op.attributes["ember.returns_argument"]
         rewriter.replace(op, new, [])
 
 

@@ -27,6 +27,7 @@ from xdsl.builder import Builder
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, memref, scf
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
     IndexType,
     IntegerAttr,
     MemRefType,
@@ -97,6 +98,9 @@ class FunctionLowering:
         #: the entry's arguments it writes into (``arg_writes``): owned like temporaries, never
         #: freed; element writes to them must be done in place (the caller sees them)
         self.external: set[SSAValue] = set()
+        self.full_flow: dict[SSAValue, frozenset[int]] = {}
+        #: attributes for the lowered function (``ember.returns_argument``)
+        self.fop_attributes: dict[str, Attribute] = {}
         #: tensor value -> positions of the written arguments whose memory it may be, for the
         #: values that are written in place (or flow into one that is)
         self.argument_flow: dict[SSAValue, frozenset[int]] = {}
@@ -206,6 +210,7 @@ class FunctionLowering:
         if self.entry:
             flow = arg_writes.argument_flow(old)
             written = set(arg_writes.written_arguments(old, flow))
+            self.full_flow = flow
             later = arg_writes.written_values(old)
             self.argument_flow = {v: ks & written for v, ks in flow.items()
                                   if ks & written and v in later}
@@ -229,6 +234,7 @@ class FunctionLowering:
                           Region(block))
         fop.attributes.update({k: v for k, v in old.attributes.items()
                                if k not in ("sym_name", "function_type")})
+        fop.attributes.update(self.fop_attributes)
         fop.arg_attrs = old.arg_attrs
         fop.location = old.location
         hoist_checks(block)
@@ -264,6 +270,7 @@ class FunctionLowering:
     def _return(self, op: func.ReturnOp):
         results, types = [], []
         claimed: set[SSAValue] = set()
+        returned = [-1] * len(op.operands)
         for k, v in enumerate(op.operands):
             buf = self.buffer(v)
             t = MemRefType(v.type.element_type, S.shape_of(v.type))
@@ -271,6 +278,12 @@ class FunctionLowering:
             fresh = (buf.scalar is None and origin is not None and origin not in claimed
                      and isinstance(origin.owner, memref.AllocOp) and buf.root in self.temps
                      and origin.owner.parent_block() is self.entry_block)
+            j = None if fresh else self._returned_argument(v, buf, t)
+            if j is not None:
+                results.append(self._argument_or_copy(buf, v.type, t, k, j))
+                types.append(t)
+                returned[k] = j
+                continue
             if not fresh:
                 buf = tensor_ops.copy_to_new(self, buf, v.type)
                 origin = buf.root
@@ -282,6 +295,46 @@ class FunctionLowering:
         self.close_scope(claimed)
         self.b.insert(func.ReturnOp(*results))
         self.result_types = types
+        if any(j >= 0 for j in returned):
+            self.fop_attributes["ember.returns_argument"] = DenseArrayBase.from_list(i64, returned)
+
+    def _returned_argument(self, v: SSAValue, buf: Buffer, t: MemRefType) -> int | None:
+        """The argument whose memory returned tensor ``v`` may be (Python returns that very
+        array object), when it is one written argument of the result's own layout."""
+        ks = self.full_flow.get(v, frozenset())
+        if not (self.entry and len(ks) == 1 and buf.scalar is None and buf.lazy is None
+                and buf.ref is not None and buf.ref.type == t):
+            return None
+        j = next(iter(ks))
+        arg = self.entry_block.args[j]
+        return j if arg in self.external else None
+
+    def _argument_or_copy(self, buf: Buffer, tt: TensorType, t: MemRefType, k: int, j: int) -> SSAValue:
+        """Result ``k`` when it may be argument ``j``'s memory: no result is allocated when it
+        is (the caller hands back the argument itself, ``ember.returns_argument``); otherwise
+        a copy into a result buffer::
+
+            %same = arith.cmpi eq, <pointer of %buf>, <pointer of %arg>
+            %r = scf.if %same -> memref { scf.yield %buf } else { %c = alloc {ember.result}; copy; yield %c }
+        """
+        arg = self.entry_block.args[j]
+        if buf.ref is arg:
+            return arg
+        pointers = [self.b.insert(memref.ExtractAlignedPointerAsIndexOp(
+            operands=[x], result_types=[IndexType()])).results[0] for x in (buf.ref, arg)]
+        same = self.b.insert(arith.CmpiOp(*pointers, "eq")).result
+        then, other = Block(), Block()
+        then.add_op(scf.YieldOp(buf.ref))
+        saved = self.b
+        self.b = Builder(InsertPoint.at_end(other))
+        try:
+            copy = tensor_ops.copy_to_new(self, buf, tt)
+            self.temps.remove(copy.root)
+            copy.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
+            self.b.insert(scf.YieldOp(copy.ref))
+        finally:
+            self.b = saved
+        return self.b.insert(scf.IfOp(same, [t], Region(then), Region(other))).results[0]
 
 
 def guard_deallocs(fop: func.FuncOp, arguments: set[SSAValue]) -> None:

@@ -12,6 +12,8 @@ import ember
 from ember.dialects.etensor import ETensor
 from ember.errors import CompilerError
 from ember.lowering.tensor_to_loop import TensorToLoopPass
+from stencils import jacobi
+from test_export import needs_cc
 
 
 def twice(x, out):
@@ -239,3 +241,41 @@ def test_bufferization_refuses_to_copy_a_written_argument():
     module = Parser(ctx, text).parse_module()
     with pytest.raises(CompilerError, match="cannot write argument 'x' in place"):
         TensorToLoopPass().apply(ctx, module)
+
+
+def bump(x):
+    x[0] = 42.0
+    return x
+
+
+def test_returning_an_argument_returns_that_array_as_python_does():
+    f = ember.script(bump)
+    x = np.zeros(3)
+    assert f(x) is x and x.tolist() == [42.0, 0.0, 0.0]
+    assert f._last.returns_argument == [0]
+
+
+@pytest.mark.parametrize("iters", [2, 3])
+def test_a_swap_loop_returns_the_argument_when_it_ends_there(iters):
+    """After an even number of swaps Jacobi's result is the caller's array (no copy, as in
+    Python); after an odd number it is the private one, copied into a new result."""
+    f = ember.script(jacobi)
+    a = np.random.default_rng(iters).random((6, 7))
+    want = jacobi(a.copy(), iters)
+    got = f(a, iters)
+    assert (got is a) == (iters % 2 == 0)
+    np.testing.assert_array_equal(got, want)
+
+
+@needs_cc
+def test_an_exported_function_copies_a_returned_argument(tmp_path):
+    """In C the result is the caller's own buffer to free: a copy, never the argument."""
+    import ctypes
+
+    from test_export import call
+
+    ember.export(ember.script(bump), tmp_path / "libbump.so", signatures=["float64[?]"])
+    lib = ctypes.CDLL(str(tmp_path / "libbump.so"))
+    x = np.zeros(4)
+    status, (out,) = call(lib, "bump_f64d", [x], [("float64", 1)])
+    assert status == 0 and out.tolist() == [42.0, 0.0, 0.0, 0.0] == x.tolist()
