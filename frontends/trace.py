@@ -39,7 +39,7 @@ from xdsl.rewriter import InsertPoint
 from ember import api
 from ember.dialects import shapes as S
 from ember.frontends import optable
-from ember.frontends.builder import PY_ELEMENT, BuildError, Dim, TensorBuilder, TValue
+from ember.frontends.builder import PY_ELEMENT, ArrayObject, BuildError, Dim, TensorBuilder, TValue
 from ember.frontends.script import ArraySpec, _arg_attrs, _FunctionBuilder
 from ember.frontends.slicing import Slice, build_slice
 from ember.frontends.trace_proxy import (
@@ -150,12 +150,20 @@ class Tracer:
         params = [a.arg for a in fdef.args.args]
         if len(params) != len(args) or fdef.args.vararg:
             raise TypeError(f"{fn.__name__}() takes {len(params)} arguments but {len(args)} were given")
-        callee.env = dict(zip(params, ir_value(tuple(args))))
+        callee.env, objects = {}, {}
+        for p, a, v in zip(params, args, ir_value(tuple(args))):
+            if isinstance(a, Proxy) and isinstance(v, TValue) and v.rank:
+                v = TValue(v.ssa, v.weak, ArrayObject(p))  # the proxy's array, as a Python object
+                objects[v.obj] = a
+            callee.env[p] = v
         saved = self.tb.location
         try:
             result = callee._body(fdef.body)
         finally:
             self.tb.location = saved
+        for obj, proxy in objects.items():  # the callee's element writes are the caller's
+            if obj in callee.latest:
+                proxy._ir = TValue(callee.latest[obj].ssa, proxy._ir.weak)
         return self.wrap(result, value)
 
 

@@ -279,3 +279,19 @@ def test_an_exported_function_copies_a_returned_argument(tmp_path):
     x = np.zeros(4)
     status, (out,) = call(lib, "bump_f64d", [x], [("float64", 1)])
     assert status == 0 and out.tolist() == [42.0, 0.0, 0.0, 0.0] == x.tolist()
+
+
+SET_FIRST = ember.script(lambda x: put(x, 0, 100.0) + x * 1.0)
+
+
+def traced_caller(x):
+    y = SET_FIRST(x)
+    return x + y
+
+
+def test_a_scripted_callee_of_a_trace_writes_into_the_tracers_array():
+    t = ember.trace(traced_caller, (np.zeros(3),))
+    mine, theirs = np.zeros(3), np.zeros(3)
+    want = theirs + (put(theirs, 0, 100.0) + theirs * 1.0)
+    np.testing.assert_array_equal(t(mine), want)
+    np.testing.assert_array_equal(mine, theirs)
