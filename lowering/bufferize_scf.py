@@ -73,8 +73,11 @@ def _bind(fl, old: SSAValue, new: SSAValue, owner_scope: list | None):
             owner_scope.append(new)
 
 
-def _outgoing(fl, old: SSAValue, claimed: set, loop_args: tuple = ()) -> SSAValue:
-    """The value to yield for tensor-stage ``old``: a scalar or an owned buffer."""
+def _outgoing(fl, old: SSAValue, claimed: set, loop_args: tuple = (),
+              receivers: tuple = ()) -> SSAValue:
+    """The value to yield for tensor-stage ``old``: a scalar or an owned buffer.
+    ``receivers``: the tensor-stage values that take it (an ``if``'s result, a loop's result
+    and carried value); a copy is refused when one of them is written in place later."""
     t = old.type
     if not isinstance(t, TensorType):
         return fl.value(old)
@@ -84,8 +87,9 @@ def _outgoing(fl, old: SSAValue, claimed: set, loop_args: tuple = ()) -> SSAValu
     mine = (buf.root is not None and buf.ref is buf.root
             and (buf.root in fl.temps or buf.root in loop_args) and buf.root not in claimed)
     if not mine:
-        if fl.writes_argument(old):
-            fl.refuse_copy(old, old.owner if not isinstance(old.owner, Block) else old.owner.parent_op())
+        if any(fl.writes_argument(r) for r in receivers):
+            fl.refuse_copy(next(r for r in receivers if fl.writes_argument(r)),
+                           old.owner if not isinstance(old.owner, Block) else old.owner.parent_op())
         buf = tensor_ops.copy_to_new(fl, buf, t)
     claimed.add(buf.root)
     return buf.ref
@@ -172,7 +176,7 @@ def lower_if(fl, op: scf.IfOp):
 
     def finish(term, new):
         claimed: set = set()
-        values = [_outgoing(fl, v, claimed) for v in term.operands]
+        values = [_outgoing(fl, v, claimed, receivers=(r,)) for v, r in zip(term.operands, op.results)]
         fl.close_scope(claimed)
         fl.b.insert(scf.YieldOp(*values))
 
@@ -190,10 +194,17 @@ def lower_if(fl, op: scf.IfOp):
         _bind(fl, old, res, fl.temps)
 
 
+def _takers(op, k: int) -> tuple:
+    """The tensor-stage values that take a loop's k-th init: its carried value and result."""
+    if isinstance(op, scf.ForOp):
+        return op.body.block.args[k + 1], op.results[k]
+    return op.before_region.block.args[k], op.after_region.block.args[k], op.results[k]
+
+
 def _loop_inits(fl, op, inits) -> list[SSAValue]:
     """Scalars, or buffers the loop will own (moved when dead after the loop, else copied)."""
     out = []
-    for v in inits:
+    for k, v in enumerate(inits):
         t = v.type
         if not isinstance(t, TensorType):
             out.append(fl.value(v))
@@ -211,20 +222,23 @@ def _loop_inits(fl, op, inits) -> list[SSAValue]:
                 else:
                     fl.moved.add(buf.root)
             else:
-                if fl.writes_argument(v):
-                    fl.refuse_copy(v, op)
+                written = [r for r in _takers(op, k) if fl.writes_argument(r)]
+                if written:
+                    fl.refuse_copy(written[0], op)
                 buf = tensor_ops.copy_to_new(fl, buf, t)
                 fl.temps.remove(buf.root)
             out.append(buf.ref)
     return out
 
 
-def _body_finish(fl, carried_args: list[SSAValue]):
-    """Yield for a loop body: owned buffers move on, replaced carried buffers are freed."""
+def _body_finish(fl, carried_args: list[SSAValue], receivers: list[tuple] = ()):
+    """Yield for a loop body: owned buffers move on, replaced carried buffers are freed.
+    ``receivers``: per yielded value, the tensor-stage values that take it."""
     def finish(term, new):
         claimed: set = set()
         args = tuple(a for a in carried_args if isinstance(a.type, MemRefType))
-        values = [_outgoing(fl, v, claimed, args) for v in term.operands]
+        takers = receivers or [()] * len(term.operands)
+        values = [_outgoing(fl, v, claimed, args, r) for v, r in zip(term.operands, takers)]
         fl.close_scope(claimed)
         for a in args:
             if a not in claimed and a not in fl.moved:
@@ -257,7 +271,9 @@ def lower_for_op(fl, op: scf.ForOp):
     def bind_iv(new):
         fl.values[old.args[0]] = new.args[0]
 
-    body = _lower_loop_region(fl, old, types, [IndexType()], bind_iv, lambda args: _body_finish(fl, args))
+    takers = [(r, a) for r, a in zip(op.results, old.args[1:])]
+    body = _lower_loop_region(fl, old, types, [IndexType()], bind_iv,
+                              lambda args: _body_finish(fl, args, takers))
     bounds = fl.value(op.lb), fl.value(op.ub), fl.value(op.step)
     kinds = op.attributes.get("ember.prange")
     if kinds is not None and _in_place(body):
@@ -314,7 +330,8 @@ def lower_while(fl, op: scf.WhileOp):
 
     before = _lower_loop_region(fl, op.before_region.block, types, [], lambda n: None, before_finish)
     after = _lower_loop_region(fl, op.after_region.block, types, [], lambda n: None,
-                               lambda args: _body_finish(fl, args))
+                               lambda args: _body_finish(fl, args, list(zip(
+                                   op.before_region.block.args, op.results, op.after_region.block.args))))
     new = fl.b.insert(scf.WhileOp(inits, types, Region(before), Region(after)))
     for o, r in zip(op.results, new.results):
         _bind(fl, o, r, fl.temps)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xdsl.dialects import arith, memref
-from xdsl.ir import SSAValue
+from xdsl.dialects import arith, memref, scf
+from xdsl.ir import Block, Operation, SSAValue
 
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
@@ -59,23 +59,56 @@ def insert(fl, op: T.InsertOp):
     fl.bufs[op.result] = dest
 
 
+_LOOPS = (scf.ForOp, scf.WhileOp)
+
+
 def copy(fl, op: T.CopyOp):
     """A real copy (``FunctionLowering.run`` folds the copies that separate nothing)."""
     fl.bufs[op.result] = copy_to_new(fl, fl.buffer(op.input), op.result.type)
 
 
 def dead_after(value: SSAValue, op) -> bool:
-    """True when every other use of ``value`` runs before ``op`` (same block, earlier)."""
-    block = op.parent_block()
+    """True when no use of ``value`` other than ``op`` can run after ``op``: each runs before
+    it in a block around it (or in the other branch of an ``if`` around it), and no loop lies
+    between ``op`` and ``value``'s definition (the next iteration would read it again)."""
+    owner = value.owner
+    home = owner if isinstance(owner, Block) else owner.parent_block()
+    around: dict[Block, Operation] = {}  # block -> op's ancestor in it
+    a = op
+    while a is not None:
+        block = a.parent_block()
+        around[block] = a
+        if block is home:
+            break
+        a = a.parent_op()
+        if isinstance(a, _LOOPS):
+            return False
+    else:
+        return False
     for use in value.uses:
         user = use.operation
         if user is op:
             continue
-        while user is not None and user.parent_block() is not block:
-            user = user.parent_op()
-        if user is None or user is op or not user.is_before_in_block(op):
+        inner = None
+        while user is not None and user.parent_block() not in around:
+            inner, user = user, user.parent_op()
+        if user is None:
+            return False
+        mine = around[user.parent_block()]
+        if user is mine:  # nested in one of op's ancestors, off op's own path
+            if not (isinstance(mine, scf.IfOp) and _other_branch(mine, inner, op)):
+                return False
+        elif not user.is_before_in_block(mine):
             return False
     return True
+
+
+def _other_branch(if_op, inner: Operation | None, op: Operation) -> bool:
+    """Whether ``inner`` (an op nested in ``if_op``) is in the branch ``op`` is not in."""
+    if inner is None:
+        return False
+    regions = {r for r in if_op.regions if r.is_ancestor(inner)}
+    return not any(r.is_ancestor(op) for r in regions)
 
 
 def slice_(fl, op: T.SliceOp):

@@ -89,7 +89,74 @@ def conditional_write(x, c: bool):
     return x
 
 
+def while_fill(x):
+    i = 0
+    while i < x.shape[0]:
+        x[i] = i
+        i += 1
+    return x
+
+
+def early_return(x, c: bool):
+    if c:
+        x[0] = 1.0
+        return x
+    x[1] = 2.0
+    return x * 2.0
+
+
+def until_large(x):
+    for i in range(x.shape[0]):
+        if x[i] > 0.5:
+            break
+        x[i] = -1.0
+    return x
+
+
+def bump_all(z):
+    for i in range(z.shape[0]):
+        q = z
+        q[i] += 1.0
+    return z.sum()
+
+
+def calls_in_a_loop(x):
+    s = 0.0
+    for k in range(3):
+        s += bump_all(x)
+    return s
+
+
+def rotate(a, b, c):
+    for k in range(4):
+        a[0] += 1.0
+        a, b, c = b, c, a
+    return a + 10 * b + 100 * c
+
+
+def returned_twice(x):
+    x[0] = 5.0
+    return x, x
+
+
+def written_after_an_alias_on_one_path(x, z, c: bool):
+    y = x
+    if c:
+        y = z
+    z[0] = 7.0
+    return x + z
+
+
 PROGRAMS = [
+    (while_fill, lambda: (np.zeros(4),)),
+    (early_return, lambda: (np.zeros(3), True)),
+    (early_return, lambda: (np.zeros(3), False)),
+    (until_large, lambda: (np.array([0.1, 0.2, 0.9, 0.3]),)),
+    (calls_in_a_loop, lambda: (np.zeros(3),)),
+    (rotate, lambda: (np.zeros(2), np.zeros(2), np.zeros(2))),
+    (returned_twice, lambda: (np.zeros(2),)),
+    (written_after_an_alias_on_one_path, lambda: (np.zeros(2), np.zeros(2), True)),
+    (written_after_an_alias_on_one_path, lambda: (np.zeros(2), np.zeros(2), False)),
     (twice, lambda: (np.arange(5.0), np.zeros(5))),
     (alias_then_write, lambda: (np.zeros(3),)),
     (alias_of_a_temporary, lambda: (np.ones(3),)),
@@ -111,7 +178,8 @@ PROGRAMS = [
 def test_results_and_arguments_match_python(fn, make):
     mine, theirs = make(), make()
     got, want = ember.script(fn)(*mine), fn(*theirs)
-    np.testing.assert_array_equal(got, want)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g, w)
     for a, b in zip(mine, theirs):
         if isinstance(a, np.ndarray):
             np.testing.assert_array_equal(a, b)  # the caller's arrays, after the call
