@@ -162,18 +162,20 @@ class _FunctionBuilder(ControlFlowMixin):
                     self.fail(node, f"{name}() missing argument '{p}'", "call")
                 bound[p] = defaults[p]
         callee.env = bound
+        versions = {v.obj: v.obj.version for v in bound.values()
+                    if isinstance(v, TValue) and v.obj is not None}
         saved = self.tb.location
         try:
             result = callee._body(fdef.body)
         finally:
             self.tb.location = saved
         # the callee's element writes into arrays it was given are the caller's too
-        for value in bound.values():
-            if isinstance(value, TValue) and value.obj is not None and value.obj in self.latest:
-                final = self.latest[value.obj]
-                for n in self._holders(value.obj):
+        for obj, version in versions.items():
+            if obj.version != version:
+                final = self.latest[obj]
+                for n in self._holders(obj):
                     if self.env[n].ssa is not final.ssa:
-                        self.env[n] = TValue(final.ssa, self.env[n].weak, value.obj, self.env[n].views)
+                        self.env[n] = TValue(final.ssa, self.env[n].weak, obj, self.env[n].views)
         return result
 
     def fail(self, node, message, construct="", hint=""):

@@ -203,7 +203,8 @@ class ControlFlowMixin:
         if not isinstance(before, TValue):
             return TValue(arg, weak)
         if name in self._variant:
-            return TValue(arg, weak, None, ((before.obj, before.obj.version), *before.views))
+            marks = ((before.obj, before.obj.version),) if before.obj is not None else ()
+            return TValue(arg, weak, None, marks + before.views)
         return TValue(arg, weak, before.obj, before.views)
 
     def _rebind_after(self, bound: list) -> None:
