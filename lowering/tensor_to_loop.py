@@ -299,15 +299,20 @@ class FunctionLowering:
             self.fop_attributes["ember.returns_argument"] = DenseArrayBase.from_list(i64, returned)
 
     def _returned_argument(self, v: SSAValue, buf: Buffer, t: MemRefType) -> int | None:
-        """The argument whose memory returned tensor ``v`` may be (Python returns that very
-        array object), when it is one written argument of the result's own layout."""
+        """The argument whose memory returned tensor ``v`` is or may be (Python returns that
+        very array object): the argument itself, or one written argument that a loop or an
+        ``if`` may hand back; of the result's own layout (C order)."""
+        if not (self.entry and buf.scalar is None and buf.lazy is None and buf.ref is not None
+                and buf.ref.type == t):
+            return None
+        args = list(self.entry_block.args)
+        if buf.ref in args:  # the argument itself, written or not
+            return args.index(buf.ref)
         ks = self.full_flow.get(v, frozenset())
-        if not (self.entry and len(ks) == 1 and buf.scalar is None and buf.lazy is None
-                and buf.ref is not None and buf.ref.type == t):
+        if len(ks) != 1:
             return None
         j = next(iter(ks))
-        arg = self.entry_block.args[j]
-        return j if arg in self.external else None
+        return j if args[j] in self.external else None
 
     def _argument_or_copy(self, buf: Buffer, tt: TensorType, t: MemRefType, k: int, j: int) -> SSAValue:
         """Result ``k`` when it may be argument ``j``'s memory: no result is allocated when it

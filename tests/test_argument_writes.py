@@ -363,3 +363,17 @@ def test_a_scripted_callee_of_a_trace_writes_into_the_tracers_array():
     want = theirs + (put(theirs, 0, 100.0) + theirs * 1.0)
     np.testing.assert_array_equal(t(mine), want)
     np.testing.assert_array_equal(mine, theirs)
+
+
+def identity(x, y):
+    return y, x
+
+
+def test_an_argument_returned_unwritten_is_that_array_too():
+    f = ember.script(identity)
+    x, y = np.arange(3.0), np.ones((2, 2), np.float32)
+    got = f(x, y)
+    assert got[0] is y and got[1] is x
+    strided = np.arange(8.0)[::2]  # not C order: the result is a C-order copy
+    got = f(strided, y)[1]
+    assert got is not strided and got.tolist() == strided.tolist() and got.flags.c_contiguous

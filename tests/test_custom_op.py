@@ -171,7 +171,7 @@ def test_extending_doc_runs(tmp_path, monkeypatch):
         monkeypatch.setattr(ember, "custom_op", declare, raising=False)
     monkeypatch.chdir(tmp_path)
     page = Path(__file__).resolve().parent.parent / "docs" / "extending.md"
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
     path = tmp_path / "doc_extending.py"
     path.write_text("\n".join(blocks))
     spec = importlib.util.spec_from_file_location(path.stem, path)

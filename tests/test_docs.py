@@ -12,7 +12,7 @@ PAGES = ["script.md"]
 
 @pytest.mark.parametrize("page", PAGES)
 def test_doc_code_runs(page, tmp_path):
-    blocks = re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"), re.S)
     assert blocks, f"{page} has no python blocks"
     module = tmp_path / f"doc_{page.replace('.', '_')}.py"
     module.write_text("\n".join(blocks))

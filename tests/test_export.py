@@ -33,7 +33,7 @@ CROSS = {"aarch64-linux-gnu": (183, "qemu-aarch64"), "riscv64-linux-gnu": (243, 
 
 
 def doc_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", DOC.read_text(), re.S)
+    return re.findall(rf"```{lang}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
 
 
 def import_file(path: Path):

@@ -334,7 +334,7 @@ def test_the_deployment_page_python_examples_run(tmp_path, monkeypatch):
     import importlib.util
     import re
 
-    page = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    page = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text(encoding="utf-8")
     section = page[page.index("## Save and load compiled functions"):]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) >= 4

@@ -295,10 +295,10 @@ def test_assert_matches_numpy_reports_a_difference(monkeypatch):
 
 
 def test_tutorial_runs(tmp_path):
-    text = open(os.path.join(ROOT, "docs", "testing.md")).read()
+    text = open(os.path.join(ROOT, "docs", "testing.md"), encoding="utf-8").read()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) >= 5
     path = tmp_path / "testing_tutorial.py"  # a file: ember.script reads its source
-    path.write_text("\n\n".join(blocks))
+    path.write_text("\n\n".join(blocks), encoding="utf-8")
     namespace = runpy.run_path(str(path), run_name="tutorial")
     assert "'sub-to-add-neg' changed what the program computes" in namespace["report"]
