@@ -11,7 +11,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from ember.context import make_context
 from ember.dialects.shapes import to_numpy_dtype
-from ember.errors import CompilerError
+from ember.errors import CompilerError, ScriptError
 from ember.persist import only_embers_own_ops
 from ember.pipeline import STAGES
 from ember.stage_texts import StageTexts
@@ -146,6 +146,8 @@ def _compile_module(module: ModuleOp, name: str, kinds: list[str], weak: list[bo
                 p.apply(ctx, module)
                 if _verify_after(stage.name, k >= len(own), debug):
                     module.verify()
+            except ScriptError:
+                raise  # a limit of what ember compiles, at the user's source line
             except Exception as e:
                 raise CompilerError(f"pass '{p.name}' failed: {e}\n{_repro(module, p.name)}") from e
             timings[p.name] = timings.get(p.name, 0.0) + time.perf_counter() - t0

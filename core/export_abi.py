@@ -27,7 +27,7 @@ and the result tensors in a stack frame, and calls the entry with ``<sym>.alloc`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field as dataclass_field
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class ExportedSignature:
     python: str                     # "f(x: float32[?,?], a: float) -> float32[?,?]"
     #: per result, the argument the entry may return as is (``ember.returns_argument``), or -1:
     #: the shim then copies that argument into a result of its own
-    returns_argument: list[int] = field(default_factory=list)
+    returns_argument: list[int] = dataclass_field(default_factory=list)
 
     def argument_messages(self) -> list[str]:
         """The message of status -(k+1): argument k does not match the signature."""

@@ -20,6 +20,7 @@ becomes
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from xdsl.context import Context
 from xdsl.dialects import arith, cf, func, memref, scf
 from xdsl.dialects.builtin import (
     DenseArrayBase,
+    FileLineColLoc,
     IndexType,
     IntegerAttr,
     MemRefType,
@@ -42,7 +44,7 @@ from xdsl.rewriter import InsertPoint
 
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
-from ember.errors import CompilerError
+from ember.errors import CompilerError, ScriptError
 from ember.lowering import arg_writes, bufferize_scf, custom_lowering, element_ops, tensor_ops
 
 _EMITTERS = {**tensor_ops.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS,
@@ -134,13 +136,21 @@ class FunctionLowering:
         return bool(self.argument_flow.get(v))
 
     def refuse_copy(self, v: SSAValue, where: Operation):
-        """Raise: bufferization would copy ``v``, which may be a caller's array written later."""
+        """Raise ``ScriptError`` at ``where``'s source location: bufferization would copy
+        ``v``, which may be a caller's array written later, so the caller would not see the
+        write (as Python would show it)."""
         k = min(self.argument_flow[v])
         name = self.fop.args[k].name_hint or f"#{k}"
-        raise CompilerError(
-            f"tensor-to-loop: cannot write argument '{name}' in place at {where.location}: its "
-            "old value is still used after the write (or it is both written and replaced in a "
-            "loop); copy it first (x = x.copy()) to work on a private array")
+        loc = where.location
+        filename, line, col = "<unknown>", 0, 1
+        if isinstance(loc, FileLineColLoc):
+            filename, line, col = loc.filename.data, loc.line.data, loc.column.data
+        raise ScriptError(
+            f"ember cannot write argument '{name}' in place here: its old value is still used "
+            "after the write, or the array is both written and replaced in a loop",
+            filename=filename, lineno=line, col_offset=col - 1, construct="element assignment",
+            source_line=linecache.getline(filename, line) if line else "",
+            hint=f"to work on a private array, copy it first: {name} = {name}.copy()")
 
     def lower_block(self, old: Block, new: Block):
         """Lower the ops of ``old`` into ``new`` (the caller manages scopes)."""
