@@ -281,7 +281,7 @@ class ControlFlowMixin:
             names = names + missing  # written by an inlined call: carried too
             for block in (then_block, else_block):
                 block.drop_all_references()
-        kept, kinds = [], []
+        kept, kinds, followers = [], [], {}
         for n, a, b in zip(names, then_vals, else_vals):
             if a is None or b is None:  # not defined on both paths: only usable inside
                 if self._live(n, env):
@@ -289,6 +289,13 @@ class ControlFlowMixin:
                     b = b or self._carry(env[n], node, n)
                 else:
                     continue
+            # a name holding the same array with the same value on both paths as an earlier
+            # one follows it: one result per array object (bufferization writes it in place)
+            leader = next((m for m, a2, b2 in kept if a.obj is not None and a.obj is a2.obj
+                           and b.obj is b2.obj and a.ssa is a2.ssa and b.ssa is b2.ssa), None)
+            if leader is not None:
+                followers[n] = leader
+                continue
             kept.append((n, a, b))
             kinds.append(self._join(node, n, a, b))
         self._finish_branches(then_block, [a for _, a, _ in kept], kinds)
@@ -296,6 +303,9 @@ class ControlFlowMixin:
         op = self.tb.emit(scf.IfOp(cond, [k[0] for k in kinds], Region(then_block), Region(else_block)))
         self._rebind_after([(n, TValue(r, weak), (a, b)) for (n, a, b), r, (_, weak)
                             in zip(kept, op.results, kinds)])
+        for f, leader in followers.items():
+            v = self.env[leader]
+            self.env[f] = TValue(v.ssa, v.weak, v.obj, v.views)
 
     def _finish_branches(self, block: Block, values, kinds):
         def run():

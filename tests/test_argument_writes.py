@@ -146,7 +146,17 @@ def written_after_an_alias_on_one_path(x, z, c: bool):
     return x + z
 
 
+def alias_written_under_if(x, c: bool):
+    y = x
+    if c:
+        y[0] = 1.0
+    x[1] = 2.0
+    return x
+
+
 PROGRAMS = [
+    (alias_written_under_if, lambda: (np.zeros(3), True)),
+    (alias_written_under_if, lambda: (np.zeros(3), False)),
     (while_fill, lambda: (np.zeros(4),)),
     (early_return, lambda: (np.zeros(3), True)),
     (early_return, lambda: (np.zeros(3), False)),
