@@ -474,7 +474,7 @@ class DimOp(IRDLOperation):
             raise VerifyException("etensor.dim: dimension index out of range")
 
 
-from ember.dialects.etensor_index import INDEX_OPS, CopyOp, ExtractOp, InsertOp, ItemOp, SliceOp  # noqa: E402, F401 (re-exported)
+from ember.dialects.etensor_index import INDEX_OPS, CopyOp, ExtractOp, InsertOp, ItemOp, KeepOp, SliceOp  # noqa: E402, F401 (re-exported)
 from ember.dialects.etensor_custom import CustomOp  # noqa: E402
 
 ETensor = Dialect("etensor", [

@@ -113,6 +113,25 @@ class CopyOp(IRDLOperation):
 
 
 @irdl_op_definition
+class KeepOp(IRDLOperation):
+    """Keeps ``x`` alive: the last value of an argument's array that no name holds any more
+    (``x[0] = 1; x = y``). Element writes into an argument are stores into the caller's
+    array, but in value semantics a write whose result nothing reads would be dead code;
+    this op has side effects, so canonicalize and DCE keep the writes it depends on.
+    ``tensor-to-loop`` emits nothing for it.
+
+    etensor.keep %x : tensor<?xf64>
+    """
+
+    name = "etensor.keep"
+    input = operand_def(TensorType)
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def __init__(self, x: SSAValue):
+        super().__init__(operands=[x])
+
+
+@irdl_op_definition
 class ItemOp(IRDLOperation):
     """The scalar held by a 0-d tensor (``bool(c)``, ``int(n)`` in control flow).
 
@@ -171,4 +190,4 @@ class SliceOp(IRDLOperation):
             raise VerifyException("etensor.slice: result rank must be the input rank minus dropped dims")
 
 
-INDEX_OPS = [ExtractOp, InsertOp, CopyOp, ItemOp, SliceOp]
+INDEX_OPS = [ExtractOp, InsertOp, CopyOp, KeepOp, ItemOp, SliceOp]

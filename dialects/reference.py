@@ -110,6 +110,7 @@ REFERENCE: dict[type, Impl] = {
     T.ExtractOp: _extract,
     T.InsertOp: _insert,
     T.CopyOp: lambda op, a: np.array(a, copy=True),
+    T.KeepOp: lambda op, a: None,
     T.ItemOp: lambda op, a: a[()],
 }
 

@@ -40,11 +40,13 @@ class ArrayObject:
     frontend rebinds them all to the new value. ``version`` counts the writes, so that a view
     taken before one (ember's views are copies) is caught when read after it."""
 
-    __slots__ = ("name", "version")
+    __slots__ = ("name", "version", "argument")
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, argument: bool = False):
         self.name = name
         self.version = 0
+        #: the caller's array (an argument): its writes must survive dead-code elimination
+        self.argument = argument
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from ember.errors import ScriptError
 from ember.frontends import optable, subset
 from ember.frontends.builder import PY_ELEMENT, ArrayObject, BuildError, TensorBuilder, TValue
 from ember.frontends.prange import Private
-from ember.frontends.script_control import ControlFlowMixin, always_returns
+from ember.frontends.script_control import ControlFlowMixin, ReusedLoopVariable, always_returns
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ class _FunctionBuilder(ControlFlowMixin):
         for arg, spec, ssa in zip(fdef.args.args, self.specs, block.args):
             ssa.name_hint = arg.arg
             if isinstance(spec, ArraySpec):
-                self.env[arg.arg] = TValue(ssa, obj=ArrayObject(arg.arg))
+                self.env[arg.arg] = TValue(ssa, obj=ArrayObject(arg.arg, argument=True))
             else:
                 self.env[arg.arg] = ("scalar", ssa, spec.pytype)
         results = self._body(fdef.body)
@@ -286,6 +286,8 @@ class _FunctionBuilder(ControlFlowMixin):
 
     def _result(self, node: ast.expr):
         value = self.expr(node)
+        for v in {id(v.obj): v for v in self.env.values() if isinstance(v, TValue) and v.obj}.values():
+            self.keep_written(v)
         if isinstance(value, tuple):
             return tuple(self._as_tensor(v, node) for v in value)
         return self._as_tensor(value, node)
@@ -333,7 +335,10 @@ class _FunctionBuilder(ControlFlowMixin):
         if isinstance(target, ast.Name):
             if isinstance(value, TValue) and value.rank and value.obj is None and not value.views:
                 value = TValue(value.ssa, value.weak, ArrayObject(target.id))  # a new array
+            old = self.env.get(target.id)
             self.env[target.id] = value
+            if isinstance(old, TValue) and old.obj is not None and not self._holders(old.obj):
+                self.keep_written(old)
         elif isinstance(target, ast.Subscript):
             self.assign_subscript(target, value)
         elif isinstance(target, ast.Tuple | ast.List):
@@ -377,6 +382,11 @@ class _FunctionBuilder(ControlFlowMixin):
                 self.fail(node, f"variable '{node.id}' was assigned inside the prange loop at line "
                                 f"{value.lineno}, so it has no value after the loop",
                           "prange", "assign it after the loop, or make it a reduction (s += ...)")
+            if isinstance(value, ReusedLoopVariable):
+                self.fail(node, f"loop variable '{node.id}' is assigned again inside its loop at "
+                                f"line {value.lineno}: ember does not follow its value after the "
+                                "loop", "for loop", "give the inner loop or the assignment "
+                                "another name")
             if isinstance(value, tuple) and len(value) == 3 and value[0] == "scalar":
                 value = self.tb.from_scalar(value[1], weak=value[2])
                 self.env[node.id] = value

@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import ArrayAttr, IndexType, StringAttr
 from xdsl.ir import Block, Region
 from xdsl.rewriter import InsertPoint
 
+from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.errors import ScriptError
 from ember.frontends import prange as P
@@ -121,7 +122,7 @@ class ControlFlowMixin:
     def _live(self, name: str, env: dict | None = None) -> bool:
         """Whether ``name`` has a value (not unset, not private to an earlier prange)."""
         env = self.env if env is None else env
-        return name in env and not isinstance(env[name], P.Private)
+        return name in env and not isinstance(env[name], P.Private | ReusedLoopVariable)
 
     def _carry(self, value, node, name: str) -> TValue:
         """A value that can cross a region boundary (an SSA tensor)."""
@@ -236,6 +237,12 @@ class ControlFlowMixin:
         self.latest[obj] = new
         for n in self._holders(obj):
             self.env[n] = TValue(new.ssa, self.env[n].weak, obj, self.env[n].views)
+
+    def keep_written(self, v: TValue) -> None:
+        """Keep the value of an argument's array that was written (``etensor.keep``), where
+        no name may hold it any more (a rebinding, a return): its writes are the caller's."""
+        if v.obj.argument and v.obj.version:
+            self.tb.emit(T.KeepOp(v.ssa))
 
     def _object_versions(self, names) -> dict:
         """The array objects held by ``names`` that are not carried, with their versions."""
@@ -506,11 +513,38 @@ class ControlFlowMixin:
         self._rebind_after([(n, TValue(r, weak), (v, y)) for n, r, (_, weak), v, y
                             in zip(carried, op.results, kinds, inits, yields)])
         self.rebind_followers()
+        if plan is None and var in assigned_names(node.body):
+            self.env[var] = ReusedLoopVariable(var, node.lineno + self.src.first_line - 1)
+        elif plan is None:
+            self._bind_last(var, lb, ub, st, first, stride)
         if plan is not None:
             op.attributes["ember.prange"] = self._prange_kinds(node, plan, carried, kinds)
             line = node.lineno + self.src.first_line - 1
             for n in plan.private:  # also names new in the body: not a global after it
                 self.env[n] = P.Private(n, line)
+
+    def _bind_last(self, var: str, lb, ub, st, first, stride) -> None:
+        """After ``for var in range(...)``, ``var`` holds its last value, as in Python (its
+        value before the loop when the loop did not run)."""
+        tb = self.tb
+        before = self.env.get(var)
+        if isinstance(before, int) and not isinstance(before, bool):
+            before = Dim(tb.index_const(before))
+        if before is not None and not isinstance(before, Dim):
+            return  # a float or an array before the loop: left as it was (ember's limit)
+        i64 = [tb.emit(arith.IndexCastOp(v, S.i64)).results[0] for v in (lb, ub, st)]
+        one = tb.scalar_const(1, S.i64)
+        span = tb.emit(arith.SubiOp(tb.emit(arith.SubiOp(i64[1], i64[0])).results[0], one)).results[0]
+        steps = tb.emit(arith.DivSIOp(span, i64[2])).results[0]
+        last = tb.emit(arith.AddiOp(i64[0], tb.emit(arith.MuliOp(steps, i64[2])).results[0])).results[0]
+        last = tb.emit(arith.IndexCastOp(last, IndexType())).results[0]
+        if stride is not None:
+            scaled = tb.emit(arith.MuliOp(last, stride)).results[0]
+            last = tb.emit(arith.AddiOp(first, scaled)).results[0]
+        if before is not None:
+            ran = tb.emit(arith.CmpiOp(i64[0], i64[1], "slt")).results[0]
+            last = tb.emit(arith.SelectOp(ran, last, before.ssa)).results[0]
+        self.env[var] = Dim(last)
 
     def _range_bounds(self, node: ast.For, start, stop, step):
         """``(lb, ub, step, first, stride, nonneg)`` of the loop: the counter runs from lb
@@ -709,6 +743,14 @@ class ControlFlowMixin:
         except BuildError as e:
             self.fail(target, str(e), "element assignment")
         self.write(x, new)
+
+
+class ReusedLoopVariable:
+    """After ``for k in ...`` whose body assigns ``k`` again (an inner loop over ``k``): in
+    Python ``k`` holds the last value assigned in the last iteration; reading it is refused."""
+
+    def __init__(self, name: str, lineno: int):
+        self.name, self.lineno = name, lineno
 
 
 def _nonneg(v) -> bool:

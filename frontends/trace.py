@@ -153,7 +153,7 @@ class Tracer:
         callee.env, objects = {}, {}
         for p, a, v in zip(params, args, ir_value(tuple(args))):
             if isinstance(a, Proxy) and isinstance(v, TValue) and v.rank:
-                v = TValue(v.ssa, v.weak, ArrayObject(p))  # the proxy's array, as a Python object
+                v = TValue(v.ssa, v.weak, ArrayObject(p, argument=True))  # the proxy's array
                 objects[v.obj] = a
             callee.env[p] = v
         saved = self.tb.location

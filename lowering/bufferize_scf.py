@@ -111,6 +111,10 @@ def _region(fl, old_block: Block, arg_types, bind_args, finish, owned=()):
         finish(old_block.last_op, new)
     finally:
         fl.b = saved
+    # The region's fused values were consumed inside it (nothing pending came in: the region
+    # op flushed before it); one left pending must not be computed after the region, where
+    # its operands are out of scope.
+    fl.pending.clear()
     return new
 
 

@@ -139,5 +139,6 @@ def slice_(fl, op: T.SliceOp):
     fl.bufs[op.result] = out
 
 
-EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.CopyOp: copy, T.ItemOp: item,
+EMITTERS: dict[type, Callable] = {T.ExtractOp: extract, T.InsertOp: insert, T.CopyOp: copy,
+                                  T.KeepOp: lambda fl, op: None, T.ItemOp: item,
                                   T.SliceOp: slice_}
