@@ -484,6 +484,20 @@ def loop_variable_reassigned_in_the_loop(x, n: int):
     return x, k
 
 
+def test_names_that_may_hold_one_array_after_an_if_are_not_written_through():
+    """After the if, r is q's array on one path (Python writes q through r there) and a new
+    one on the other; ember gave r a new array on both and lost the write to q."""
+    with pytest.raises(ember.ScriptError, match="'r' may share memory with"):
+        ember.script(aliases_on_both_paths)(np.arange(4.0), np.arange(4.0) + 10, False)
+
+
+def test_a_name_aliased_from_the_second_iteration_on_is_not_written_through():
+    """q is the caller's array in the first iteration and r's from the second on: one view
+    of the body cannot follow that, so the write is refused (Python writes both)."""
+    with pytest.raises(ember.ScriptError, match="'q' may share memory with"):
+        ember.script(aliased_from_the_second_iteration)(np.zeros(4), np.zeros(4), 2)
+
+
 def test_a_loop_variable_assigned_again_in_its_loop_is_not_read_after_it():
     with pytest.raises(ember.ScriptError, match="loop variable 'k' is assigned again inside its loop"):
         ember.script(loop_variable_reassigned_in_the_loop)(np.zeros(4), 2)
@@ -503,6 +517,23 @@ def fused_in_a_loop_then_written(p, n: int):
     return p
 
 
+def aliases_on_both_paths(p, q, c: bool):
+    r = q
+    if c:
+        q = p
+        r = r * 2.0
+    r[0] = p[0] + 1.5
+    return p + 10.0 * q + 100.0 * r
+
+
+def aliased_from_the_second_iteration(p, q, n: int):
+    r = p.copy()
+    for k in range(n):
+        q[0] += 1.0
+        q = r
+    return p + 10.0 * q + 100.0 * r
+
+
 @pytest.mark.parametrize("fn, make", [
     (loop_variable_after_the_loop, lambda: (np.zeros(4), 0)),
     (loop_variable_after_the_loop, lambda: (np.zeros(4), 2)),
@@ -511,7 +542,7 @@ def fused_in_a_loop_then_written(p, n: int):
     (fused_in_a_loop_then_written, lambda: (np.arange(3.0), 2)),
 ], ids=["loop-var-0", "loop-var-2", "dropped", "fused-0", "fused-2"])
 def test_found_by_the_random_programs(fn, make):
-    """Each once differed from Python: a for loop's variable kept its old value after the
-    loop; a write into an argument whose value no name held any more was dead code; a
-    value fused inside a loop was computed again after it, out of scope."""
+    """Each once differed from Python: a for loop's variable kept its old value after the loop; a
+    write into an argument whose value no name held any more was dead code; a value fused
+    inside a loop was computed again after it, out of scope."""
     test_results_and_arguments_match_python(fn, make)
