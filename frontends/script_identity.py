@@ -69,11 +69,15 @@ class ArrayIdentityMixin:
                 if objs[0] is not None:
                     self.latest[objs[0]] = self.env[name]
             else:
-                pending.append((name, result, [o for o in objs if o is not None], views))
+                # a candidate that is itself only a possible view stands for its objects
+                maybe = any(c.obj is None and c.views for c in candidates)
+                objs = [o for o in objs if o is not None] + [
+                    o for c in candidates if c.obj is None for o, _ in c.views]
+                pending.append((name, result, objs, views, maybe))
                 self.env[name] = TValue(result.ssa, result.weak, None, views)
-        for name, result, objs, views in pending:
-            others = [o for m, _, theirs, _ in pending if m != name for o in theirs]
-            if any(self._shared(name, o) or any(o is x for x in others) for o in objs):
+        for name, result, objs, views, maybe in pending:
+            others = [o for m, _, theirs, _, _ in pending if m != name for o in theirs]
+            if maybe or any(self._shared(name, o) or any(o is x for x in others) for o in objs):
                 # possibly one of several objects, which another name may hold too
                 views = tuple((o, o.version) for o in objs) + views
                 self.env[name] = TValue(result.ssa, result.weak, None, views)
@@ -124,9 +128,9 @@ class ArrayIdentityMixin:
     def _variant_names(self, carried: list[str], followers: dict, inits: list, yielded: list) -> set[str]:
         """The carried names whose array object changes from one iteration to the next in a
         way the body's single view of them cannot follow: they held an array another name
-        also held, or they end an iteration holding an array another name holds then (the
-        next iteration would start with them aliased). A permutation (``a, b = b, a``) is
-        not variant: the arrays stay distinct."""
+        also held, or they end an iteration holding an array another name holds then, or
+        possibly one (the next iteration would start with them aliased). A permutation
+        (``a, b = b, a``) is not variant: the arrays stay distinct."""
         ends = {n: y.obj for n, y in zip(carried, yielded) if y.obj is not None}
 
         def aliased_next(n: str, obj) -> bool:
@@ -136,7 +140,8 @@ class ArrayIdentityMixin:
 
         return {n for n, v, y in zip(carried, inits, yielded)
                 if v.obj is not None and y.obj is not v.obj
-                and (self._shared(n, v.obj) or (y.obj is not None and aliased_next(n, y.obj)))}
+                and (self._shared(n, v.obj) or (y.obj is None and bool(y.views))
+                     or (y.obj is not None and aliased_next(n, y.obj)))}
 
     def _bind_followers(self, env_before: dict) -> None:
         """At a loop body's start: the followers hold their leader's value."""

@@ -491,6 +491,40 @@ def test_names_that_may_hold_one_array_after_an_if_are_not_written_through():
         ember.script(aliases_on_both_paths)(np.arange(4.0), np.arange(4.0) + 10, False)
 
 
+def possibly_aliased_in_a_branch_of_the_loop(p, q, c: bool, n: int):
+    r = p.copy()
+    for k in range(n):
+        q[0] += 1.0
+        if c:
+            q = r
+    return p + 10.0 * q + 100.0 * r
+
+
+def nested_possible_aliases(p, c: bool):
+    r = p.copy()
+    if c:
+        p[0] = 1.0
+    else:
+        if c:
+            p[0] = 2.0
+        else:
+            r = r * 2.0
+            p = r
+    r[0] = 3.0
+    return p + r
+
+
+@pytest.mark.parametrize("fn, args, name", [
+    (possibly_aliased_in_a_branch_of_the_loop, (np.zeros(4), np.zeros(4), True, 2), "q"),
+    (nested_possible_aliases, (np.zeros(4), False), "r"),
+])
+def test_possible_aliases_found_by_the_random_programs_are_refused(fn, args, name):
+    """Each was computed wrong before: a name that is possibly another's array at the end
+    of an iteration, or after nested ifs, was then written as if it were its own."""
+    with pytest.raises(ember.ScriptError, match=f"'{name}' may share memory with"):
+        ember.script(fn)(*args)
+
+
 def test_a_name_aliased_from_the_second_iteration_on_is_not_written_through():
     """q is the caller's array in the first iteration and r's from the second on: one view
     of the body cannot follow that, so the write is refused (Python writes both)."""
