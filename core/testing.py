@@ -56,7 +56,7 @@ from ember.testing_program import (
     stage_of,
 )
 from ember.testing_report import lit_skeleton, render
-from ember.testing_scripts import ScriptProgram, check_script_program, script_programs
+from ember.testing_scripts import ScriptProgram, check_script_program, load_source, script_programs
 from ember.testing_strategies import (
     DTYPES,
     EDGE_KINDS,
@@ -77,7 +77,7 @@ __all__ = [
     "check_pipeline", "check_rewrite", "differences", "dtypes", "edge_values", "elements",
     "fuzz_settings", "lit_skeleton", "long_fuzzing", "pipeline", "pipeline_labels",
     "programs", "register_op", "run_jit", "run_reference", "shapes", "ScriptProgram",
-    "script_programs", "check_script_program",
+    "script_programs", "check_script_program", "load_source",
 ]
 
 

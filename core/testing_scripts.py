@@ -111,21 +111,22 @@ def script_programs(draw) -> ScriptProgram:
 _counter = [0]
 
 
-def _load(source: str):
-    """Compile ``source`` into a function whose source ``inspect`` can find."""
+def load_source(source: str, name: str = "f"):
+    """The function ``name`` defined by Python text ``source``, compiled so that ``inspect``
+    (and so ``ember.script``) can read its source: for generated programs."""
     _counter[0] += 1
     filename = f"<ember-testing-script-{_counter[0]}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {}
     exec(compile(source, filename, "exec"), namespace)
-    return namespace["f"]
+    return namespace[name]
 
 
 def check_script_program(program: ScriptProgram) -> None:
     """``ember.script`` of the program returns what the plain Python function returns."""
     import ember
 
-    fn = _load(program.source)
+    fn = load_source(program.source)
     want = fn(*program.args)
     got = ember.script(fn)(*program.args)
     for k, (g, w) in enumerate(zip(got, want)):

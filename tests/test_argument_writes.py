@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from xdsl.context import Context
 
 import ember
+import ember.testing as et
 from ember.dialects.etensor import ETensor
 from ember.lowering.tensor_to_loop import TensorToLoopPass
 from stencils import jacobi
@@ -441,13 +442,7 @@ _programs_seen = {"ran": 0, "refused": 0}
 def test_random_alias_programs_match_python_or_are_refused(source, c, n):
     """ember either computes what Python computes, results and the caller's arrays after the
     call alike, or refuses the program with a ScriptError; it never crashes or differs."""
-    import linecache
-
-    filename = f"<alias-program-{hash(source)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {}
-    exec(compile(source, filename, "exec"), namespace)
-    fn = namespace["f"]
+    fn = et.load_source(source)
     make = lambda: (np.arange(4.0), np.arange(4.0) + 10.0)  # noqa: E731
     theirs, mine = make(), make()
     want = fn(*theirs, c, n)

@@ -2,7 +2,6 @@
 as plain Python does (negative indices wrap, an out-of-range index raises); Jacobi's sweep
 loses all its checks and still matches NumPy."""
 
-import linecache
 import re
 
 import numpy as np
@@ -64,17 +63,7 @@ def stencil_sources(draw) -> str:
     ])
 
 
-_loaded = [0]
-
-
-def _load(source: str):
-    """The function ``f`` of ``source``, with its source where ``inspect`` finds it."""
-    _loaded[0] += 1
-    filename = f"<bounds-checks-{_loaded[0]}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {}
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace["f"]
+_load = et.load_source
 
 
 def _python(fn, a, b, iters):
