@@ -68,10 +68,17 @@ def _edges(fop: func.FuncOp) -> dict[SSAValue, list[SSAValue]]:
     return edges
 
 
-def argument_flow(fop: func.FuncOp) -> dict[SSAValue, frozenset[int]]:
+def analyse(fop: func.FuncOp) -> tuple[dict[SSAValue, frozenset[int]], set[int], set[SSAValue]]:
+    """``(argument_flow, written_arguments, written_values)`` of ``fop``, from one walk."""
+    edges = _edges(fop)
+    flow = argument_flow(fop, edges)
+    return flow, set(written_arguments(fop, flow)), written_values(fop, edges)
+
+
+def argument_flow(fop: func.FuncOp, edges=None) -> dict[SSAValue, frozenset[int]]:
     """For each tensor (or, after bufferization, memref) of ``fop`` that may share memory
     with entry arguments: their positions (a fixed point over ``_edges``)."""
-    edges = _edges(fop)
+    edges = _edges(fop) if edges is None else edges
     flow: dict[SSAValue, frozenset[int]] = {
         a: frozenset([k]) for k, a in enumerate(fop.args) if _is_array(a)}
     changed = True
@@ -95,10 +102,10 @@ def written_arguments(fop: func.FuncOp, flow: dict[SSAValue, frozenset[int]] | N
     return sorted(found)
 
 
-def written_values(fop: func.FuncOp) -> set[SSAValue]:
+def written_values(fop: func.FuncOp, edges=None) -> set[SSAValue]:
     """The tensors an element write may change in place: each insert's destination and the
     values whose memory that may be (a loop's init, when its body writes the carried value)."""
-    edges = _edges(fop)
+    edges = _edges(fop) if edges is None else edges
     work = [op.dest for op in fop.walk() if isinstance(op, T.InsertOp)]
     seen: set[SSAValue] = set(work)
     while work:

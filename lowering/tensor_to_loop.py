@@ -218,10 +218,8 @@ class FunctionLowering:
         written: set[int] = set()
         flow: dict[SSAValue, frozenset[int]] = {}
         if self.entry:
-            flow = arg_writes.argument_flow(old)
-            written = set(arg_writes.written_arguments(old, flow))
+            flow, written, later = arg_writes.analyse(old)
             self.full_flow = flow
-            later = arg_writes.written_values(old)
             self.argument_flow = {v: ks & written for v, ks in flow.items()
                                   if ks & written and v in later}
         for op in [o for o in old.walk() if isinstance(o, T.CopyOp)]:
@@ -335,9 +333,7 @@ class FunctionLowering:
         arg = self.entry_block.args[j]
         if buf.ref is arg:
             return arg
-        pointers = [self.b.insert(memref.ExtractAlignedPointerAsIndexOp(
-            operands=[x], result_types=[IndexType()])).results[0] for x in (buf.ref, arg)]
-        same = self.b.insert(arith.CmpiOp(*pointers, "eq")).result
+        same = same_memory(self.b, buf.ref, arg, "eq")
         then, other = Block(), Block()
         then.add_op(scf.YieldOp(buf.ref))
         saved = self.b
@@ -350,6 +346,13 @@ class FunctionLowering:
         finally:
             self.b = saved
         return self.b.insert(scf.IfOp(same, [t], Region(then), Region(other))).results[0]
+
+
+def same_memory(b: Builder, x: SSAValue, y: SSAValue, predicate: str) -> SSAValue:
+    """``arith.cmpi <predicate>`` of the data pointers of memrefs ``x`` and ``y``."""
+    pointers = [b.insert(memref.ExtractAlignedPointerAsIndexOp(
+        operands=[v], result_types=[IndexType()])).results[0] for v in (x, y)]
+    return b.insert(arith.CmpiOp(*pointers, predicate)).result
 
 
 def guard_deallocs(fop: func.FuncOp, arguments: set[SSAValue]) -> None:
@@ -376,13 +379,9 @@ def guard_deallocs(fop: func.FuncOp, arguments: set[SSAValue]) -> None:
             op.erase()
             continue
         b = Builder(InsertPoint.before(op))
-        mine = b.insert(memref.ExtractAlignedPointerAsIndexOp(
-            operands=[op.memref], result_types=[IndexType()])).results[0]
         cond = None
         for k in ks:
-            theirs = b.insert(memref.ExtractAlignedPointerAsIndexOp(
-                operands=[block.args[k]], result_types=[IndexType()])).results[0]
-            ne = b.insert(arith.CmpiOp(mine, theirs, "ne")).result
+            ne = same_memory(b, op.memref, block.args[k], "ne")
             cond = ne if cond is None else b.insert(arith.AndIOp(cond, ne)).result
         guard = b.insert(scf.IfOp(cond, [], Region(Block([scf.YieldOp()]))))
         op.detach()
