@@ -37,6 +37,7 @@ from ember.frontends import optable, subset
 from ember.frontends.builder import PY_ELEMENT, ArrayObject, BuildError, TensorBuilder, TValue
 from ember.frontends.prange import Private
 from ember.frontends.script_control import ControlFlowMixin, ReusedLoopVariable, always_returns
+from ember.frontends.script_identity import VIEW_FUNCTIONS, VIEW_METHODS, view_of
 
 
 @dataclass(frozen=True)
@@ -558,27 +559,6 @@ class _FunctionBuilder(ControlFlowMixin):
 
 
 _PY_BY_KIND = {v: k for k, v in optable.PY_BINARY.items()}
-
-
-#: NumPy functions and array methods whose result is a view of their first argument
-VIEW_FUNCTIONS = {np.transpose, np.reshape, np.ravel, np.squeeze, np.expand_dims,
-                  np.broadcast_to, np.swapaxes, np.moveaxis, np.atleast_1d, np.atleast_2d,
-                  np.atleast_3d, np.diagonal}
-VIEW_METHODS = {"reshape", "transpose", "ravel", "squeeze", "swapaxes", "view", "diagonal"}
-
-
-def view_of(base, result):
-    """``result`` (a slice, ``.T``, a reshape... of ``base``) marked as a possible view of
-    ``base``'s array object: ember computes it as a copy, so writes through it are refused
-    and reading it after ``base`` was written is an error."""
-    if not (isinstance(base, TValue) and isinstance(result, TValue) and result.rank):
-        return result
-    if base.obj is None and not base.views:
-        return result
-    if result.obj is not None:  # the object itself (``np.asarray``-like): not a view
-        return result
-    marks = ((base.obj, base.obj.version),) if base.obj is not None else ()
-    return TValue(result.ssa, result.weak, None, marks + base.views)
 
 
 def _has_return(stmts: list[ast.stmt]) -> bool:
