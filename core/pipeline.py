@@ -33,7 +33,7 @@ class Stage:
 
 
 def _tensor_passes() -> list[ModulePass]:
-    from xdsl.transforms.canonicalize import CanonicalizePass
+    from ember.passes.canonicalize import CanonicalizePass
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
     return [CanonicalizePass(), CommonSubexpressionElimination()]
@@ -46,8 +46,8 @@ def _loop_passes() -> list[ModulePass]:
     from ember.passes.forward_stores import ForwardStoresPass
     from ember.passes.fuse_rows import FuseRowsPass
     from ember.passes.invariant_divisor import InvariantDivisorPass
+    from ember.passes.canonicalize import CanonicalizePass
     from ember.passes.share_recomputed import ShareRecomputedPass
-    from xdsl.transforms.canonicalize import CanonicalizePass
 
     passes: list[ModulePass] = [TensorToLoopPass(), CanonicalizePass(), BoundsChecksPass(),
                                 FuseRowsPass(),

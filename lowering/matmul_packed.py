@@ -45,13 +45,14 @@ from dataclasses import dataclass
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, memref, scf, vector
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, VectorType
+from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, UnitAttr, VectorType
 from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from ember.dialects.loop import ForOp, ParallelOp, YieldOp
 from ember.lowering import scalar_ops as X
 from ember.lowering.tensor_ops import seq_loop
+from ember.passes.canonicalize import GENERATED
 
 #: Micro-tile: MR rows x NV vectors (MR * NV accumulators + NV row pieces of Bp in the 32
 #: vector registers of AVX-512).
@@ -66,12 +67,12 @@ MB, NC, KC = 240, 512, 256
 DIRECT_ROWS = 16
 
 
-def _parallel(b: Builder, lbs, ubs, steps, body):
+def _parallel(b: Builder, lbs, ubs, steps, body) -> ParallelOp:
     block = Block(arg_types=[IndexType()] * len(ubs))
     inner = Builder(InsertPoint.at_end(block))
     body(inner, list(block.args))
     inner.insert(YieldOp())
-    b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
+    return b.insert(ParallelOp(list(lbs), list(ubs), list(steps), block))
 
 
 def _if(b: Builder, cond: SSAValue, then: Callable[[Builder], None], other: Callable[[Builder], None]):
@@ -149,16 +150,30 @@ class Packed:
             b.insert(arith.AddiOp(x, b.insert(arith.SubiOp(d, self.i(1))).result)).result, d)).result
         self.row_blocks = ceil(self.m, self.mb)
         tasks = b.insert(arith.MuliOp(ceil(self.n, self.nb), self.row_blocks)).result
-        _parallel(b, [self.i(0)] * (nbat + 1), [*batch, tasks], [self.i(1)] * (nbat + 1),
-                  self._flat_task)
+        tasks = _parallel(b, [self.i(0)] * (nbat + 1), [*batch, tasks], [self.i(1)] * (nbat + 1),
+                          self._flat_task)
+        if self.epilogue is None:  # (an epilogue's ops come from the elementwise fusion)
+            tasks.attributes[GENERATED] = UnitAttr()
 
     def flatten(self, b: Builder, buf) -> SSAValue:
         """A C-contiguous buffer as one ``memref<?xT>`` (for ``arith.select`` with another)."""
-        total = self.i(1)
-        for size in buf.sizes:
+        total = buf.sizes[0]
+        for size in buf.sizes[1:]:
             total = b.insert(arith.MuliOp(total, size)).result
         return b.insert(memref.ReinterpretCastOp(buf.ref, [], [total], [], [0], [DYNAMIC_INDEX], [1],
                                                  MemRefType(self.t, [DYNAMIC_INDEX]))).result
+
+    def linear(self, b: Builder, indices: list[SSAValue], sizes) -> SSAValue:
+        """The C-order offset of ``indices`` in a buffer of ``sizes``, built folded (leading
+        zero indices add nothing): the task loop is generated in canonical form."""
+        zero = self.i(0)
+        flat = None
+        for idx, size in zip(indices, sizes):
+            if flat is not None:
+                flat = b.insert(arith.MuliOp(flat, size)).result
+            if idx is not zero:
+                flat = idx if flat is None else b.insert(arith.AddiOp(flat, idx)).result
+        return zero if flat is None else flat
 
     def _flat_task(self, b: Builder, ivs):
         *bivs, t = ivs
@@ -252,10 +267,7 @@ class Packed:
         j_next = b.insert(arith.AddiOp(j, self.i(self.nr))).result
         inside = b.insert(arith.CmpiOp(j_next, j_end, "ule")).result
         use_b = b.insert(arith.AndIOp(self.direct, inside)).result
-        at = self.b_at(bivs, self.i(0), j)
-        flat = at[0]
-        for idx, size in zip(at[1:], self.b.sizes[1:]):  # C order: the offset of B[..., 0, j]
-            flat = b.insert(arith.AddiOp(b.insert(arith.MuliOp(flat, size)).result, idx)).result
+        flat = self.linear(b, self.b_at(bivs, self.i(0), j), self.b.sizes)  # of B[..., 0, j]
         pick = lambda x, y: b.insert(arith.SelectOp(use_b, x, y)).result  # noqa: E731
         return pick(self.flat, buf), pick(self.n, self.i(self.nr)), pick(flat, packed)
 
@@ -316,9 +328,7 @@ class Packed:
 
         def row(rb: Builder, ri):
             r = rb.insert(arith.MuliOp(rb.insert(arith.SubiOp(ri, i)).result, self.i(self.nr))).result
-            flat, *rest = [*bivs, ri, j]
-            for idx, size in zip(rest, self.c.sizes[1:]):  # C order: the offset of C[..., ri, j]
-                flat = rb.insert(arith.AddiOp(rb.insert(arith.MuliOp(flat, size)).result, idx)).result
+            flat = self.linear(rb, [*bivs, ri, j], self.c.sizes)  # of C[..., ri, j]
             base = rb.insert(arith.SelectOp(first, r, flat)).result
 
             def put(cb: Builder, c, vt=None):

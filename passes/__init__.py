@@ -5,10 +5,11 @@
 """
 
 from ember.passes.bounds_checks import BoundsChecksPass
+from ember.passes.canonicalize import CanonicalizePass
 from ember.passes.forward_stores import ForwardStoresPass
 from ember.passes.fuse_rows import FuseRowsPass
 from ember.passes.invariant_divisor import InvariantDivisorPass
 from ember.passes.share_recomputed import ShareRecomputedPass
 
 PASSES = {p.name: p for p in (FuseRowsPass, ShareRecomputedPass, ForwardStoresPass,
-                              InvariantDivisorPass, BoundsChecksPass)}
+                              InvariantDivisorPass, BoundsChecksPass, CanonicalizePass)}
