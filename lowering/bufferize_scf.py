@@ -10,7 +10,10 @@ cross as memrefs with single ownership:
 * a loop owns one buffer per carried tensor. The body updates it in place (element writes)
   or yields a new buffer it allocated, in which case the old one is freed; yielding a
   buffer the body does not own copies it. Everything else allocated in a region is freed
-  at the end of that region, every iteration.
+  at the end of that region, every iteration. An initial value the loop cannot take over
+  is copied, except an entry argument no element write changes (``acc = x; for ...: acc =
+  acc * 2``): the loop carries it as it is, and every free of what the loop carries is
+  guarded by a pointer test against it (``tensor_to_loop.guard_deallocs``).
 
 An ``scf.for`` marked ``{ember.prange = [...]}`` (``ember.prange``: one entry per carried
 value, ``"shared"`` or a reduction kind) becomes a ``loop.parallel`` when its body updates
@@ -229,8 +232,11 @@ def _loop_inits(fl, op, inits) -> list[SSAValue]:
                 written = [r for r in _takers(op, k) if fl.writes_argument(r)]
                 if written:
                     fl.refuse_copy(written[0], op)
-                buf = tensor_ops.copy_to_new(fl, buf, t)
-                fl.temps.remove(buf.root)
+                if fl.borrowable(v, buf):  # (acc = x; for ...: acc = acc * 2): no copy of x
+                    fl.borrowed.add(buf.ref)
+                else:
+                    buf = tensor_ops.copy_to_new(fl, buf, t)
+                    fl.temps.remove(buf.root)
             out.append(buf.ref)
     return out
 

@@ -100,6 +100,11 @@ class FunctionLowering:
         #: the entry's arguments it writes into (``arg_writes``): owned like temporaries, never
         #: freed; element writes to them must be done in place (the caller sees them)
         self.external: set[SSAValue] = set()
+        #: arguments the function never writes that a loop carries as they are (its first
+        #: iteration reads them in place): like ``external``, never freed
+        self.borrowed: set[SSAValue] = set()
+        #: tensors an element write may change in place (``arg_writes.written_values``)
+        self.in_place: set[SSAValue] = set()
         self.full_flow: dict[SSAValue, frozenset[int]] = {}
         #: attributes for the lowered function (``ember.returns_argument``)
         self.fop_attributes: dict[str, Attribute] = {}
@@ -129,6 +134,15 @@ class FunctionLowering:
     def owned(self, buf: Buffer) -> bool:
         return buf.root is not None and (buf.root in self.carried or buf.root in self.external
                                          or any(buf.root in scope for scope in self.scopes))
+
+    def borrowable(self, v: SSAValue, buf: Buffer) -> bool:
+        """Whether a loop may carry tensor ``v`` without a copy: its buffer is an argument of
+        the entry function, and no element write may change ``v`` in place (``arg_writes.
+        written_values``: not in the loop either), so nothing writes that memory; the
+        loop's frees of what it carries are guarded against it (``guard_deallocs``)."""
+        return (self.entry and buf.lazy is None and buf.scalar is None and buf.root is None
+                and buf.ref in self.entry_block.args and buf.ref not in self.external
+                and v not in self.in_place and buf.ref.type == memref_type(v.type, False))
 
     def writes_argument(self, v: SSAValue) -> bool:
         """Whether tensor ``v`` may be the memory of an argument the function writes into
@@ -227,6 +241,9 @@ class FunctionLowering:
                 op.result.replace_all_uses_with(op.input)  # value semantics: nothing to copy
                 op.detach()
                 op.erase()
+        # the values an element write may change in place (after the copies went: a value
+        # copied from an argument is that argument now, and written only through a copy)
+        self.in_place = arg_writes.written_values(old) if self.entry else set()
         for k, (a, new) in enumerate(zip(old.args, block.args)):
             new.name_hint = a.name_hint
             if isinstance(a.type, TensorType):
@@ -246,8 +263,8 @@ class FunctionLowering:
         fop.arg_attrs = old.arg_attrs
         fop.location = old.location
         hoist_checks(block)
-        if self.external:
-            guard_deallocs(fop, self.external)
+        if self.external or self.borrowed:
+            guard_deallocs(fop, self.external | self.borrowed)
         return fop
 
     def _arg_sizes(self, ref: SSAValue, t: TensorType) -> list[SSAValue]:
@@ -320,7 +337,7 @@ class FunctionLowering:
         if len(ks) != 1:
             return None
         j = next(iter(ks))
-        return j if args[j] in self.external else None
+        return j if args[j] in self.external or args[j] in self.borrowed else None
 
     def _argument_or_copy(self, buf: Buffer, tt: TensorType, t: MemRefType, k: int, j: int) -> SSAValue:
         """Result ``k`` when it may be argument ``j``'s memory: no result is allocated when it

@@ -2,6 +2,8 @@
 name bound to the same array object sees them (``lowering/arg_writes.py``, the script
 frontend's array identity); writes ember cannot follow are refused, never silently lost."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -575,3 +577,64 @@ def test_found_by_the_random_programs(fn, make):
     write into an argument whose value no name held any more was dead code; a value fused
     inside a loop was computed again after it, out of scope."""
     test_results_and_arguments_match_python(fn, make)
+
+
+# -- a loop that carries an argument it never writes: no copy --------------------------
+
+
+def halve_n_times(x, n: int):
+    acc = x
+    for _ in range(n):
+        acc = acc * 0.5 + 1.0
+    return acc
+
+
+def halve_then_add_x(x, n: int):
+    acc = x
+    for _ in range(n):
+        acc = acc * 0.5
+    return acc + x
+
+
+def halve_some_nested(x, n: int, c: bool):
+    acc = x
+    for i in range(n):
+        for _ in range(i):
+            if c:
+                acc = acc * 0.5
+    return acc
+
+
+def copied_then_written(x, n: int):
+    out = x.copy()
+    for i in range(n):
+        out[i] = out[i] + 1.0
+    return out
+
+
+@pytest.mark.parametrize("fn, args", [
+    (halve_n_times, (0,)), (halve_n_times, (1,)), (halve_n_times, (3,)),
+    (halve_then_add_x, (0,)), (halve_then_add_x, (2,)),
+    (halve_some_nested, (0, True)), (halve_some_nested, (3, True)), (halve_some_nested, (3, False)),
+    (copied_then_written, (0,)), (copied_then_written, (3,)),
+])
+def test_a_loop_carrying_an_argument_matches_python(fn, args):
+    """The loop carries ``x`` itself where no element write can reach it (``tensor-to-loop``
+    borrows it, and frees what it carries only when that is not ``x``); where one can, it
+    works on a copy. Results and the caller's array as in Python; ``x`` comes back as that
+    very array when the loop never replaced it."""
+    x, want_x = np.arange(4.0), np.arange(4.0)
+    got, want = ember.script(fn)(x, *args), fn(want_x, *args)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(x, want_x)
+    assert (got is x) == (want is want_x)
+
+
+def test_a_loop_carrying_an_argument_does_not_copy_it():
+    f = ember.script(halve_n_times)
+    f(np.ones(8), 2)
+    loop = f.ir("loop")
+    top = loop.split("scf.for")[0]
+    assert "memref.alloc" not in top, "no copy of x before the loop"
+    assert re.search(r"iter_args\(%\w+ = %x\)", loop)
+    assert "memref.extract_aligned_pointer_as_index" in loop  # the guarded frees

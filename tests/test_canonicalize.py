@@ -1,10 +1,13 @@
-"""ember's canonicalize (``ember.passes.canonicalize``): xDSL's, except that it leaves the
-loops ember generates in final form (``ember.generated``: a packed matmul's task loop) alone.
+"""ember's canonicalize (``ember.passes.canonicalize``): xDSL's, plus MLIR's folding of
+values an ``scf.for`` carries unchanged, except that it leaves the loops ember generates in
+final form (``ember.generated``: a packed matmul's task loop) alone.
 
-Three properties: without marks it rewrites exactly as xDSL's canonicalize does (random
-programs and fixed ones, at the loop stage); a marked loop comes out as it went in; and
-skipping the marked loops changes nothing xDSL's canonicalize would have changed there (the
-generated loop is already canonical, up to the order of constants)."""
+Three properties: without marks (and without unchanged carries) it rewrites exactly as
+xDSL's canonicalize does (random programs and fixed ones, at the loop stage); a marked loop
+comes out as it went in; and skipping the marked loops changes nothing xDSL's canonicalize
+would have changed there (the generated loop is already canonical, up to the order of ops).
+The folding of carries has its lit test (``filecheck/passes/canonicalize.mlir``); the
+programs of ``test_argument_writes.py`` run it end to end."""
 
 import numpy as np
 import pytest

@@ -47,3 +47,23 @@ func.func @g(%n: index) {
 // CHECK-LABEL: func.func @g
 // CHECK-NOT:     loop.parallel
 // CHECK:         func.return
+
+// An scf.for stops carrying a value it yields unchanged (its own argument, or its initial
+// value): uses of the argument and of the result read the initial value (MLIR's
+// ForOpIterArgsFolder, which xDSL's canonicalize lacks).
+func.func @carries(%x: tensor<?xf32>, %y: tensor<?xf32>, %n: index) -> (tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %r:3 = scf.for %i = %c0 to %n step %c1 iter_args(%a = %x, %b = %x, %c = %y) -> (tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) {
+    %s = etensor.add %a, %b : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+    scf.yield %s, %b, %y : tensor<?xf32>, tensor<?xf32>, tensor<?xf32>
+  }
+  func.return %r#0, %r#1, %r#2 : tensor<?xf32>, tensor<?xf32>, tensor<?xf32>
+}
+
+// CHECK-LABEL: func.func @carries(%x: tensor<?xf32>, %y: tensor<?xf32>, %n: index)
+// CHECK:         %[[R:.*]] = scf.for %{{.*}} = %{{.*}} to %n step %{{.*}} iter_args(%[[A:.*]] = %x) -> (tensor<?xf32>) {
+// CHECK-NEXT:      %[[S:.*]] = etensor.add %[[A]], %x
+// CHECK-NEXT:      scf.yield %[[S]] : tensor<?xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %[[R]], %x, %y
