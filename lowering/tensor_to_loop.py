@@ -303,6 +303,13 @@ class FunctionLowering:
             fresh = (buf.scalar is None and origin is not None and origin not in claimed
                      and isinstance(origin.owner, memref.AllocOp) and buf.root in self.temps
                      and origin.owner.parent_block() is self.entry_block)
+            last = None if fresh or buf.ref in claimed else self._last_iteration_result(v, buf, t, k)
+            if last is not None:
+                result, returned[k] = last
+                claimed.add(buf.ref)
+                results.append(result)
+                types.append(t)
+                continue
             j = None if fresh else self._returned_argument(v, buf, t)
             if j is not None:
                 results.append(self._argument_or_copy(buf, v.type, t, k, j))
@@ -338,6 +345,71 @@ class FunctionLowering:
             return None
         j = next(iter(ks))
         return j if args[j] in self.external or args[j] in self.borrowed else None
+
+    def _last_iteration_result(self, v: SSAValue, buf: Buffer, t: MemRefType, k: int):
+        """Result ``k`` when it is what a loop at the top of the function carries out and the
+        loop's body allocates what it yields (``acc = acc * 0.5 + 1.0``): the last iteration
+        allocates that buffer as the result, the caller's array, and nothing is copied after
+        the loop. A loop that runs no iteration returns its initial value as before (a copy,
+        or the argument itself)::
+
+            %r = scf.for %i = %lb to %ub step %s iter_args(%c = %init) -> (memref) {
+              %next = arith.addi %i, %s : index
+              %last = arith.cmpi sge, %next, %ub : index
+              %a = scf.if %last -> (memref) { alloc {ember.result = k} } else { alloc }
+              ...
+              scf.yield %a
+            }
+            %ran = arith.cmpi slt, %lb, %ub : index
+            %res = scf.if %ran -> (memref) { scf.yield %r } else { <copy of %r>; dealloc %r }
+
+        Returns the value to return and the argument it may be (-1: none), or None."""
+        ref, loop = buf.ref, buf.ref.owner if buf.ref is not None else None
+        if not (self.entry and buf.lazy is None and buf.scalar is None and isinstance(loop, scf.ForOp)
+                and loop.parent_block() is self.entry_block and ref.type == t):
+            return None
+        body = loop.body.block
+        alloc = body.last_op.operands[ref.index].owner
+        if not (isinstance(alloc, memref.AllocOp) and alloc.parent_block() is body
+                and alloc.memref.type == t and "ember.result" not in alloc.attributes):
+            return None
+        # no check may fail once the result exists: an exported function's C caller gets no
+        # result data from a failed call (it could not free it)
+        later, op = [], loop
+        while op is not None:
+            later.append(op)
+            op = op.next_op
+        if any(isinstance(o, cf.AssertOp) for top in later for o in top.walk()):
+            return None
+        b = Builder(InsertPoint.before(alloc))
+        after = b.insert(arith.AddiOp(body.args[0], loop.step)).result
+        last = b.insert(arith.CmpiOp(after, loop.ub, "sge")).result
+        result, temp = alloc.clone(), alloc.clone()
+        result.attributes["ember.result"] = IntegerAttr(k, i64)
+        pick = b.insert(scf.IfOp(last, [t], Region(Block([result, scf.YieldOp(result.memref)])),
+                                 Region(Block([temp, scf.YieldOp(temp.memref)]))))
+        alloc.memref.replace_all_uses_with(pick.results[0])
+        alloc.detach()
+        alloc.erase()
+        ran = self.b.insert(arith.CmpiOp(loop.lb, loop.ub, "slt")).result
+        other = Block()
+        saved = self.b
+        self.b = Builder(InsertPoint.at_end(other))
+        try:
+            j = self._returned_argument(v, buf, t)
+            if j is not None:
+                value = self._argument_or_copy(buf, v.type, t, k, j)
+            else:
+                copy = tensor_ops.copy_to_new(self, buf, v.type)
+                self.temps.remove(copy.root)
+                copy.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
+                value = copy.ref
+            self.b.insert(memref.DeallocOp.get(ref))  # (not when it is an argument: guard_deallocs)
+            self.b.insert(scf.YieldOp(value))
+        finally:
+            self.b = saved
+        out = self.b.insert(scf.IfOp(ran, [t], Region(Block([scf.YieldOp(ref)])), Region(other)))
+        return out.results[0], -1 if j is None else j
 
     def _argument_or_copy(self, buf: Buffer, tt: TensorType, t: MemRefType, k: int, j: int) -> SSAValue:
         """Result ``k`` when it may be argument ``j``'s memory: no result is allocated when it

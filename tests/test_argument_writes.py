@@ -638,3 +638,81 @@ def test_a_loop_carrying_an_argument_does_not_copy_it():
     assert "memref.alloc" not in top, "no copy of x before the loop"
     assert re.search(r"iter_args\(%\w+ = %x\)", loop)
     assert "memref.extract_aligned_pointer_as_index" in loop  # the guarded frees
+
+
+# -- the last iteration of a loop allocates the result: no copy after the loop ------------
+
+
+def doubled_then_bumped(x, n: int):
+    acc = x * 2.0
+    for _ in range(n):
+        acc = acc + 1.0
+    return acc
+
+
+def bumped_then_written(x, n: int):
+    acc = x * 1.0
+    for _ in range(n):
+        acc = acc + 1.0
+    acc[0] = 7.0
+    return acc
+
+
+def returned_with_its_sum(x, n: int):
+    acc = x
+    for _ in range(n):
+        acc = acc * 3.0
+    return acc, acc.sum()
+
+
+def strided_steps(x, lo: int, hi: int):
+    acc = x
+    for _ in range(lo, hi, 3):
+        acc = acc - 1.0
+    return acc
+
+
+@pytest.mark.parametrize("fn, args", [
+    (doubled_then_bumped, (0,)), (doubled_then_bumped, (1,)), (doubled_then_bumped, (4,)),
+    (bumped_then_written, (0,)), (bumped_then_written, (2,)),
+    (returned_with_its_sum, (0,)), (returned_with_its_sum, (3,)),
+    (strided_steps, (0, 0)), (strided_steps, (2, 3)), (strided_steps, (1, 8)), (strided_steps, (5, 1)),
+    (halve_n_times, (1,)), (halve_n_times, (2,)),
+])
+def test_a_loop_whose_result_is_returned_matches_python(fn, args):
+    """A loop's last iteration allocates the returned array itself (the caller's); with no
+    iteration the initial value is returned as before. Results and arguments as in Python."""
+    x, want_x = np.arange(5.0), np.arange(5.0)
+    got, want = ember.script(fn)(x, *args), fn(want_x, *args)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(x, want_x)
+
+
+def test_the_last_iteration_allocates_the_result():
+    f = ember.script(halve_n_times)
+    f(np.ones(8), 2)
+    loop = f.ir("loop")
+    body, after = loop.split("scf.for", 1)[1].split("func.return")[0].split("scf.yield", 1)[0], loop
+    assert re.search(r"scf.if %\w+ -> \(memref<\?xf64>\) \{\s*%\w+ = memref.alloc\(%\w+\) \{ember.result = 0 : i64\}", body)
+    # after the loop, the result is copied only when the loop ran no iteration
+    tail = loop.rsplit("arith.cmpi slt", 1)[1]
+    assert tail.index("scf.yield") < tail.index("{ember.result = 0 : i64}")
+
+
+def failing_in_the_last_iteration(x, n: int):
+    acc = x
+    for i in range(n):
+        acc = acc + x[2 * i]
+    return acc
+
+
+def test_a_loop_with_checks_copies_its_result_after_it():
+    """A check that fails after the last iteration allocated the result would leave an
+    exported function's C caller a result it cannot free: such a loop keeps the copy."""
+    f = ember.script(failing_in_the_last_iteration)
+    np.testing.assert_array_equal(f(np.arange(4.0), 2), failing_in_the_last_iteration(np.arange(4.0), 2))
+    body = f.ir("loop").split("scf.for", 1)[1].split("func.return")[0]
+    assert "cf.assert" in body and "ember.result" not in body.split("scf.yield")[0]
+    with pytest.raises(ValueError, match="index out of bounds"):
+        f(np.arange(4.0), 3)

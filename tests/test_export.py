@@ -273,6 +273,28 @@ def test_int_bool_scalars_size1_dims_and_three_results(tmp_path):
         b"(strides NULL or C order)")
 
 
+def halve_n_times(x, n: int):
+    acc = x
+    for _ in range(n):
+        acc = acc * 0.5 + 1.0
+    return acc
+
+
+@needs_cc
+def test_a_result_the_last_iteration_allocates(tmp_path):
+    """The loop's last iteration asks the caller's allocator for the result; with no
+    iteration the result is the argument, which C gets as a copy of its own."""
+    f = ember.script(halve_n_times)
+    ember.export(f, tmp_path / "libhalve.so", signatures=["float64[?], int"])
+    lib = ctypes.CDLL(str(tmp_path / "libhalve.so"))
+    x = np.arange(6.0)
+    for n in (0, 1, 3):
+        status, (y,) = call(lib, "halve_n_times_f64d_int", [x, ctypes.c_int64(n)], [("float64", 1)])
+        assert status == 0
+        np.testing.assert_array_equal(y, halve_n_times(x, n))
+    np.testing.assert_array_equal(x, np.arange(6.0))
+
+
 # -- cross-compilation --------------------------------------------------------------------------
 
 
