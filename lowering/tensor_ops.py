@@ -348,6 +348,119 @@ def _blocked_sum(fl, b: Builder, sizes, n_blocks: SSAValue, init: SSAValue, narr
     return reduce_loop(fl, b, [*sizes[:-1], n_blocks], init, "add", outer)
 
 
+#: columns of the output each task of a reduction over leading axes accumulates (its
+#: accumulators stay in L1 while the rows stream past)
+COLUMN_BLOCK = 512
+#: rows added per load and store of the accumulators
+ROWS_PER_STEP = 4
+
+
+def _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, acc_t, combine):
+    """A reduction that keeps the innermost axis (``x.sum(axis=0)``, a column reduction):
+    the reduced axes run outside and the kept innermost axis inside, so every row is read
+    along its length and added into a block of accumulators, as NumPy does; reducing each
+    output element over a column instead strided through memory (2048² f32: 26 ms against
+    NumPy's 0.58). One ``loop.parallel`` over (outer kept indices, blocks of
+    ``COLUMN_BLOCK`` columns), its threads each on their own columns::
+
+        loop.parallel (%jb) = ... {                          (blocks of 512 columns)
+          acc[j] = identity                                  for j in the block
+          loop.for %i = 0 to %rows { loop.parallel (%j) { acc[j] = acc[j] + x[i, j] } }
+          out[j] = acc[j]                                    (/ rows for a mean)
+        }
+
+    The accumulators have the reduction's accumulator type (f64 for a float sum), and the
+    order of the additions along each column is the rows' order."""
+    kind, src_t, dst_t = op.KIND, op.input.type.element_type, op.result.type.element_type
+    in_shape = S.shape_of(op.input.type)
+    keep = op.keepdims is not None
+    zero, one = fl.index(0), fl.index(1)
+    last = kept[-1]  # the input's innermost axis
+    n_last = src.sizes[last]
+    block = fl.index(COLUMN_BLOCK)
+    blocks = fl.b.insert(arith.DivUIOp(fl.b.insert(arith.AddiOp(
+        n_last, fl.index(COLUMN_BLOCK - 1))).result, block)).result
+    acc = out if acc_t == dst_t else fl.alloc(S.shape_of(op.result.type), out_sizes, acc_t)
+    init = X.const(fl.b, _identity(kind, acc_t), acc_t)
+    outer_sizes = [src.sizes[k] for k in kept[:-1]]
+
+    def out_index(kept_ivs):
+        if not keep:
+            return list(kept_ivs)
+        by_axis = dict(zip(kept, kept_ivs))
+        return [by_axis.get(k, zero) for k in range(len(in_shape))]
+
+    def task(b: Builder, ivs):
+        *outer_ivs, jb = ivs
+        lo = b.insert(arith.MuliOp(jb, block)).result
+        hi = b.insert(arith.MinUIOp(b.insert(arith.AddiOp(lo, block)).result, n_last)).result
+
+        def columns(cb: Builder, body):
+            inner = Block(arg_types=[IndexType()])
+            ib = Builder(InsertPoint.at_end(inner))
+            body(ib, out_index([*outer_ivs, inner.args[0]]), inner.args[0])
+            ib.insert(YieldOp())
+            cb.insert(ParallelOp([lo], [hi], [one], inner))
+
+        columns(b, lambda ib, at, j: ib.insert(memref.StoreOp.get(init, acc.ref, at)))
+
+        def combined(ib: Builder, a, v):
+            if S.is_float(acc_t) and combine in ("maximum", "minimum"):
+                cls = arith.MaximumfOp if combine == "maximum" else arith.MinimumfOp
+                return ib.insert(cls(a, v)).result  # NaN wins, as in NumPy
+            return X.emit_binary(ib, combine, a, v, acc_t)
+
+        def rows(rb: Builder, rivs, count: int = 1):
+            """Rows ``rivs`` .. ``rivs[-1] + count - 1`` of the innermost reduced axis into
+            the accumulators: one load and store of each accumulator per ``count`` rows."""
+            def add(ib: Builder, at, j):
+                a = ib.insert(memref.LoadOp.get(acc.ref, at)).res
+                for r in range(count):
+                    full = [None] * len(in_shape)
+                    for k, iv in zip(kept, [*outer_ivs, j]):
+                        full[k] = iv
+                    row = rivs[-1] if r == 0 else ib.insert(arith.AddiOp(rivs[-1], fl.index(r))).result
+                    for k, iv in zip(red, [*rivs[:-1], row]):
+                        full[k] = iv
+                    a = combined(ib, a, X.cast(ib, load(ib, src, full, zero, in_shape), src_t, acc_t))
+                ib.insert(memref.StoreOp.get(a, acc.ref, at))
+            columns(rb, add)
+
+        def innermost(nb: Builder, outer_rivs):
+            n = red_sizes[-1]
+            step = fl.index(ROWS_PER_STEP)
+            main = nb.insert(arith.SubiOp(n, nb.insert(arith.RemUIOp(n, step)).result)).result
+            seq_loop(nb, zero, main, step, lambda lb, i: rows(lb, [*outer_rivs, i], ROWS_PER_STEP))
+            seq_loop(nb, main, n, one, lambda lb, i: rows(lb, [*outer_rivs, i]))
+        _nest(b, red_sizes[:-1], innermost, zero, one)
+
+        if acc is not out or kind == "mean":
+            count = None
+            if kind == "mean":
+                count = one
+                for s in red_sizes:
+                    count = b.insert(arith.MuliOp(count, s)).result
+                count = X.cast(b, b.insert(arith.IndexCastOp(count, i64)).result, i64, acc_t)
+
+            def finish(ib: Builder, at, j):
+                r = ib.insert(memref.LoadOp.get(acc.ref, at)).res
+                if count is not None:
+                    r = ib.insert(arith.DivfOp(r, count)).result
+                ib.insert(memref.StoreOp.get(X.cast(ib, r, acc_t, dst_t), out.ref, at))
+            columns(b, finish)
+
+    parallel(fl, [*outer_sizes, blocks], task)
+
+
+def _nest(b: Builder, sizes, body, zero, one, ivs=()):
+    """Sequential ``loop.for`` nests over ``sizes`` (outermost first), ``body(builder, ivs)``
+    innermost."""
+    if not sizes:
+        body(b, list(ivs))
+        return
+    seq_loop(b, zero, sizes[0], one, lambda lb, iv: _nest(lb, sizes[1:], body, zero, one, (*ivs, iv)))
+
+
 def reduction(fl, op):
     kind = op.KIND
     src_t, dst_t = op.input.type.element_type, op.result.type.element_type
@@ -371,6 +484,10 @@ def reduction(fl, op):
                  f"zero-size array to reduction operation {name} which has no identity")
     out = fl.alloc(out_shape, out_sizes, dst_t)
     combine = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum", "min": "minimum"}[kind]
+    if red and len(in_shape) - 1 not in axes and src.scalar is None:
+        _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, acc_t, combine)
+        fl.bufs[op.result] = out
+        return
     # a float sum accumulated wider than its elements (f32 in f64) adds blocks of
     # SUM_BLOCK elements in the element type first, at full vector width
     blocked = combine == "add" and src_t == f32 and acc_t == f64 and red_sizes

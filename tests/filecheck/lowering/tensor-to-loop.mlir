@@ -53,6 +53,34 @@ func.func @row_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry
   func.return %0 : tensor<?xf32>
 }
 
+// A reduction that keeps the innermost axis (a column sum): the rows stream past blocks of
+// 512 accumulators (f64 for an f32 sum), four rows per load and store of an accumulator,
+// one loop.parallel over the blocks; no strided walk down each column.
+// CHECK-LABEL: func.func @column_sum
+// CHECK-DAG:     %[[FOUR:.*]] = arith.constant 4 : index
+// CHECK-DAG:     %[[COLS:.*]] = arith.constant 512 : index
+// CHECK:         %[[ROWS:.*]] = memref.dim %x, %{{.*}} : memref<?x?xf32>
+// CHECK:         %[[ACC:.*]] = memref.alloc(%{{.*}}) : memref<?xf64>
+// CHECK:         loop.parallel (%[[JB:.*]]) = ({{.*}}) to (%{{.*}}) step ({{.*}}) {
+// CHECK-NEXT:      %[[LO:.*]] = arith.muli %[[JB]], %[[COLS]] : index
+// CHECK:           loop.parallel (%[[J0:.*]]) = (%[[LO]]) to (%[[HI:.*]]) step ({{.*}}) {
+// CHECK-NEXT:        memref.store %{{.*}}, %[[ACC]][%[[J0]]] : memref<?xf64>
+// CHECK:           loop.for %[[I:.*]] = %{{.*}} to %{{.*}} step %[[FOUR]] {
+// CHECK-NEXT:        loop.parallel (%[[J:.*]]) = (%[[LO]]) to (%[[HI]]) step ({{.*}}) {
+// CHECK-NEXT:          %[[A:.*]] = memref.load %[[ACC]][%[[J]]] : memref<?xf64>
+// CHECK-NEXT:          %[[V:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x?xf32>
+// CHECK-NEXT:          %[[W:.*]] = arith.extf %[[V]] : f32 to f64
+// CHECK-NEXT:          arith.addf %[[A]], %[[W]] : f64
+// CHECK-COUNT-3:       memref.load %x[
+// CHECK:               memref.store %{{.*}}, %[[ACC]][%[[J]]] : memref<?xf64>
+//                the rows left over, one at a time, then the sums into the result
+// CHECK:           loop.for %{{.*}} = %{{.*}} to %[[ROWS]] step %{{.*}} {
+// CHECK:           arith.truncf %{{.*}} : f64 to f32
+func.func @column_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry} {
+  %0 = etensor.sum %x {axes = array<i64: 0>} : tensor<?x?xf32> -> tensor<?xf32>
+  func.return %0 : tensor<?xf32>
+}
+
 // Returning an argument (C order) returns it: no result is allocated, the caller hands it back.
 // CHECK-LABEL: func.func @identity
 // CHECK-SAME:    ember.returns_argument = array<i64: 0>
