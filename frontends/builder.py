@@ -227,6 +227,17 @@ class TensorBuilder:
             raise BuildError("matmul: Input operand does not have enough dimensions")
         element = self.result_element(a, b)
         a, b = self.cast(a, element), self.cast(b, element)
+        if a.rank == 1 and b.rank == 1 and S.is_float(element):
+            # a dot product of two vectors: their product, fused into a float sum (blocked,
+            # float64 across blocks for float32), in one pass; as a 1 x n @ n x 1 matmul it
+            # copied both vectors and summed in float32 alone (4M f32: 23 ms, 0.4 % off)
+            (n, p), (m, q) = (self.dim(a, 0), a.shape[0]), (self.dim(b, 0), b.shape[0])
+            if S.DYN not in (p, q) and p != q:
+                raise BuildError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, "
+                                 f"with gufunc signature (n?,k),(k,m?)->(n?,m?) (size {q} is different from {p})")
+            self.emit(_assert(self.emit(arith.CmpiOp(n.ssa, m.ssa, "eq")).results[0],
+                              "matmul: Input operand 1 has a mismatch in its core dimension 0"))
+            return self.reduce("sum", self.binary("mul", a, b))
         squeeze = []
         if a.rank == 1:
             a = self.reshape(a, [1, self.dim(a, 0)])

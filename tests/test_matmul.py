@@ -136,3 +136,37 @@ def test_tensor_to_loop_preserves_matmul(m, k, n, dt, seed):
     a, b = _data((m, k), dtype, seed), _data((k, n), dtype, seed + 1)
     program = et.Program.from_module(MATMUL.replace("DT", dt), [a, b], position=0)
     et.check_rewrite(program, "tensor-to-loop")
+
+
+def _dot(v, w):
+    return np.dot(v, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_dot_of_two_vectors_is_a_fused_sum(dtype):
+    """``np.dot`` / ``@`` of two float vectors: the product fused into a float sum (blocked in
+    float64 for float32), one pass and no matmul: far closer to the exact dot than NumPy's
+    own float32 sdot; the lengths must agree as in NumPy."""
+    rng = np.random.default_rng(3)
+    v, w = (rng.standard_normal(1 << 20).astype(dtype) for _ in range(2))
+    f = ember.script(_dot)
+    got = f(v, w)
+    exact = float(np.dot(v.astype(np.float64), w.astype(np.float64)))
+    assert np.asarray(got).dtype == dtype and np.asarray(got).shape == ()
+    scale = float(np.abs(v.astype(np.float64) * w).sum())
+    eps = 2**-24 if dtype == np.float32 else 2**-53
+    assert abs(float(got) - exact) <= scale * eps + abs(exact) * eps
+    assert "etensor.matmul" not in f.ir("tensor") and "etensor.sum" in f.ir("tensor")
+    with pytest.raises(ValueError, match="mismatch in its core dimension 0"):
+        f(v, w[:-1])
+
+
+def test_a_one_row_float32_matmul_sums_in_float64_blocks():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((1, 1 << 20)).astype(np.float32)
+    b = rng.standard_normal((1 << 20, 1)).astype(np.float32)
+    got = MM(a, b)
+    exact = (a.astype(np.float64) @ b.astype(np.float64))[0, 0]
+    assert got.shape == (1, 1) and got.dtype == np.float32
+    scale = float((np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)))[0, 0])
+    assert abs(float(got[0, 0]) - exact) <= scale * 2**-24 + abs(exact) * 2**-24
