@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from xdsl.dialects import arith, func
+from xdsl.dialects import arith, cf, func
 from xdsl.dialects.builtin import IndexType, ModuleOp, TensorType
 from xdsl.ir import Attribute, Operation
 
@@ -138,7 +138,15 @@ ARITH: dict[type, Impl] = {
     arith.TruncFOp: lambda op, a: _np_type(op.results[0].type)(a),
     arith.ExtFOp: lambda op, a: _np_type(op.results[0].type)(a),
     arith.SIToFPOp: lambda op, a: _np_type(op.results[0].type)(a),
+    arith.CmpiOp: lambda op, a, b: np.bool_(_CMPI[op.predicate.value.data](a, b)),
 }
+
+#: ``arith.cmpi`` predicates on the frontends' sizes and integers (unsigned ones on values
+#: that are never negative there)
+_CMPI = {0: lambda a, b: a == b, 1: lambda a, b: a != b, 2: lambda a, b: a < b,
+         3: lambda a, b: a <= b, 4: lambda a, b: a > b, 5: lambda a, b: a >= b,
+         6: lambda a, b: a < b, 7: lambda a, b: a <= b, 8: lambda a, b: a > b,
+         9: lambda a, b: a >= b}
 
 
 def _arith_constant(op: arith.ConstantOp):
@@ -161,6 +169,10 @@ def run(module: ModuleOp, name: str, *args):
                 return tuple(env[v] for v in op.operands)
             if isinstance(op, arith.ConstantOp):
                 env[op.result] = _arith_constant(op)
+                continue
+            if isinstance(op, cf.AssertOp):  # a run-time check: ValueError, as compiled code
+                if not env[op.arg]:
+                    raise ValueError(op.msg.data)
                 continue
             impl = REFERENCE.get(type(op)) or ARITH.get(type(op))
             if impl is None:
