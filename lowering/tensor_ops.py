@@ -563,8 +563,63 @@ def transpose(fl, op: T.TransposeOp):
     if src.scalar is not None:
         fl.bufs[op.result] = src
         return
-    parallel(fl, sizes, body)
+    rank = len(perm)
+    if rank >= 2 and perm[-1] != rank - 1 and in_shape[-1] != 1 and shape[-1] != 1:
+        _tiled(fl, sizes, perm.index(rank - 1), body)
+    else:
+        parallel(fl, sizes, body)
     fl.bufs[op.result] = out
+
+
+#: the side of the square tiles a transposing copy moves (32 x 32 f32: 4 KiB read, 4 KiB
+#: written, both in L1)
+TRANSPOSE_TILE = 32
+
+
+def _tiled(fl, sizes, a: int, body):
+    """``body`` over ``sizes`` in square tiles of output axes ``a`` (which reads the input's
+    contiguous axis) and the last (which writes the output's): a transposing copy read one
+    element per cache line along a row of its output, a line that was gone by the next row.
+    x.T of 2048² f32 took 34 ms (NumPy's ``ascontiguousarray(x.T)``: 31), now 10.5; tiles
+    of 8 to 256 all gave 10.4-11.4 ms, and the loads stay scalar (an in-register transpose
+    of 16 x 16 blocks would be the next step)::
+
+        loop.parallel (other axes..., %ta, %tb) = ... {        (tiles)
+          loop.for %i = %ta * 32 to min(%ta * 32 + 32, n_a) {
+            loop.for %j = %tb * 32 to min(...) { out[..., %i, ..., %j] = x[...] }
+          }
+        }
+    """
+    b_axis = len(sizes) - 1
+    one = fl.index(1)
+    ta_n = tb_n = TRANSPOSE_TILE
+
+    def tiles(n, t):
+        return fl.b.insert(arith.DivUIOp(fl.b.insert(arith.AddiOp(
+            n, fl.index(t - 1))).result, fl.index(t))).result
+
+    others = [k for k in range(len(sizes)) if k not in (a, b_axis)]
+
+    def task(b: Builder, ivs):
+        *rest, ta, tb = ivs
+
+        def span(t, n, width):
+            lo = b.insert(arith.MuliOp(t, fl.index(width))).result
+            return lo, b.insert(arith.MinUIOp(b.insert(arith.AddiOp(lo, fl.index(width))).result, n)).result
+
+        (a_lo, a_hi), (b_lo, b_hi) = span(ta, sizes[a], ta_n), span(tb, sizes[b_axis], tb_n)
+
+        def inner(ib: Builder, i):
+            def element(eb: Builder, j):
+                full = [None] * len(sizes)
+                for k, iv in zip(others, rest):
+                    full[k] = iv
+                full[a], full[b_axis] = i, j
+                body(eb, full)
+            seq_loop(ib, b_lo, b_hi, one, element)
+        seq_loop(b, a_lo, a_hi, one, inner)
+
+    parallel(fl, [*(sizes[k] for k in others), tiles(sizes[a], ta_n), tiles(sizes[b_axis], tb_n)], task)
 
 
 def reshape(fl, op: T.ReshapeOp):
