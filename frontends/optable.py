@@ -130,6 +130,39 @@ def _reduction(kind: str) -> Handler:
     return h
 
 
+def _clip(tb: TensorBuilder, a, a_min=None, a_max=None, **kw):
+    """``np.clip(a, a_min, a_max)``: ``np.minimum(np.maximum(a, a_min), a_max)`` (either bound
+    may be None), with NumPy's promotions and NaN propagation."""
+    _no_extra("clip", kw)
+    if a_min is None and a_max is None:
+        raise BuildError("clip: one of a_min and a_max must be given")
+    x = _tensor(tb, a)
+    if a_min is not None:
+        x = tb.binary("maximum", x, _tensor(tb, a_min))
+    if a_max is not None:
+        x = tb.binary("minimum", x, _tensor(tb, a_max))
+    return x
+
+
+def _moment(root: bool) -> Handler:
+    """``var``/``std`` (``ddof=0``): the mean of the squared deviations from the mean (of a
+    float64 copy for integers and bools, as NumPy), and its square root for ``std``."""
+    name = "std" if root else "var"
+
+    def h(tb: TensorBuilder, a, axis=None, keepdims=False, ddof=0, **kw):
+        _no_extra(name, kw)
+        if ddof != 0:
+            raise BuildError(f"{name}: only ddof=0 is supported; for ddof={ddof!r} write "
+                             f"((x - x.mean()) ** 2).sum() / (n - {ddof!r})")
+        x = _tensor(tb, a)
+        if not S.is_float(x.element):
+            x = tb.cast(x, S.f64)
+        d = tb.binary("sub", x, tb.reduce("mean", x, axis, True))
+        r = tb.reduce("mean", tb.binary("mul", d, d), axis, bool(keepdims))
+        return tb.unary("sqrt", r) if root else r
+    return h
+
+
 def _uninitialized(t: TValue) -> TValue:
     """Mark the ``etensor.broadcast`` behind ``np.empty``: its elements may be anything (the
     NumPy reference gives zeros; compiled code leaves the memory as allocated)."""
@@ -251,7 +284,7 @@ FUNCTIONS: dict[object, Handler] = {
     **{f: _reduction(k) for f, k in REDUCTIONS.items()},
     np.matmul: _matmul, operator.matmul: _matmul, np.dot: _matmul,
     np.transpose: _transpose, np.reshape: _reshape, np.where: _where,
-    np.broadcast_to: _broadcast_to,
+    np.broadcast_to: _broadcast_to, np.clip: _clip, np.var: _moment(False), np.std: _moment(True),
     np.zeros: _creation(0), np.ones: _creation(1), np.empty: _creation(None), np.full: _full,
     np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
     np.arange: _arange, np.copy: _copy, np.asarray: _asarray, np.array: _copy,
@@ -268,6 +301,7 @@ METHODS: dict[str, Handler] = {
         tb, a, (axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes) or None, **kw),
     "astype": _astype,
     "copy": _copy,
+    "clip": _clip, "var": _moment(False), "std": _moment(True),
 }
 
 

@@ -350,3 +350,27 @@ def test_a_traced_function_called_while_tracing_is_traced_through():
     x = rand(3, 5)
     np.testing.assert_allclose(g(x), (x + 1) ** 2, rtol=1e-6)
     assert "etensor.add" in g.ir() and "call" not in g.ir()
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: np.clip(x, -0.5, 0.5), lambda x: x.clip(-0.5, 0.7), lambda x: np.clip(x, None, 0.2),
+    lambda x: x.var(), lambda x: x.std(axis=0), lambda x: np.var(x, axis=1, keepdims=True),
+    lambda x: np.std(x.astype(np.int64)), lambda x: (x > 0).var(axis=1),
+])
+def test_clip_var_std_match_numpy(fn):
+    x = np.random.default_rng(5).standard_normal((50, 40)).astype(np.float32)
+    got, want = ember.trace(fn, (x,))(x), fn(x)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-6)
+
+
+def test_clip_and_std_propagate_nan():
+    x = np.ones((4, 3))
+    x[2, 1] = np.nan
+    for fn in (lambda x: np.clip(x, 0.0, 0.5), lambda x: x.std(axis=0)):
+        np.testing.assert_array_equal(np.isnan(ember.trace(fn, (x,))(x)), np.isnan(fn(x)))
+
+
+def test_var_with_ddof_is_refused_with_a_hint():
+    with pytest.raises(ember.TraceError, match=r"only ddof=0 is supported; for ddof=1 write"):
+        ember.trace(lambda x: x.var(ddof=1), (np.ones(3),))
