@@ -117,11 +117,10 @@ def slice_(fl, op: T.SliceOp):
     and only other consumers get a copy (``FunctionLowering.buffer`` materialises it). As
     with fused values, a pending slice is materialised before anything writes memory or a
     region begins. ``x[:-2, 1:-1] + x[2:, 1:-1] + ...`` (a stencil in slices) reads ``x``
-    in one pass: 2048² f32 took 10.9 ms with a copy per slice (NumPy 10.2), now 1.3 ms."""
+    in one pass: 2048² f32 took 10.9 ms with a copy per slice (NumPy 8-10), now 1.2 ms."""
     from ember.lowering.tensor_to_loop import Buffer
 
     src = fl.buffer(op.input)
-    shape = S.shape_of(op.result.type)
     dropped = set(op.dropped.get_values())
     strides = op.strides.get_values()
     offsets = [fl.value(o) for o in op.offsets]

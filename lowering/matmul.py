@@ -30,7 +30,8 @@ from ember.lowering import matmul_epilogue as E
 from ember.lowering import matmul_packed as P
 from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import is_strided
-from ember.lowering.tensor_ops import SUM_BLOCK, _blocked_sum, broadcast_sizes, seq_loop
+from ember.lowering.reductions import SUM_BLOCK, blocked_sum
+from ember.lowering.tensor_ops import broadcast_sizes, seq_loop
 
 #: The scalar tile of integer matmuls.
 ROWS = 4
@@ -113,7 +114,7 @@ def matmul(fl, op: T.MatmulOp):
         if isinstance(t, Float32Type) and a_shape[-2] == 1:
             blocks = b.insert(arith.DivUIOp(b.insert(arith.AddiOp(
                 kk, fl.index(SUM_BLOCK - 1))).result, fl.index(SUM_BLOCK))).result
-            total = _blocked_sum(fl, b, [kk], blocks, X.const(b, 0, f64), t,
+            total = blocked_sum(fl, b, [kk], blocks, X.const(b, 0, f64), t,
                                  lambda kb, rivs, acc: kb.insert(arith.AddfOp(
                                      acc, product(kb, rivs[-1]), _DOT)).result)
             total = X.cast(b, total, f64, t)

@@ -1,8 +1,9 @@
 """Reductions over leading axes (``x.sum(axis=0)``): rows streamed into blocks of
-accumulators (``tensor_ops._rows_into_accumulators``), checked against NumPy on every kind,
+accumulators (``reductions._rows_into_accumulators``), checked against NumPy on every kind,
 dtype and shape class, with ``keepdims``, empty axes, NaN and multiple reduced axes."""
 
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def _reducer(kind, axis, keep):
 @pytest.mark.parametrize("kind", ["sum", "mean", "prod", "max", "min"])
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=[f"{s}-{a}" for s, a in SHAPES])
 def test_matches_numpy(kind, shape, axis):
-    rng = np.random.default_rng(abs(hash((kind, shape, str(axis)))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((kind, shape, axis)).encode()))
     for k, dtype in enumerate(DTYPES):
         if kind in ("max", "min") and shape[0] == 0 or kind == "mean" and dtype == np.bool_:
             continue
@@ -44,7 +45,17 @@ def test_matches_numpy(kind, shape, axis):
                 warnings.simplefilter("ignore", RuntimeWarning)  # the mean of an empty axis
                 got, want = ember.trace(f, (x,))(x), f(x)
             assert got.shape == want.shape and got.dtype == want.dtype, (dtype, keep)
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{dtype} {keep}")
+            if kind in ("sum", "mean") and np.issubdtype(dtype, np.floating):
+                # against the float64 sum, within a few eps of the sum of magnitudes (NumPy's
+                # own float32 column sum is further off than that on long columns)
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ref = f(x.astype(np.float64))
+                    scale = _reducer(kind, axis, keep)(np.abs(x.astype(np.float64)))
+                ok = np.abs(got - ref) <= 4 * np.finfo(dtype).eps * scale
+                assert np.all(ok | np.isnan(ref) & np.isnan(got)), f"{dtype} {keep}"
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{dtype} {keep}")
 
 
 def test_an_empty_max_raises_as_numpy_does():
