@@ -124,8 +124,9 @@ def _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, a
           out[j] = acc[j]                                    (/ rows for a mean)
         }
 
-    The accumulators have the reduction's accumulator type (f64 for a float sum), and the
-    order of the additions along each column is the rows' order."""
+    The accumulators have the reduction's accumulator type (f64 for a float sum; four
+    float32 rows are added in float32 and widened once, as the blocked sums do: 2048² f32
+    0.71-0.74 -> 0.68-0.70 ms), and the additions along each column keep the rows' order."""
     kind, src_t, dst_t = op.KIND, op.input.type.element_type, op.result.type.element_type
     in_shape = S.shape_of(op.input.type)
     keep = op.keepdims is not None
@@ -165,19 +166,30 @@ def _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, a
                 return ib.insert(cls(a, v)).result  # NaN wins, as in NumPy
             return X.emit_binary(ib, combine, a, v, acc_t)
 
+        narrow = combine == "add" and src_t == f32 and acc_t == f64
+
         def rows(rb: Builder, rivs, count: int = 1):
             """Rows ``rivs`` .. ``rivs[-1] + count - 1`` of the innermost reduced axis into
             the accumulators: one load and store of each accumulator per ``count`` rows."""
             def add(ib: Builder, at, j):
-                a = ib.insert(memref.LoadOp.get(acc.ref, at)).res
-                for r in range(count):
+                def element(r):
                     full = [None] * len(in_shape)
                     for k, iv in zip(kept, [*outer_ivs, j]):
                         full[k] = iv
                     row = rivs[-1] if r == 0 else ib.insert(arith.AddiOp(rivs[-1], fl.index(r))).result
                     for k, iv in zip(red, [*rivs[:-1], row]):
                         full[k] = iv
-                    a = combined(ib, a, X.cast(ib, load(ib, src, full, zero, in_shape), src_t, acc_t))
+                    return load(ib, src, full, zero, in_shape)
+
+                a = ib.insert(memref.LoadOp.get(acc.ref, at)).res
+                if narrow:  # the rows' float32 sum, widened once (as the blocked sums do)
+                    part = element(0)
+                    for r in range(1, count):
+                        part = ib.insert(arith.AddfOp(part, element(r))).result
+                    a = combined(ib, a, X.cast(ib, part, src_t, acc_t))
+                else:
+                    for r in range(count):
+                        a = combined(ib, a, X.cast(ib, element(r), src_t, acc_t))
                 ib.insert(memref.StoreOp.get(a, acc.ref, at))
             columns(rb, add)
 

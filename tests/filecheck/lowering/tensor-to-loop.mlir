@@ -54,8 +54,9 @@ func.func @row_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry
 }
 
 // A reduction that keeps the innermost axis (a column sum): the rows stream past blocks of
-// 512 accumulators (f64 for an f32 sum), four rows per load and store of an accumulator,
-// one loop.parallel over the blocks; no strided walk down each column.
+// 512 accumulators (f64 for an f32 sum), four rows per load and store of an accumulator
+// (added in f32, widened once), one loop.parallel over the blocks; no strided walk down
+// each column.
 // CHECK-LABEL: func.func @column_sum
 // CHECK-DAG:     %[[FOUR:.*]] = arith.constant 4 : index
 // CHECK-DAG:     %[[COLS:.*]] = arith.constant 512 : index
@@ -69,10 +70,10 @@ func.func @row_sum(%x: tensor<?x?xf32>) -> tensor<?xf32> attributes {ember.entry
 // CHECK-NEXT:        loop.parallel (%[[J:.*]]) = (%[[LO]]) to (%[[HI]]) step ({{.*}}) {
 // CHECK-NEXT:          %[[A:.*]] = memref.load %[[ACC]][%[[J]]] : memref<?xf64>
 // CHECK-NEXT:          %[[V:.*]] = memref.load %x[%[[I]], %[[J]]] : memref<?x?xf32>
-// CHECK-NEXT:          %[[W:.*]] = arith.extf %[[V]] : f32 to f64
-// CHECK-NEXT:          arith.addf %[[A]], %[[W]] : f64
-// CHECK-COUNT-3:       memref.load %x[
-// CHECK:               memref.store %{{.*}}, %[[ACC]][%[[J]]] : memref<?xf64>
+// CHECK-COUNT-3:       arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT:          %[[W:.*]] = arith.extf %{{.*}} : f32 to f64
+// CHECK-NEXT:          %[[S:.*]] = arith.addf %[[A]], %[[W]] : f64
+// CHECK-NEXT:          memref.store %[[S]], %[[ACC]][%[[J]]] : memref<?xf64>
 //                the rows left over, one at a time, then the sums into the result
 // CHECK:           loop.for %{{.*}} = %{{.*}} to %[[ROWS]] step %{{.*}} {
 // CHECK:           arith.truncf %{{.*}} : f64 to f32
