@@ -160,12 +160,6 @@ def _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, a
 
         columns(b, lambda ib, at, j: ib.insert(memref.StoreOp.get(init, acc.ref, at)))
 
-        def combined(ib: Builder, a, v):
-            if S.is_float(acc_t) and combine in ("maximum", "minimum"):
-                cls = arith.MaximumfOp if combine == "maximum" else arith.MinimumfOp
-                return ib.insert(cls(a, v)).result  # NaN wins, as in NumPy
-            return X.emit_binary(ib, combine, a, v, acc_t)
-
         narrow = combine == "add" and src_t == f32 and acc_t == f64
 
         def rows(rb: Builder, rivs, count: int = 1):
@@ -186,10 +180,10 @@ def _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, a
                     part = element(0)
                     for r in range(1, count):
                         part = ib.insert(arith.AddfOp(part, element(r))).result
-                    a = combined(ib, a, X.cast(ib, part, src_t, acc_t))
+                    a = _combined(ib, combine, acc_t, a, X.cast(ib, part, src_t, acc_t))
                 else:
                     for r in range(count):
-                        a = combined(ib, a, X.cast(ib, element(r), src_t, acc_t))
+                        a = _combined(ib, combine, acc_t, a, X.cast(ib, element(r), src_t, acc_t))
                 ib.insert(memref.StoreOp.get(a, acc.ref, at))
             columns(rb, add)
 
@@ -217,6 +211,16 @@ def _rows_into_accumulators(fl, op, src, out, out_sizes, kept, red, red_sizes, a
             columns(b, finish)
 
     parallel(fl, [*outer_sizes, blocks], task)
+
+
+def _combined(b: Builder, combine: str, t: Attribute, acc: SSAValue, v: SSAValue) -> SSAValue:
+    """``acc`` combined with ``v``; a float max/min is IEEE maximum/minimum (NaN wins, as in
+    NumPy): LLVM vectorises its reduction, not the select NumPy's elementwise rule needs
+    (they differ only in which zero a max of -0.0 and +0.0 returns)."""
+    if S.is_float(t) and combine in ("maximum", "minimum"):
+        cls = arith.MaximumfOp if combine == "maximum" else arith.MinimumfOp
+        return b.insert(cls(acc, v)).result
+    return X.emit_binary(b, combine, acc, v, t)
 
 
 def _nest(b: Builder, sizes, body, zero, one, ivs=()):
@@ -279,13 +283,7 @@ def reduction(fl, op):
 
         def step(ib: Builder, rivs, acc):
             v = X.cast(ib, element(ib, rivs), src_t, acc_t)
-            if S.is_float(acc_t) and combine in ("maximum", "minimum"):
-                # IEEE maximum/minimum (NaN wins, as in NumPy): LLVM vectorises its reduction,
-                # not the select NumPy's elementwise rule needs (they differ only in which
-                # zero a max of -0.0 and +0.0 returns)
-                cls = arith.MaximumfOp if combine == "maximum" else arith.MinimumfOp
-                return ib.insert(cls(acc, v)).result
-            new = X.emit_binary(ib, combine, acc, v, acc_t)
+            new = _combined(ib, combine, acc_t, acc, v)
             if S.is_float(acc_t) and combine in ("add", "mul"):
                 new = _reassociable(new)
             return new

@@ -322,7 +322,7 @@ class FunctionLowering:
                 origin = buf.root
             claimed |= {buf.root, origin}
             if self.entry:
-                origin.owner.attributes["ember.result"] = IntegerAttr(k, i64)
+                _mark_result(origin, k)
             results.append(buf.ref)
             types.append(t)
         self.close_scope(claimed)
@@ -386,7 +386,7 @@ class FunctionLowering:
         after = b.insert(arith.AddiOp(body.args[0], loop.step)).result
         last = b.insert(arith.CmpiOp(after, loop.ub, "sge")).result
         result, temp = alloc.clone(), alloc.clone()
-        result.attributes["ember.result"] = IntegerAttr(k, i64)
+        _mark_result(result.memref, k)
         pick = b.insert(scf.IfOp(last, [t], Region(Block([result, scf.YieldOp(result.memref)])),
                                  Region(Block([temp, scf.YieldOp(temp.memref)]))))
         alloc.memref.replace_all_uses_with(pick.results[0])
@@ -401,16 +401,20 @@ class FunctionLowering:
             if j is not None:
                 value = self._argument_or_copy(buf, v.type, t, k, j)
             else:
-                copy = tensor_ops.copy_to_new(self, buf, v.type)
-                self.temps.remove(copy.root)
-                copy.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
-                value = copy.ref
+                value = self._result_copy(buf, v.type, k)
             self.b.insert(memref.DeallocOp.get(ref))  # (not when it is an argument: guard_deallocs)
             self.b.insert(scf.YieldOp(value))
         finally:
             self.b = saved
         out = self.b.insert(scf.IfOp(ran, [t], Region(Block([scf.YieldOp(ref)])), Region(other)))
         return out.results[0], -1 if j is None else j
+
+    def _result_copy(self, buf: Buffer, tt: TensorType, k: int) -> SSAValue:
+        """A copy of ``buf`` in a buffer the caller allocates as result ``k``."""
+        copy = tensor_ops.copy_to_new(self, buf, tt)
+        self.temps.remove(copy.root)
+        _mark_result(copy.root, k)
+        return copy.ref
 
     def _argument_or_copy(self, buf: Buffer, tt: TensorType, t: MemRefType, k: int, j: int) -> SSAValue:
         """Result ``k`` when it may be argument ``j``'s memory: no result is allocated when it
@@ -429,13 +433,15 @@ class FunctionLowering:
         saved = self.b
         self.b = Builder(InsertPoint.at_end(other))
         try:
-            copy = tensor_ops.copy_to_new(self, buf, tt)
-            self.temps.remove(copy.root)
-            copy.root.owner.attributes["ember.result"] = IntegerAttr(k, i64)
-            self.b.insert(scf.YieldOp(copy.ref))
+            self.b.insert(scf.YieldOp(self._result_copy(buf, tt, k)))
         finally:
             self.b = saved
         return self.b.insert(scf.IfOp(same, [t], Region(then), Region(other))).results[0]
+
+
+def _mark_result(alloc: SSAValue, k: int) -> None:
+    """The ``memref.alloc`` of ``alloc`` asks the caller for result ``k`` (``ember.result``)."""
+    alloc.owner.attributes["ember.result"] = IntegerAttr(k, i64)
 
 
 def same_memory(b: Builder, x: SSAValue, y: SSAValue, predicate: str) -> SSAValue:
