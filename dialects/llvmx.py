@@ -8,6 +8,7 @@ They print like their ``llvm`` cousins and are translated to LLVM IR by
     %f = llvmx.uitofp %n : i64 to f32
     %t = llvmx.intrinsic "llvm.tanh.f32"(%x) {fastmath = #llvm.fastmath<fast>} : (f32) -> f32
     %p = llvmx.call_indirect %callback(%k, %sizes) : (i64, !llvm.ptr) -> !llvm.ptr
+    llvmx.prefetch %p {locality = 3 : i32}
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import UNKNOWN_LOC, StringAttr
+from xdsl.dialects.builtin import I32, UNKNOWN_LOC, IntegerAttr, StringAttr
 from xdsl.dialects.llvm import FastMathAttr, LLVMPointerType
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
@@ -115,6 +116,25 @@ class CallIndirectOp(IRDLOperation):
                            result_types=[] if result_type is None else [result_type])
 
 
+@irdl_op_definition
+class PrefetchOp(IRDLOperation):
+    """A hint to fetch the cache line at ``ptr`` for reading (``llvm.prefetch``; ``locality``
+    0-3, 3: keep it in every level). Not pure: it must survive dead-code elimination.
+
+        llvmx.prefetch %p {locality = 3 : i32}
+    """
+
+    name = "llvmx.prefetch"
+    ptr = operand_def(LLVMPointerType())
+    locality = prop_def(IntegerAttr[I32])
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$ptr attr-dict"
+
+    def __init__(self, ptr: SSAValue, locality: int = 3):
+        Operation.__init__(self, operands=[SSAValue.get(ptr)], location=UNKNOWN_LOC,
+                           properties={"locality": IntegerAttr(locality, 32)})
+
+
 _NO_FASTMATH = FastMathAttr(None)
 
 
@@ -123,4 +143,4 @@ def _string(text: str) -> StringAttr:
     return StringAttr(text)
 
 
-LLVMX = Dialect("llvmx", [FPToSIOp, FPToUIOp, UIToFPOp, IntrinsicOp, CallIndirectOp], [])
+LLVMX = Dialect("llvmx", [FPToSIOp, FPToUIOp, UIToFPOp, IntrinsicOp, CallIndirectOp, PrefetchOp], [])

@@ -33,14 +33,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import UNKNOWN_LOC, ArrayAttr, DenseArrayBase, IndexType, StringAttr, i32
+from xdsl.dialects.builtin import (I32, UNKNOWN_LOC, ArrayAttr, DenseArrayBase, IndexType, IntegerAttr,
+                                   MemRefType, StringAttr, i32)
 from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     AnyAttr,
     IRDLOperation,
+    ParsePropInAttrDict,
     irdl_op_definition,
     lazy_traits_def,
+    operand_def,
     opt_prop_def,
+    prop_def,
     region_def,
     var_operand_def,
     var_result_def,
@@ -345,4 +349,26 @@ class YieldOp(IRDLOperation):
         Operation.__init__(self, operands=[SSAValue.get(a) for a in args], location=UNKNOWN_LOC)
 
 
-Loop = Dialect("loop", [ForOp, ParallelOp, YieldOp], [])
+@irdl_op_definition
+class PrefetchOp(IRDLOperation):
+    """A hint that ``%m[%i...]`` will be read soon: its cache line is fetched now (MLIR's
+    ``memref.prefetch``, read and data only; ``locality`` 0-3, 3: keep it in every level).
+    It changes nothing but timing; it declares no memory effects, so nothing erases it (as
+    MLIR's)::
+
+        loop.prefetch %b[%k, %j] {locality = 3 : i32} : memref<?x?xf32>
+    """
+
+    name = "loop.prefetch"
+    memref = operand_def(MemRefType)
+    indices = var_operand_def(IndexType)
+    locality = prop_def(IntegerAttr[I32])
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$memref `[` $indices `]` attr-dict `:` type($memref)"
+
+    def __init__(self, ref: SSAValue, indices: Sequence[SSAValue], locality: int = 3):
+        Operation.__init__(self, operands=[SSAValue.get(ref), *(SSAValue.get(i) for i in indices)],
+                           location=UNKNOWN_LOC, properties={"locality": IntegerAttr(locality, 32)})
+
+
+Loop = Dialect("loop", [ForOp, ParallelOp, YieldOp, PrefetchOp], [])

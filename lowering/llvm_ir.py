@@ -85,12 +85,24 @@ def _call_indirect(op: llvmx.CallIndirectOp, b: ir.IRBuilder, vals: ValMap) -> i
     return instr
 
 
+def _prefetch(op: llvmx.PrefetchOp, b: ir.IRBuilder, vals: ValMap) -> None:
+    """``call void @llvm.prefetch.p0(ptr, i32 0 (read), i32 locality, i32 1 (data))``"""
+    fn = b.module.globals.get("llvm.prefetch.p0")
+    if fn is None:
+        i32 = ir.IntType(32)
+        fn = ir.Function(b.module, ir.FunctionType(ir.VoidType(), [ir.PointerType(), i32, i32, i32]),
+                         name="llvm.prefetch.p0")
+    i32 = ir.IntType(32)
+    b.call(fn, [vals[op.ptr], i32(0), i32(op.locality.value.data), i32(1)])
+
+
 _LLVMX: dict[type[Operation], Callable[[Operation, ir.IRBuilder, ValMap], ir.Value]] = {
     llvmx.FPToSIOp: _cast("fptosi"),
     llvmx.FPToUIOp: _cast("fptoui"),
     llvmx.UIToFPOp: _cast("uitofp"),
     llvmx.IntrinsicOp: _intrinsic,
     llvmx.CallIndirectOp: _call_indirect,
+    llvmx.PrefetchOp: _prefetch,
 }
 
 

@@ -37,6 +37,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
 
 from ember.dialects import llvmx
+from ember.dialects.loop import PrefetchOp
 from ember.lowering.llvm_common import (PTR, Emitter, Int, TableLowering, constant_int,
     descriptor_type, element_bytes, i32, i64, is_strided, module_of,
     cond_br, int_attr, like, make, storage_type, walk_ops)
@@ -120,6 +121,10 @@ def _store(op: memref.StoreOp, a: list[SSAValue], e: Emitter) -> None:
     if storage_type(et) != et and isinstance(et, IntegerType):
         v = e.cast(llvm.ZExtOp, v, storage_type(et))
     e.store(v, Descriptor(e, a[1], op.memref.type).element_ptr(a[2:]))
+
+
+def _prefetch(op: PrefetchOp, a: list[SSAValue], e: Emitter) -> None:
+    e.emit(llvmx.PrefetchOp(Descriptor(e, a[0], op.memref.type).element_ptr(a[1:]), op.locality.value.data))
 
 
 def _alloc_sizes(op: memref.AllocOp, a: list[SSAValue]) -> list[Int]:
@@ -259,7 +264,7 @@ _RULES: dict[type[Operation], Callable[[Operation, list[SSAValue], Emitter], SSA
     memref.LoadOp: _load, memref.StoreOp: _store, memref.AllocOp: _alloc,
     memref.AllocaOp: _alloca, memref.DeallocOp: _dealloc, memref.DimOp: _dim,
     memref.CastOp: _cast, memref.ReinterpretCastOp: _view, memref.SubviewOp: _view,
-    memref.ExtractAlignedPointerAsIndexOp: _pointer,
+    memref.ExtractAlignedPointerAsIndexOp: _pointer, PrefetchOp: _prefetch,
 }
 
 

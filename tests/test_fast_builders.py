@@ -4,7 +4,7 @@ must build the op its checked constructor builds (same properties, attributes, r
 operands, successors, and the same text)."""
 
 from xdsl.dialects import llvm
-from xdsl.dialects.builtin import DenseArrayBase, VectorType, f32, f64, i1, i32, i64
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, VectorType, f32, f64, i1, i32, i64
 from xdsl.ir import Block, Operation, Region
 
 from ember.dialects import llvmx
@@ -78,12 +78,28 @@ def test_llvmx_constructors_build_what_irdl_builds():
     cast = llvmx.UIToFPOp(n, f64)
     assert cast.arg is n and cast.result.type == f64
     cast.verify()
+    hint = llvmx.PrefetchOp(p, 2)
+    _same(hint, llvmx.PrefetchOp.create(operands=[p], properties={"locality": IntegerAttr(2, 32)}))
+    assert str(hint).startswith("llvmx.prefetch %") and str(hint).endswith("{locality = 2 : i32}")
     # they print and verify inside a function like any op
     fn = llvm.FuncOp("f", llvm.LLVMFunctionType([f32, PTR, i64], llvm.LLVMVoidType()),
                      body=Region(block))
     block.add_ops([cases[0][0], call, cast, llvm.ReturnOp()])
     fn.verify()
     assert 'llvmx.intrinsic "llvm.tanh.f32"' in str(fn)
+
+
+def test_loop_prefetch_builds_what_irdl_builds():
+    from xdsl.dialects.builtin import IndexType, MemRefType
+
+    from ember.dialects.loop import PrefetchOp
+
+    block = Block(arg_types=[MemRefType(f32, [-1, -1]), IndexType(), IndexType()])
+    m, i, j = block.args
+    op = PrefetchOp(m, [i, j], 1)
+    _same(op, PrefetchOp.create(operands=[m, i, j], properties={"locality": IntegerAttr(1, 32)}))
+    assert op.memref is m and list(op.indices) == [i, j]
+    assert "loop.prefetch" in str(op) and "locality = 1 : i32" in str(op)
 
 
 def test_like_builds_arith_ops_as_their_constructors():

@@ -2,9 +2,9 @@
 
 Shapes are chosen around every boundary of the blocking: the 12-row and 4-row kernels
 (``MR``, ``MR_TAIL``), the 32-column strip (``NR`` of f32; 16 for f64), the task block
-(about ``MB`` rows, ``nb`` columns), the k slice (``KC``), the rows below which B is read in place
-(``DIRECT_ROWS``); empty and one-element dimensions; strided and transposed operands;
-batches that broadcast. Floats agree with NumPy within a tolerance that grows with ``k``
+(about ``MB`` rows, ``nb`` columns), the k slice (``KC``), a first strip of rows (which packs B
+as it goes) of 12 rows or fewer; empty and one-element dimensions; strided and transposed
+operands; batches that broadcast. Floats agree with NumPy within a tolerance that grows with ``k``
 (both sum in a different order).
 """
 
@@ -60,7 +60,7 @@ def test_edges_match_numpy(dtype, m, k, n):
 
 def test_blocking_constants_fit_the_tests():
     """The edge shapes above straddle the blocking; if the constants change, so must they."""
-    assert (P.MR, P.MR_TAIL, P.NV, P.DIRECT_ROWS) == (12, 4, 2, 16)
+    assert (P.MR, P.MR_TAIL, P.NV) == (12, 4, 2)
     assert P.KC < 513 and 365 + P.MB // 2 >= 2 * P.MB  # 365 rows: two row blocks
 
 

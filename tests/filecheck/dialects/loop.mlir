@@ -26,3 +26,10 @@ func.func @loops(%x: memref<?xf32>, %n: index) -> f32 {
   }
   func.return %q : f32
 }
+
+// CHECK-LABEL: func.func @hint
+func.func @hint(%x: memref<?x?xf64>, %i: index) {
+  // CHECK: loop.prefetch %x[%i, %i] {locality = 2 : i32} : memref<?x?xf64>
+  loop.prefetch %x[%i, %i] {locality = 2 : i32} : memref<?x?xf64>
+  func.return
+}

@@ -19,7 +19,8 @@ func.func @layer(%x: tensor<?x?xf32>, %w: tensor<?x?xf32>, %b: tensor<?xf32>) ->
 // CHECK:         %[[C:.*]] = memref.alloc(%{{.*}}) {ember.result = 0 : i64} : memref<?x?xf32>
 // CHECK-NOT:     memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
 // CHECK:         loop.parallel
-//                  the last k slice
+//                  after the kernel of a tile, the last k slice
+// CHECK:                 loop.yield
 // CHECK:               %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
 // CHECK-NEXT:          %[[LAST:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
 // CHECK-NEXT:          scf.if %[[LAST]] {
@@ -65,7 +66,8 @@ func.func @twice(%x: tensor<?x?xf32>, %w: tensor<?x?xf32>, %b: tensor<?xf32>) ->
 // CHECK-LABEL: func.func @twice
 // CHECK:         loop.parallel
 // CHECK-NOT:       memref.load %b
-// CHECK-NOT:       scf.if
+//                no epilogue: the task loop is generated in final form
+// CHECK:         } {ember.generated}
 // CHECK:         loop.parallel (%[[I:.*]], %[[J:.*]]) =
 // CHECK:           memref.load %b[%[[J]]] : memref<?xf32>
 
@@ -78,7 +80,7 @@ func.func @rowsum(%x: tensor<?x?xf32>, %w: tensor<?x?xf32>) -> tensor<?xf32> att
 
 // CHECK-LABEL: func.func @rowsum
 // CHECK:         %[[C:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
-// CHECK-NOT:     scf.if
+// CHECK:         } {ember.generated}
 // CHECK:         loop.parallel
 // CHECK:           memref.load %[[C]]
 
@@ -91,7 +93,7 @@ func.func @widen(%x: tensor<?x?xf32>, %w: tensor<?x?xf32>) -> tensor<?x?xf64> at
 
 // CHECK-LABEL: func.func @widen
 // CHECK:         %[[C:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
-// CHECK-NOT:     scf.if
+// CHECK:         } {ember.generated}
 // CHECK:         loop.parallel (%{{.*}}, %{{.*}}) =
 // CHECK:           arith.extf
 

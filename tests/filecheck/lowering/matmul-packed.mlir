@@ -1,10 +1,11 @@
 // tensor-to-loop on a float matmul: the packed, register-blocked algorithm of
 // lowering/matmul_packed.py (GotoBLAS/BLIS blocking). One loop.parallel over a flat index of
-// tasks of nb columns x about 240 rows; each task packs a k slice of B into a buffer of its own, runs the
-// 12 x 32 micro-kernel (24 accumulator vectors) and then a 4-row tail kernel, and writes each
-// tile to C through a 12 x 32 buffer: the first k slice adds it to a zero tile (C is never
-// zeroed), later slices to C. With fewer than 16 rows the kernel reads B in place. The task
-// loop is built folded and marked ember.generated (see passes/canonicalize.mlir).
+// tasks of nb columns x about 240 rows; per k slice, each task runs the 12 x 32 micro-kernel
+// (24 accumulator vectors) and then a 4-row tail kernel over its block, and writes each tile to
+// C through a 12 x 32 buffer: the first k slice adds it to a zero tile (C is never zeroed),
+// later slices to C. The tiles of the block's first strip of rows read B in place, prefetch
+// it and pack it into a buffer of the task's own, which the other strips read. The task loop
+// is built folded and marked ember.generated (see passes/canonicalize.mlir).
 // RUN: ember-opt %s -p tensor-to-loop | filecheck %s
 
 func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attributes {ember.entry} {
@@ -16,7 +17,6 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
 // CHECK-DAG:     %[[MB:.*]] = arith.constant 240 : index
 // CHECK-DAG:     %[[NR:.*]] = arith.constant 32 : index
-// CHECK-DAG:     %[[DIRECT:.*]] = arith.constant 16 : index
 // CHECK:         %[[M:.*]] = memref.dim %a, %[[C0]]
 // CHECK:         %[[C:.*]] = memref.alloc({{.*}}) {ember.result = 0 : i64} : memref<?x?xf32>
 // CHECK-NOT:     memref.store
@@ -24,7 +24,6 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK:         %[[HALF:.*]] = arith.addi %[[M]], %{{.*}} : index
 // CHECK-NEXT:    arith.divui %[[HALF]], %[[MB]] : index
 // CHECK:         %[[MBV:.*]] = arith.muli %{{.*}}, %{{.*}} : index
-// CHECK-NEXT:    %[[FEW:.*]] = arith.cmpi ult, %[[M]], %[[DIRECT]] : index
 // CHECK:         %[[FLAT:.*]] = memref.reinterpret_cast %b to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
 // CHECK:         %[[CFLAT:.*]] = memref.reinterpret_cast %[[C]] to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<?x?xf32> to memref<?xf32>
 //                one flat task index over (column panel, row block): every task is shared out
@@ -41,26 +40,38 @@ func.func @mm(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> attri
 // CHECK:           %[[ZEROS:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // CHECK:             vector.store %{{.*}}, %[[ZEROS]][%{{.*}}] : memref<?xf32>, vector<16xf32>
 // CHECK-NOT:       memref.store %{{.*}}, %[[C]]
-//                  per k slice: whole strips of B packed by vectors (none if few rows) ...
-// CHECK:           %[[WHOLE:.*]] = arith.select %[[FEW]], %[[JB]], %{{.*}} : index
-// CHECK:           loop.for %{{.*}} = %[[JB]] to %[[WHOLE]] step %[[NR]] {
-// CHECK:             vector.load %b[%{{.*}}, %{{.*}}] : memref<?x?xf32>, vector<16xf32>
-// CHECK-NEXT:        vector.store %{{.*}}, %[[BUF]][%{{.*}}] : memref<?xf32>, vector<16xf32>
-//                  ... the last partial strip element by element, zero past n
+//                  per k slice: the last partial strip of B packed element by element, zero past n
 // CHECK:               memref.load %b
 // CHECK-NEXT:          arith.addi
 // CHECK-NEXT:          memref.store %{{.*}}, %[[BUF]]
-//                  the 12-row kernel: B from the buffer or in place
+//                  the block's first strip of rows reads whole strips of B in place and packs
+//                  them; the other strips read the packed panel
+// CHECK:           %[[FIRSTROWS:.*]] = arith.cmpi eq, %[[I:.*]], %[[IB]] : index
+// CHECK:             scf.if %[[FIRSTROWS]] -> (vector<16xf32>, {{.*}}) {
 // CHECK:               %[[SRC:.*]] = arith.select %{{.*}}, %[[FLAT]], %[[BUF]] : memref<?xf32>
 // CHECK:               loop.for %[[K:.*]] = {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
-// CHECK:                 vector.load %[[SRC]]
-// CHECK:                 vector.load %[[SRC]]
-// CHECK-NEXT:            memref.load %a[%{{.*}}, %[[K]]]
+// CHECK:                 %[[B0:.*]] = vector.load %[[SRC]]
+// CHECK:                 %[[B1:.*]] = vector.load %[[SRC]]
+//                        the row 8 steps ahead is prefetched, this one stored into the packed panel
+// CHECK:                 loop.prefetch %[[SRC]][%{{.*}}] {locality = 3 : i32} : memref<?xf32>
+// CHECK-NEXT:            vector.store %[[B0]], %[[BUF]][%{{.*}}] : memref<?xf32>, vector<16xf32>
+// CHECK:                 loop.prefetch %[[SRC]]
+// CHECK:                 vector.store %[[B1]], %[[BUF]]
+// CHECK-NEXT:            memref.load %a[%[[I]], %[[K]]]
 // CHECK-NEXT:            vector.broadcast
-// CHECK-NEXT:            vector.fma
-// CHECK-NEXT:            vector.fma
+// CHECK-NEXT:            vector.fma %{{.*}}, %[[B0]]
+// CHECK-NEXT:            vector.fma %{{.*}}, %[[B1]]
 // CHECK-COUNT-11:        vector.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
 // CHECK:                 loop.yield
+// CHECK:               scf.yield
+// CHECK-NEXT:        } else {
+// CHECK:               loop.for %[[K2:.*]] = {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// CHECK:                 vector.load %[[BUF]]
+// CHECK:                 vector.load %[[BUF]]
+// CHECK-NEXT:            memref.load %a[%{{.*}}, %[[K2]]]
+// CHECK-NOT:             vector.store
+// CHECK:                 loop.yield
+// CHECK:               scf.yield
 //                  the tile goes through the 12 x 32 buffer into C, added to the zero tile
 //                  in the first k slice, to C in the later ones
 // CHECK-COUNT-24:      vector.store %{{.*}}, %[[TMP]]
