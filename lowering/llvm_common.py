@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 
-from xdsl.dialects import llvm
+from xdsl.dialects import arith, llvm, memref, vector
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     Float16Type,
@@ -34,6 +34,7 @@ from xdsl.dialects.builtin import (
     UnitAttr,
     UnrealizedConversionCastOp,
     i8,
+    i1,
     i32,
     i64,
 )
@@ -211,6 +212,94 @@ def like(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
     return cls.create(operands=operands, result_types=(result,), properties=dict(props),
                       location=UNKNOWN_LOC)
 
+
+
+class FastArith:
+    """The integer ``arith`` constructors a lowering builds by the hundred, built with
+    :func:`like` (unchecked): ``FastArith.AddiOp(x, y)`` is ``arith.AddiOp(x, y)``. The
+    packed matmul builds about a thousand; the checks cost a third of ``tensor-to-loop``."""
+
+    @staticmethod
+    def _binary(cls: type[Operation]):
+        return staticmethod(lambda x, y: like(cls, (x, y), x.type))
+
+    AddiOp = _binary(arith.AddiOp)
+    SubiOp = _binary(arith.SubiOp)
+    MuliOp = _binary(arith.MuliOp)
+    DivUIOp = _binary(arith.DivUIOp)
+    RemUIOp = _binary(arith.RemUIOp)
+    MinUIOp = _binary(arith.MinUIOp)
+    MaxUIOp = _binary(arith.MaxUIOp)
+    AddfOp = _binary(arith.AddfOp)
+
+    @staticmethod
+    def CmpiOp(x: SSAValue, y: SSAValue, predicate: str) -> Operation:
+        return like(arith.CmpiOp, (x, y), i1, predicate)
+
+    @staticmethod
+    def SelectOp(c: SSAValue, x: SSAValue, y: SSAValue) -> Operation:
+        return like(arith.SelectOp, (c, x, y), x.type)
+
+
+@functools.cache
+def _access_properties(cls: type[Operation], types: tuple[Attribute, ...], value: bool,
+                       result: Attribute | None) -> dict[str, Attribute]:
+    """The properties ``cls``'s checked constructor gives a load (``value`` False) or store on
+    operands of these types (memref, then indices; a store's value first)."""
+    block = Block(arg_types=types)
+    args = list(block.args)
+    if value:
+        op = cls.get(args[0], args[1], args[2:]) if cls is memref.StoreOp else cls(args[0], args[1], args[2:])
+    else:
+        op = cls.get(args[0], args[1:]) if cls is memref.LoadOp else cls(args[0], args[1:], result)
+    return dict(op.properties)
+
+
+class FastAccess:
+    """``memref``/``vector`` loads, stores, broadcasts and FMAs built unchecked, as the
+    checked constructors build them (``tests/test_fast_builders.py``): the micro-kernels of the
+    packed matmul are made of little else."""
+
+    @staticmethod
+    def load(ref: SSAValue, indices: Sequence[SSAValue]) -> SSAValue:
+        """``memref.LoadOp.get(ref, indices).res``"""
+        operands = (ref, *indices)
+        et = ref.type.element_type
+        props = _access_properties(memref.LoadOp, tuple(v.type for v in operands), False, et)
+        return memref.LoadOp.create(operands=operands, result_types=(et,), properties=dict(props),
+                                    location=UNKNOWN_LOC)
+
+    @staticmethod
+    def store(value: SSAValue, ref: SSAValue, indices: Sequence[SSAValue]) -> Operation:
+        """``memref.StoreOp.get(value, ref, indices)``"""
+        operands = (value, ref, *indices)
+        props = _access_properties(memref.StoreOp, tuple(v.type for v in operands), True, None)
+        return memref.StoreOp.create(operands=operands, properties=dict(props), location=UNKNOWN_LOC)
+
+    @staticmethod
+    def vload(ref: SSAValue, indices: Sequence[SSAValue], vt: Attribute) -> Operation:
+        """``vector.LoadOp(ref, indices, vt)``"""
+        operands = (ref, *indices)
+        props = _access_properties(vector.LoadOp, tuple(v.type for v in operands), False, vt)
+        return vector.LoadOp.create(operands=operands, result_types=(vt,), properties=dict(props),
+                                    location=UNKNOWN_LOC)
+
+    @staticmethod
+    def vstore(value: SSAValue, ref: SSAValue, indices: Sequence[SSAValue]) -> Operation:
+        """``vector.StoreOp(value, ref, indices)``"""
+        operands = (value, ref, *indices)
+        props = _access_properties(vector.StoreOp, tuple(v.type for v in operands), True, None)
+        return vector.StoreOp.create(operands=operands, properties=dict(props), location=UNKNOWN_LOC)
+
+    @staticmethod
+    def broadcast(x: SSAValue, vt: Attribute) -> Operation:
+        """``vector.BroadcastOp(x, vt)``"""
+        return vector.BroadcastOp.create(operands=(x,), result_types=(vt,), location=UNKNOWN_LOC)
+
+    @staticmethod
+    def fma(a: SSAValue, b: SSAValue, c: SSAValue) -> Operation:
+        """``vector.FMAOp(a, b, c)``"""
+        return vector.FMAOp.create(operands=(a, b, c), result_types=(c.type,), location=UNKNOWN_LOC)
 
 @functools.cache
 def _segments(*sizes: int) -> DenseArrayBase:

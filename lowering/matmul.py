@@ -156,7 +156,7 @@ def matmul(fl, op: T.MatmulOp):
         def packed(into, epilogue=None):
             P.Packed(fl, a, bb, into, lambda bivs, r, c: _index(a_shape, bivs, r, c, zero),
                      lambda bivs, r, c: _index(b_shape, bivs, r, c, zero), t, lanes, m, n, kk,
-                     not is_strided(bb.ref.type), epilogue).emit(batch)
+                     not is_strided(a.ref.type), not is_strided(bb.ref.type), epilogue).emit(batch)
         links = E.chain(op) if fl.fuse_epilogue else []
         if links and not fl.epilogue_ops.intersection(links):  # (x @ w1 + x @ w2: one of them)
             # the elementwise ops on the result run in the write-back, where the last one was

@@ -128,6 +128,37 @@ def test_like_builds_arith_ops_as_their_constructors():
         assert str(fast).split("=", 1)[1] == str(checked).split("=", 1)[1]
 
 
+def test_fast_arith_and_access_build_the_checked_ops():
+    """``FastArith``/``FastAccess`` (the packed matmul's builders) against xDSL's own."""
+    from xdsl.dialects import arith, memref, vector
+    from xdsl.dialects.builtin import IndexType, MemRefType
+
+    from ember.lowering.llvm_common import FastAccess as F
+    from ember.lowering.llvm_common import FastArith as A
+
+    index, v16 = IndexType(), VectorType(f32, [16])
+    block = Block(arg_types=[index, index, i1, f32, v16, MemRefType(f32, [-1, -1]), MemRefType(f64, [384])])
+    x, y, c, s, v, m, t = block.args
+    pairs = [(getattr(A, name)(x, y), getattr(arith, name)(x, y))
+             for name in ("AddiOp", "SubiOp", "MuliOp", "DivUIOp", "RemUIOp", "MinUIOp", "MaxUIOp")]
+    pairs += [
+        (A.AddfOp(s, s), arith.AddfOp(s, s)),
+        (A.CmpiOp(x, y, "ule"), arith.CmpiOp(x, y, "ule")),
+        (A.SelectOp(c, x, y), arith.SelectOp(c, x, y)),
+        (A.SelectOp(c, m, m), arith.SelectOp(c, m, m)),
+        (F.load(m, [x, y]), memref.LoadOp.get(m, [x, y])),
+        (F.load(t, [x]), memref.LoadOp.get(t, [x])),
+        (F.store(s, m, [x, y]), memref.StoreOp.get(s, m, [x, y])),
+        (F.vload(m, [x, y], v16), vector.LoadOp(m, [x, y], v16)),
+        (F.vstore(v, m, [x, y]), vector.StoreOp(v, m, [x, y])),
+        (F.broadcast(s, v16), vector.BroadcastOp(s, v16)),
+        (F.fma(v, v, v), vector.FMAOp(v, v, v)),
+    ]
+    for fast, checked in pairs:
+        _same(fast, checked)
+        assert str(fast).split("=", 1)[-1] == str(checked).split("=", 1)[-1]
+
+
 def test_like_builds_llvm_ops_as_their_constructors():
     from ember.lowering.llvm_common import like, walk_ops
 
