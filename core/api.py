@@ -143,10 +143,13 @@ class ScriptFunction:
     """A Python function compiled by ember on first call for each argument signature."""
 
     def __init__(self, py_func, passes=None):
+        code = getattr(py_func, "__code__", None)
+        if code is None:  # a builtin, a NumPy function, a class, a callable object
+            raise TypeError(f"ember compiles Python functions (def or lambda), not {py_func!r}; "
+                            f"wrap it: lambda x: {getattr(py_func, '__name__', 'f')}(x)")
         functools.update_wrapper(self, py_func)
         self.py_func = py_func
         self._extra_passes = _stage_passes(passes)
-        code = py_func.__code__
         variadic = code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
         self._nparams = None if variadic else code.co_argcount  # None: the frontend rejects it
         #: parameter names and trailing defaults, to bind keyword and omitted arguments

@@ -220,6 +220,15 @@ def _reduce(g: ProgramDraw, kind: str) -> bool:
     return True
 
 
+def _scan(g: ProgramDraw, kind: str) -> bool:
+    a = g.pick()
+    rank = a.tv.rank
+    axis = g.draw(st.one_of(st.none(), st.integers(-rank, rank - 1))) if rank else None
+    out = g.tb.scan(kind, a.tv, axis)
+    g.add(out, (int(np.prod(a.shape)),) if axis is None else a.shape)
+    return True
+
+
 def _matmul_ok(a: Value, b: Value) -> bool:
     """``a @ b`` type-checks and runs: contracted sizes agree, batch dimensions broadcast."""
     if not a.shape or not b.shape:
@@ -323,6 +332,7 @@ OPS: dict[str, OpGenerator] = {
     **{k: _binary for k in (*T.BINARY, *T.COMPARE)},
     **{k: _unary for k in T.UNARY},
     **{k: _reduce for k in T.REDUCTIONS},
+    **{k: _scan for k in T.SCANS},
     "matmul": _matmul, "transpose": _transpose, "reshape": _reshape, "broadcast": _broadcast,
     "where": _where, "cast": _cast, "literal": _literal, "constant": _constant,
 }

@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     IndexType,
     IntAttr,
+    IntegerAttr,
     TensorType,
     UnitAttr,
     i1,
@@ -62,6 +63,7 @@ UNARY = {
 FLOAT_ONLY = {"div", "exp", "log", "sqrt", "tanh", "sin", "cos"}
 INT_OR_BOOL_ONLY = {"and", "or", "xor", "not"}
 REDUCTIONS = ("sum", "prod", "max", "min", "mean")
+SCANS = {"cumsum": "sum", "cumprod": "prod"}  # scan -> the reduction whose dtype rule it has
 
 
 def _check_element_kind(op: IRDLOperation, element: Attribute, kind: str):
@@ -123,11 +125,14 @@ class ElementwiseUnary(IRDLOperation):
         _check_element_kind(self, self.input.type.element_type, self.KIND)
 
 
-def _make_ops(table: dict[str, str], base_cls: type, fmt: str) -> list[type[IRDLOperation]]:
+def _make_ops(table: dict[str, str], base_cls: type, fmt: str,
+              summary: str = "Elementwise ``{meaning}``.") -> list[type[IRDLOperation]]:
+    """One op class per ``kind`` of ``table`` (kind -> meaning), ``<Kind>Op`` in this module,
+    documented by ``summary`` and the example ``fmt`` (both formatted with the kind)."""
     ops = []
     for kind, meaning in table.items():
         cls_name = kind.capitalize() + "Op"
-        doc = f"Elementwise ``{meaning}``.\n\n    " + fmt.format(kind=kind)
+        doc = summary.format(kind=kind, meaning=meaning) + "\n\n    " + fmt.format(kind=kind)
         cls = type(cls_name, (base_cls,), {"name": f"etensor.{kind}", "KIND": kind, "__annotations__": {"KIND": ClassVar[str]}, "__doc__": doc,
                                            "__module__": __name__, "__qualname__": cls_name})
         ops.append(irdl_op_definition(cls))
@@ -198,15 +203,49 @@ class _Reduction(IRDLOperation):
         _expect_type(self, self.result.type, S.tensor_type(shape, S.reduce_dtype(self.KIND, element)))
 
 
-REDUCTION_OPS = []
-for _kind in REDUCTIONS:
-    _doc = (f"``np.{_kind}(a, axis=axes, keepdims=...)``; ints and bools widen as in NumPy.\n\n"
-            f"    %r = etensor.{_kind} %a <{{axes = array<i64: 1>, keepdims}}> : tensor<?x?xf32> -> tensor<?x1xf32>")
-    _cls = type(_kind.capitalize() + "Op", (_Reduction,), {
-        "name": f"etensor.{_kind}", "KIND": _kind, "__annotations__": {"KIND": ClassVar[str]}, "__doc__": _doc, "__module__": __name__})
-    REDUCTION_OPS.append(irdl_op_definition(_cls))
-    globals()[_cls.__name__] = REDUCTION_OPS[-1]
+REDUCTION_OPS = _make_ops(
+    {k: k for k in REDUCTIONS}, _Reduction,
+    "%r = etensor.{kind} %a {{axes = array<i64: 1>, keepdims}} : tensor<?x?xf32> -> tensor<?x1xf32>",
+    "``np.{kind}(a, axis=axes, keepdims=...)``; ints and bools widen as in NumPy.")
 REDUCE: dict[str, type[IRDLOperation]] = {op.KIND: op for op in REDUCTION_OPS}
+
+
+class _Scan(IRDLOperation):
+    KIND: ClassVar[str]
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, x: SSAValue, axis: int, element: Attribute | None = None):
+        """``element``: the result's (``dtype=``), else NumPy's default for the input's."""
+        element = element or S.reduce_dtype(SCANS[self.KIND], x.type.element_type)
+        super().__init__(operands=[x], result_types=[S.tensor_type(S.shape_of(x.type), element)],
+                         properties={"axis": IntegerAttr(axis, i64)})
+
+    @property
+    def axis_index(self) -> int:
+        return self.axis.value.data
+
+    def verify_(self):
+        shape = S.shape_of(self.input.type)
+        if not 0 <= self.axis_index < len(shape):
+            raise VerifyException(f"{self.name}: axis {self.axis_index} is not in [0, {len(shape)})")
+        element = self.input.type.element_type
+        allowed = (element, S.reduce_dtype(SCANS[self.KIND], element))
+        if self.result.type.element_type not in allowed:
+            raise VerifyException(f"{self.name}: result element type {self.result.type.element_type} "
+                                  f"is neither {allowed[0]} nor {allowed[1]}")
+        _expect_type(self, self.result.type, S.tensor_type(shape, self.result.type.element_type))
+
+
+SCAN_OPS = _make_ops(
+    SCANS, _Scan, "%r = etensor.{kind} %a {{axis = 1 : i64}} : tensor<?x?xf32> -> tensor<?x?xf32>",
+    "``np.{kind}(a, axis=k)``: running {meaning}s along one axis, in order (as NumPy), in the\n"
+    "result's element type (ints and bools widen to int64 unless ``dtype=`` says).")
+SCAN: dict[str, type[IRDLOperation]] = {op.KIND: op for op in SCAN_OPS}
 
 
 @irdl_op_definition
@@ -478,7 +517,7 @@ from ember.dialects.etensor_index import INDEX_OPS, CopyOp, ExtractOp, InsertOp,
 from ember.dialects.etensor_custom import CustomOp  # noqa: E402
 
 ETensor = Dialect("etensor", [
-    *BINARY_OPS, *COMPARE_OPS, *UNARY_OPS, CastOp, *REDUCTION_OPS, MatmulOp, TransposeOp,
+    *BINARY_OPS, *COMPARE_OPS, *UNARY_OPS, CastOp, *REDUCTION_OPS, *SCAN_OPS, MatmulOp, TransposeOp,
     ReshapeOp, BroadcastOp, FillOp, IotaOp, WhereOp, ConstantOp, DimOp, *INDEX_OPS,
     CustomOp,
 ], [])

@@ -68,6 +68,11 @@ def _reduction(kind: str) -> Impl:
     return impl
 
 
+def _scan(kind: str) -> Impl:
+    fn = {"cumsum": np.cumsum, "cumprod": np.cumprod}[kind]
+    return lambda op, a: np.asarray(fn(a, axis=op.axis_index, dtype=_result_dtype(op)))
+
+
 def _constant(op: T.ConstantOp):
     t = op.result.type
     return np.array(op.value.get_values(), dtype=S.to_numpy_dtype(t.element_type)).reshape(S.shape_of(t))
@@ -96,6 +101,7 @@ REFERENCE: dict[type, Impl] = {
     **{T.ELEMENTWISE[k]: _binary(k) for k in _BINARY},
     **{T.ELEMENTWISE[k]: _unary(k) for k in _UNARY},
     **{T.REDUCE[k]: _reduction(k) for k in T.REDUCTIONS},
+    **{T.SCAN[k]: _scan(k) for k in T.SCANS},
     T.CastOp: lambda op, a: a.astype(_result_dtype(op)),
     T.MatmulOp: lambda op, a, b: np.matmul(a, b),
     T.TransposeOp: lambda op, a: np.transpose(a, op.perm.get_values()).copy(),

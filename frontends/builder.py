@@ -222,6 +222,22 @@ class TensorBuilder:
         op = self.emit(T.REDUCE[kind](x.ssa, axes, keepdims))
         return TValue(op.results[0], x.weak if x.rank == 0 else None)
 
+    def scan(self, kind: str, x: TValue, axis=None, element: Attribute | None = None) -> TValue:
+        """``np.cumsum``/``np.cumprod(x, axis, dtype)``: with no axis, along ``x`` flattened
+        (a 0-d ``x`` gives one element); ``element`` (``dtype=``) casts ``x`` first, so the
+        running values are of that type, as in NumPy."""
+        if axis is None:
+            x = x if x.rank == 1 else self.reshape(x, [-1])
+            axis = 0
+        elif isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+            raise BuildError(f"{kind}: axis must be an integer or None, not {axis!r}")
+        if not -x.rank <= axis < x.rank:
+            raise BuildError(f"axis {axis} is out of bounds for array of dimension {x.rank}")
+        if element is not None:
+            x = self.cast(x, element)
+        op = self.emit(T.SCAN[kind](x.ssa, int(axis) % x.rank, element))
+        return TValue(op.results[0])
+
     def matmul(self, a: TValue, b: TValue) -> TValue:
         if a.rank == 0 or b.rank == 0:
             raise BuildError("matmul: Input operand does not have enough dimensions")

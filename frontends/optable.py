@@ -130,6 +130,13 @@ def _reduction(kind: str) -> Handler:
     return h
 
 
+def _scan(kind: str) -> Handler:
+    def h(tb: TensorBuilder, a, axis=None, dtype=None, **kw):
+        _no_extra(kind, kw)
+        return tb.scan(kind, _tensor(tb, a), axis, None if dtype is None else element_of(dtype))
+    return h
+
+
 def _clip(tb: TensorBuilder, a, a_min=None, a_max=None, **kw):
     """``np.clip(a, a_min, a_max)``: ``np.minimum(np.maximum(a, a_min), a_max)`` (either bound
     may be None), with NumPy's promotions and NaN propagation."""
@@ -285,6 +292,7 @@ FUNCTIONS: dict[object, Handler] = {
     np.matmul: _matmul, operator.matmul: _matmul, np.dot: _matmul,
     np.transpose: _transpose, np.reshape: _reshape, np.where: _where,
     np.broadcast_to: _broadcast_to, np.clip: _clip, np.var: _moment(False), np.std: _moment(True),
+    np.cumsum: _scan("cumsum"), np.cumprod: _scan("cumprod"),
     np.zeros: _creation(0), np.ones: _creation(1), np.empty: _creation(None), np.full: _full,
     np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
     np.arange: _arange, np.copy: _copy, np.asarray: _asarray, np.array: _copy,
@@ -302,6 +310,7 @@ METHODS: dict[str, Handler] = {
     "astype": _astype,
     "copy": _copy,
     "clip": _clip, "var": _moment(False), "std": _moment(True),
+    "cumsum": _scan("cumsum"), "cumprod": _scan("cumprod"),
 }
 
 

@@ -110,6 +110,7 @@ def render_markdown() -> str:
             seen.add(c.name)
             lines.append(f"| {c.name} | {'yes' if c.supported else 'no'} | {c.notes} |")
         lines.append("")
+    lines += numpy_functions()
     lines += [
         "## Types",
         "",
@@ -124,6 +125,30 @@ def render_markdown() -> str:
     ]
     lines += PRANGE_RULES
     return "\n".join(lines)
+
+
+def numpy_functions() -> list[str]:
+    """The NumPy functions and tensor methods of the op table, listed from it."""
+    import numpy as np
+
+    from ember.frontends import optable
+
+    names = sorted({f.__name__ for f in optable.FUNCTIONS
+                    if isinstance(f, np.ufunc) or getattr(f, "__module__", None) == "numpy"})
+    return [
+        "## NumPy functions",
+        "",
+        "Both frontends compile the NumPy functions and tensor methods of one op table",
+        "(`ember.frontends.optable`, which this list is read from), with NumPy 2's dtype rules;",
+        "any other is an error naming it and the line.",
+        "",
+        "- functions: " + ", ".join(f"`np.{n}`" for n in names),
+        "- methods: " + ", ".join(f"`.{n}`" for n in sorted(optable.METHODS)),
+        "- reductions take `axis=` and `keepdims=` (`var`/`std`: `ddof=0` only); `cumsum`/`cumprod`",
+        "  take `axis=` (none: along the array flattened) and `dtype=`, and compute each running",
+        "  value from the one before, in order: NumPy's results to the bit.",
+        "",
+    ]
 
 
 PRANGE_RULES = [

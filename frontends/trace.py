@@ -52,6 +52,7 @@ from ember.frontends.trace_proxy import (
 )
 
 _UFUNC_REDUCE = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
+_UFUNC_ACCUMULATE = {np.add: "cumsum", np.multiply: "cumprod"}
 _INDEX_ARITH = {operator.add: arith.AddiOp, operator.sub: arith.SubiOp,
                 operator.mul: arith.MuliOp, operator.floordiv: arith.FloorDivSIOp}
 _UNSUPPORTED_HINT = ("ember traces the NumPy functions of its op table "
@@ -101,6 +102,9 @@ class Tracer:
             handler = optable.lookup(ufunc)
         elif method == "reduce" and ufunc in _UFUNC_REDUCE:
             handler, fn = optable.METHODS[_UFUNC_REDUCE[ufunc]], ufunc.reduce
+            kwargs = {"axis": 0, **kwargs}
+        elif method == "accumulate" and ufunc in _UFUNC_ACCUMULATE:  # (NumPy 2 widens as cumsum)
+            handler, fn = optable.METHODS[_UFUNC_ACCUMULATE[ufunc]], ufunc.accumulate
             kwargs = {"axis": 0, **kwargs}
         if handler is None:
             suffix = "" if method == "__call__" else f".{method}"

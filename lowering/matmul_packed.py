@@ -60,7 +60,7 @@ from ember.dialects.loop import ForOp, ParallelOp, PrefetchOp, YieldOp
 from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import FastAccess as F
 from ember.lowering.llvm_common import FastArith as arith
-from ember.lowering.tensor_ops import seq_loop
+from ember.lowering.tensor_ops import flat_view, seq_loop
 from ember.passes.canonicalize import GENERATED
 
 #: Micro-tile: MR rows x NV vectors (MR * NV accumulators + NV row pieces of Bp in the 32
@@ -166,11 +166,7 @@ class Packed:
 
     def flatten(self, b: Builder, buf) -> SSAValue:
         """A C-contiguous buffer as one ``memref<?xT>`` (for ``arith.select`` with another)."""
-        total = buf.sizes[0]
-        for size in buf.sizes[1:]:
-            total = b.insert(arith.MuliOp(total, size)).result
-        return b.insert(memref.ReinterpretCastOp(buf.ref, [], [total], [], [0], [DYNAMIC_INDEX], [1],
-                                                 MemRefType(self.t, [DYNAMIC_INDEX]))).result
+        return flat_view(b, buf, self.t, self.i(1))
 
     def linear(self, b: Builder, indices: list[SSAValue], sizes) -> SSAValue:
         """The C-order offset of ``indices`` in a buffer of ``sizes``, built folded (leading

@@ -46,3 +46,19 @@ func.func @bad_perm(%x: tensor<?x?xf32>) {
   %0 = etensor.transpose %x {perm = array<i64: 0, 0>} : tensor<?x?xf32> -> tensor<?x?xf32>
   func.return
 }
+
+// -----
+
+func.func @scan_axis(%x: tensor<?x?xf32>) {
+  // expected-error @+1 {{etensor.cumsum: axis 2 is not in [0, 2)}}
+  %0 = etensor.cumsum %x {axis = 2 : i64} : tensor<?x?xf32> -> tensor<?x?xf32>
+  func.return
+}
+
+// -----
+
+func.func @scan_dtype(%x: tensor<?xi32>) {
+  // expected-error @+1 {{etensor.cumprod: result element type f32 is neither i32 nor i64}}
+  %0 = etensor.cumprod %x {axis = 0 : i64} : tensor<?xi32> -> tensor<?xf32>
+  func.return
+}
