@@ -220,6 +220,18 @@ def _reduce(g: ProgramDraw, kind: str) -> bool:
     return True
 
 
+def _arg_reduce(g: ProgramDraw, kind: str) -> bool:
+    a = g.pick()
+    rank = a.tv.rank
+    axis = g.draw(st.one_of(st.none(), st.integers(-rank, rank - 1))) if rank else None
+    reduced = range(rank) if axis is None else [axis % rank]
+    if any(a.shape[k] == 0 for k in reduced):
+        return False  # NumPy raises: an empty sequence has no extreme
+    keep = g.draw(st.booleans())
+    g.add(g.tb.reduce(kind, a.tv, axis, keep), S.reduce_shape(a.shape, tuple(reduced), keep))
+    return True
+
+
 def _scan(g: ProgramDraw, kind: str) -> bool:
     a = g.pick()
     rank = a.tv.rank
@@ -332,6 +344,7 @@ OPS: dict[str, OpGenerator] = {
     **{k: _binary for k in (*T.BINARY, *T.COMPARE)},
     **{k: _unary for k in T.UNARY},
     **{k: _reduce for k in T.REDUCTIONS},
+    **{k: _arg_reduce for k in T.ARG_REDUCTIONS},
     **{k: _scan for k in T.SCANS},
     "matmul": _matmul, "transpose": _transpose, "reshape": _reshape, "broadcast": _broadcast,
     "where": _where, "cast": _cast, "literal": _literal, "constant": _constant,

@@ -63,6 +63,7 @@ UNARY = {
 FLOAT_ONLY = {"div", "exp", "log", "sqrt", "tanh", "sin", "cos"}
 INT_OR_BOOL_ONLY = {"and", "or", "xor", "not"}
 REDUCTIONS = ("sum", "prod", "max", "min", "mean")
+ARG_REDUCTIONS = ("argmax", "argmin")
 SCANS = {"cumsum": "sum", "cumprod": "prod"}  # scan -> the reduction whose dtype rule it has
 
 
@@ -208,6 +209,25 @@ REDUCTION_OPS = _make_ops(
     "%r = etensor.{kind} %a {{axes = array<i64: 1>, keepdims}} : tensor<?x?xf32> -> tensor<?x1xf32>",
     "``np.{kind}(a, axis=axes, keepdims=...)``; ints and bools widen as in NumPy.")
 REDUCE: dict[str, type[IRDLOperation]] = {op.KIND: op for op in REDUCTION_OPS}
+
+
+class _ArgReduction(_Reduction):
+    """The index of the first maximum (minimum) along one axis, or in C order over all axes
+    (NumPy's ``axis=None``); a NaN counts as the extreme."""
+
+    def verify_(self):
+        super().verify_()
+        rank = len(S.shape_of(self.input.type))
+        if len(self.axes_tuple) != 1 and len(self.axes_tuple) != rank:
+            raise VerifyException(f"{self.name}: reduces one axis or all of them, not {self.axes_tuple}")
+
+
+ARG_OPS = _make_ops(
+    {k: k[3:] for k in ARG_REDUCTIONS}, _ArgReduction,
+    "%r = etensor.{kind} %a {{axes = array<i64: 1>}} : tensor<?x?xf32> -> tensor<?xi64>",
+    "``np.{kind}(a, axis=k, keepdims=...)``: the index of the first {meaning} (a NaN is one),\n"
+    "along axis ``k`` or, with all axes, in C order.")
+REDUCE.update({op.KIND: op for op in ARG_OPS})
 
 
 class _Scan(IRDLOperation):
@@ -517,7 +537,7 @@ from ember.dialects.etensor_index import INDEX_OPS, CopyOp, ExtractOp, InsertOp,
 from ember.dialects.etensor_custom import CustomOp  # noqa: E402
 
 ETensor = Dialect("etensor", [
-    *BINARY_OPS, *COMPARE_OPS, *UNARY_OPS, CastOp, *REDUCTION_OPS, *SCAN_OPS, MatmulOp, TransposeOp,
+    *BINARY_OPS, *COMPARE_OPS, *UNARY_OPS, CastOp, *REDUCTION_OPS, *ARG_OPS, *SCAN_OPS, MatmulOp, TransposeOp,
     ReshapeOp, BroadcastOp, FillOp, IotaOp, WhereOp, ConstantOp, DimOp, *INDEX_OPS,
     CustomOp,
 ], [])

@@ -68,6 +68,18 @@ def _reduction(kind: str) -> Impl:
     return impl
 
 
+def _arg_reduction(kind: str) -> Impl:
+    fn = {"argmax": np.argmax, "argmin": np.argmin}[kind]
+
+    def impl(op, a):
+        axes = op.axes_tuple
+        r = np.asarray(fn(a, axis=axes[0] if len(axes) == 1 else None))
+        if op.keepdims is not None:
+            r = r.reshape(tuple(1 if k in axes else n for k, n in enumerate(a.shape)))
+        return r.astype(np.int64)
+    return impl
+
+
 def _scan(kind: str) -> Impl:
     fn = {"cumsum": np.cumsum, "cumprod": np.cumprod}[kind]
     return lambda op, a: np.asarray(fn(a, axis=op.axis_index, dtype=_result_dtype(op)))
@@ -102,6 +114,7 @@ REFERENCE: dict[type, Impl] = {
     **{T.ELEMENTWISE[k]: _unary(k) for k in _UNARY},
     **{T.REDUCE[k]: _reduction(k) for k in T.REDUCTIONS},
     **{T.SCAN[k]: _scan(k) for k in T.SCANS},
+    **{T.REDUCE[k]: _arg_reduction(k) for k in T.ARG_REDUCTIONS},
     T.CastOp: lambda op, a: a.astype(_result_dtype(op)),
     T.MatmulOp: lambda op, a, b: np.matmul(a, b),
     T.TransposeOp: lambda op, a: np.transpose(a, op.perm.get_values()).copy(),

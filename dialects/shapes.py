@@ -145,6 +145,8 @@ def reduce_dtype(kind: str, element: Attribute) -> Attribute:
         return i64 if (is_bool(element) or is_int(element)) else element
     if kind == "mean":
         return element if is_float(element) else f64
+    if kind in ("argmax", "argmin"):
+        return i64
     return element  # max, min
 
 

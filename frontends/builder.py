@@ -213,6 +213,9 @@ class TensorBuilder:
     # -- reductions, linear algebra, shapes --------------------------------------------
 
     def reduce(self, kind: str, x: TValue, axis=None, keepdims: bool = False) -> TValue:
+        if kind in T.ARG_REDUCTIONS and axis is not None and (
+                isinstance(axis, bool) or not isinstance(axis, int | np.integer)):
+            raise BuildError(f"{kind}: axis must be an integer or None, not {axis!r}")
         try:
             axes = S.normalize_axes(axis, x.rank)
         except S.ShapeError as e:

@@ -293,6 +293,7 @@ FUNCTIONS: dict[object, Handler] = {
     np.transpose: _transpose, np.reshape: _reshape, np.where: _where,
     np.broadcast_to: _broadcast_to, np.clip: _clip, np.var: _moment(False), np.std: _moment(True),
     np.cumsum: _scan("cumsum"), np.cumprod: _scan("cumprod"),
+    np.argmax: _reduction("argmax"), np.argmin: _reduction("argmin"),
     np.zeros: _creation(0), np.ones: _creation(1), np.empty: _creation(None), np.full: _full,
     np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
     np.arange: _arange, np.copy: _copy, np.asarray: _asarray, np.array: _copy,
@@ -311,6 +312,7 @@ METHODS: dict[str, Handler] = {
     "copy": _copy,
     "clip": _clip, "var": _moment(False), "std": _moment(True),
     "cumsum": _scan("cumsum"), "cumprod": _scan("cumprod"),
+    "argmax": _reduction("argmax"), "argmin": _reduction("argmin"),
 }
 
 

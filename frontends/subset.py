@@ -144,9 +144,11 @@ def numpy_functions() -> list[str]:
         "",
         "- functions: " + ", ".join(f"`np.{n}`" for n in names),
         "- methods: " + ", ".join(f"`.{n}`" for n in sorted(optable.METHODS)),
-        "- reductions take `axis=` and `keepdims=` (`var`/`std`: `ddof=0` only); `cumsum`/`cumprod`",
-        "  take `axis=` (none: along the array flattened) and `dtype=`, and compute each running",
-        "  value from the one before, in order: NumPy's results to the bit.",
+        "- reductions take `axis=` and `keepdims=` (`var`/`std`: `ddof=0` only; `argmax`/`argmin`:",
+        "  one axis, or none for the index in the flattened array; the first extreme, a NaN",
+        "  first of all); `cumsum`/`cumprod` take `axis=` (none: along the array flattened) and",
+        "  `dtype=`, and compute each running value from the one before, in order: NumPy's",
+        "  results to the bit.",
         "",
     ]
 

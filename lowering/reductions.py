@@ -308,6 +308,116 @@ def reduction(fl, op):
     fl.bufs[op.result] = out
 
 
+#: elements per block of an argmax/argmin along a row: each block's extreme is a vectorised
+#: reduction; only the block that holds the first extreme is searched for its index
+ARG_BLOCK = 256
+
+
+def arg_reduction(fl, op):
+    """``argmax``/``argmin`` over one axis or all of them (C order): along the innermost
+    reduced axis in blocks of ``ARG_BLOCK``, each block's extreme (NaN if it holds one, as in
+    NumPy) against the best so far, strictly (the first block with the extreme wins, a NaN
+    over any number); then the winning block is searched for the extreme's first index."""
+    find_max = op.KIND == "argmax"
+    t = op.input.type.element_type
+    in_shape = S.shape_of(op.input.type)
+    red = list(op.axes_tuple)
+    keep = op.keepdims is not None
+    src = fl.peek(op.input)
+    kept = [k for k in range(len(in_shape)) if k not in red]
+    out_sizes = [fl.index(1) if k in red else src.sizes[k] for k in range(len(in_shape))] if keep \
+        else [src.sizes[k] for k in kept]
+    red_sizes = [src.sizes[k] for k in red]
+    zero, one, block = fl.index(0), fl.index(1), fl.index(ARG_BLOCK)
+    count = one
+    for size in red_sizes:
+        count = fl.b.insert(arith.MuliOp(count, size)).result
+    fl.check(fl.b.insert(arith.CmpiOp(count, zero, "ne")).result,
+             f"attempt to get {op.KIND} of an empty sequence")
+    out = fl.alloc(S.shape_of(op.result.type), out_sizes, i64)
+    if not red:  # a 0-d array: its one element
+        parallel(fl, out_sizes, lambda b, ivs: store(b, X.const(b, 0, i64), out, ivs))
+        fl.bufs[op.result] = out
+        return
+    extreme = "maximum" if find_max else "minimum"
+    outer, n = red_sizes[:-1], red_sizes[-1]
+
+    def body(b: Builder, ivs):
+        def element(ib: Builder, rivs) -> SSAValue:
+            full = [None] * len(in_shape)
+            for k, iv in zip(kept, ivs if not keep else [ivs[k] for k in kept]):
+                full[k] = iv
+            for k, iv in zip(red, rivs):
+                full[k] = iv
+            return load(ib, src, full, zero, in_shape)
+
+        def better(bb: Builder, m, cur) -> SSAValue:
+            """``m`` replaces ``cur``: strictly more extreme, or the first NaN."""
+            if not S.is_float(t):
+                return X.cmpi(bb, ("ugt" if find_max else "ult") if S.is_bool(t) else
+                              ("sgt" if find_max else "slt"), m, cur)
+            strictly = X.cmpf(bb, "ogt" if find_max else "olt", m, cur)
+            first_nan = bb.insert(arith.AndIOp(X.cmpf(bb, "uno", m, m), X.cmpf(bb, "ord", cur, cur))).result
+            return bb.insert(arith.OrIOp(strictly, first_nan)).result
+
+        def blocks(bb: Builder, oivs, best, where):
+            blk = Block(arg_types=[IndexType(), t, IndexType()])
+            kb = Builder(InsertPoint.at_end(blk))
+            start, cur, at = blk.args
+            width = kb.insert(arith.SubiOp(kb.insert(arith.MinUIOp(
+                kb.insert(arith.AddiOp(start, block)).result, n)).result, start)).result
+            at_elem = lambda ib, rivs: element(ib, [*oivs, ib.insert(arith.AddiOp(start, rivs[0])).result])  # noqa: E731
+            init = X.const(kb, _identity("max" if find_max else "min", t), t)
+            if S.is_float(t):
+                m = _float_extremum(fl, kb, [width], init, extreme, at_elem)
+            else:
+                m = reduce_loop(fl, kb, [width], init, "max" if find_max else "min",
+                                lambda ib, rivs, acc: X.emit_binary(ib, extreme, acc, at_elem(ib, rivs), t))
+            flat = zero
+            for iv, size in zip(oivs, outer):
+                flat = kb.insert(arith.AddiOp(kb.insert(arith.MuliOp(flat, size)).result, iv)).result
+            flat = kb.insert(arith.AddiOp(kb.insert(arith.MuliOp(flat, n)).result, start)).result
+            take = better(kb, m, cur)
+            kb.insert(YieldOp(X.select(kb, take, m, cur), X.select(kb, take, flat, at)))
+            return list(bb.insert(ForOp(zero, n, block, [best, where], blk)).results)
+
+        def over(bb: Builder, oivs, best, where):
+            if len(oivs) == len(outer):
+                return blocks(bb, oivs, best, where)
+            blk = Block(arg_types=[IndexType(), t, IndexType()])
+            kb = Builder(InsertPoint.at_end(blk))
+            o, cur, at = blk.args
+            kb.insert(YieldOp(*over(kb, [*oivs, o], cur, at)))
+            return list(bb.insert(ForOp(zero, outer[len(oivs)], one, [best, where], blk)).results)
+
+        best, where = over(b, [], X.const(b, _identity("max" if find_max else "min", t), t), zero)
+        # the winning block: its row (outer indices) and start, searched for the first extreme
+        start = b.insert(arith.RemUIOp(where, n)).result
+        flat_o = b.insert(arith.DivUIOp(where, n)).result
+        oivs, rest = [], flat_o
+        for size in reversed(outer):
+            oivs.insert(0, b.insert(arith.RemUIOp(rest, size)).result)
+            rest = b.insert(arith.DivUIOp(rest, size)).result
+        width = b.insert(arith.SubiOp(b.insert(arith.MinUIOp(
+            b.insert(arith.AddiOp(start, block)).result, n)).result, start)).result
+
+        def first_hit(kb: Builder, rivs, found):  # min over the block of (hit ? i : n)
+            i = kb.insert(arith.AddiOp(start, rivs[0])).result
+            x = element(kb, [*oivs, i])
+            if S.is_float(t):
+                hit = kb.insert(arith.OrIOp(X.cmpf(kb, "oeq", x, best), kb.insert(arith.AndIOp(
+                    X.cmpf(kb, "uno", x, x), X.cmpf(kb, "uno", best, best))).result)).result
+            else:
+                hit = X.cmpi(kb, "eq", x, best)
+            return kb.insert(arith.MinUIOp(found, X.select(kb, hit, i, n))).result
+        found = reduce_loop(fl, b, [width], n, "min", first_hit)
+        index = b.insert(arith.AddiOp(b.insert(arith.MuliOp(flat_o, n)).result, found)).result
+        store(b, b.insert(arith.IndexCastOp(index, i64)).result, out, ivs)
+
+    parallel(fl, out_sizes, body)
+    fl.bufs[op.result] = out
+
+
 def _parallel_in(b: Builder, fl, sizes, body):
     """``loop.parallel`` over ``sizes`` at ``b`` (inside a loop: it runs as a plain nest,
     which LLVM vectorises; ``body`` inline when there are no sizes)."""
@@ -378,4 +488,5 @@ def scan(fl, op):
     fl.bufs[op.result] = out
 
 
-EMITTERS = {**{cls: reduction for cls in T.REDUCTION_OPS}, **{cls: scan for cls in T.SCAN_OPS}}
+EMITTERS = {**{cls: reduction for cls in T.REDUCTION_OPS}, **{cls: scan for cls in T.SCAN_OPS},
+            **{cls: arg_reduction for cls in T.ARG_OPS}}

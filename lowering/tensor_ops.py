@@ -413,7 +413,7 @@ def for_in(fl, b: Builder, n: SSAValue, body: Callable[[Builder, SSAValue], None
 
 
 FUSING_CONSUMERS = (*T.BINARY_OPS, *T.COMPARE_OPS, *T.UNARY_OPS, *T.REDUCTION_OPS,
-                    *T.SCAN_OPS, T.CastOp, T.WhereOp, T.CustomOp)
+                    *T.SCAN_OPS, *T.ARG_OPS, T.CastOp, T.WhereOp, T.CustomOp)
 
 EMITTERS: dict[type, Callable] = {
     **{cls: binary for cls in T.BINARY_OPS + T.COMPARE_OPS},

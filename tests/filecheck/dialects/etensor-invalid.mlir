@@ -62,3 +62,11 @@ func.func @scan_dtype(%x: tensor<?xi32>) {
   %0 = etensor.cumprod %x {axis = 0 : i64} : tensor<?xi32> -> tensor<?xf32>
   func.return
 }
+
+// -----
+
+func.func @arg_two_axes(%x: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{etensor.argmax: reduces one axis or all of them, not (0, 1)}}
+  %0 = etensor.argmax %x {axes = array<i64: 0, 1>} : tensor<?x?x?xf32> -> tensor<?xi64>
+  func.return
+}

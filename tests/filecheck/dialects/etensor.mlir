@@ -13,6 +13,10 @@ func.func @ops(%x: tensor<?x?xf32>, %y: tensor<?xf32>, %s: f32, %b: tensor<?x?xi
   %r = etensor.sum %t {axes = array<i64: 1>, keepdims} : tensor<?x?xf32> -> tensor<?x1xf32>
   // CHECK: etensor.mean %{{.*}} {axes = array<i64: 0, 1>} : tensor<?x?xf32> -> tensor<f32>
   %m = etensor.mean %t {axes = array<i64: 0, 1>} : tensor<?x?xf32> -> tensor<f32>
+  // CHECK: etensor.argmax %{{.*}} {axes = array<i64: 1>, keepdims} : tensor<?x?xf32> -> tensor<?x1xi64>
+  %am = etensor.argmax %t {axes = array<i64: 1>, keepdims} : tensor<?x?xf32> -> tensor<?x1xi64>
+  // CHECK: etensor.argmin %b {axes = array<i64: 0, 1>} : tensor<?x?xi1> -> tensor<i64>
+  %an = etensor.argmin %b {axes = array<i64: 0, 1>} : tensor<?x?xi1> -> tensor<i64>
   // CHECK: etensor.cumsum %{{.*}} {axis = 0 : i64} : tensor<?x?xf32> -> tensor<?x?xf32>
   %cs = etensor.cumsum %t {axis = 0 : i64} : tensor<?x?xf32> -> tensor<?x?xf32>
   // CHECK: etensor.cumprod %b {axis = 1 : i64} : tensor<?x?xi1> -> tensor<?x?xi64>

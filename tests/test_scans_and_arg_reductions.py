@@ -1,9 +1,11 @@
 """``np.cumsum``/``np.cumprod`` (``etensor.cumsum``/``cumprod``, lowered by
-``lowering/reductions.scan``) against NumPy, bit for bit: each running value comes from the
-one before, in order, as NumPy's ``add.accumulate`` computes it.
+``lowering/reductions.scan``) and ``np.argmax``/``np.argmin`` (``arg_reduction``) against
+NumPy, bit for bit: each running value comes from the one before, in order, as NumPy's
+``add.accumulate`` computes it; an index reduction gives the first extreme (a NaN first).
 
-Every dtype, axes None/first/middle/last/negative, empty and 0-d arrays, ``dtype=``, fused
-producers and consumers, both frontends, errors; a hypothesis property over random arrays.
+Every dtype, axes None/first/middle/last/negative, empty and 0-d arrays, ``dtype=`` and
+``keepdims=``, fused producers and consumers, both frontends, errors; hypothesis properties
+over random arrays.
 """
 
 import numpy as np
@@ -146,3 +148,57 @@ def test_ufunc_accumulate_is_a_scan_along_axis_0():
             _same(f(x), ufunc.accumulate(x))
         g = ember.trace(lambda a: np.add.accumulate(a, axis=1, dtype=np.float64), (x,))
         _same(g(x), np.add.accumulate(x, axis=1, dtype=np.float64))
+
+
+# -- argmax / argmin (index reductions: lowering/reductions.arg_reduction) --------------
+
+
+@pytest.mark.parametrize("kind", ["argmax", "argmin"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (4, 3, 5), (2, 600)])
+def test_arg_reductions_match_numpy(kind, dtype, shape):
+    x = _data(shape, dtype, 8)
+    fn = getattr(np, kind)
+    for axis in [None, *range(-len(shape), len(shape))]:
+        for keep in (False, True):
+            f = ember.trace((lambda ax, k: lambda a: fn(a, axis=ax, keepdims=k))(axis, keep), (x,))
+            _same(f(x), np.asarray(fn(x, axis=axis, keepdims=keep)))
+
+
+def test_arg_reductions_take_the_first_extreme_and_the_first_nan():
+    x = np.array([1.0, 3.0, 3.0, -np.inf, 3.0], np.float32)
+    y = np.array([[1.0, np.nan, 5.0, np.nan], [-0.0, 0.0, 0.0, -0.0]], np.float64)
+    z = np.full(1000, -np.inf, np.float32)
+    z[[700, 900]] = np.nan
+    for v in (x, y, z, np.zeros(513, np.float32), np.full(300, 7, np.int64)):
+        for kind in ("argmax", "argmin"):
+            fn = getattr(np, kind)
+            _same(ember.trace((lambda fn: lambda a: fn(a))(fn), (v,))(v), np.asarray(fn(v)))
+            if v.ndim == 2:
+                f = ember.trace((lambda fn: lambda a: fn(a, axis=1))(fn), (v,))
+                _same(f(v), fn(v, axis=1))
+
+
+def test_arg_reduction_of_nothing_raises_as_numpy():
+    @ember.script
+    def first_max(a):
+        return a.argmax()
+
+    with pytest.raises(ValueError, match="attempt to get argmax of an empty sequence"):
+        first_max(np.zeros((0, 3), np.float32))
+    with pytest.raises(ember.ScriptError, match="axis must be an integer or None"):
+        @ember.script
+        def two_axes(a):
+            return np.argmax(a, axis=(0, 1))
+        two_axes(np.zeros((2, 3)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_arg_reductions_of_random_arrays(data):
+    dtype = data.draw(et.dtypes())
+    x = data.draw(et.arrays(dtype, et.shapes(min_dims=1, max_dims=3, max_side=5).filter(lambda s: 0 not in s)))
+    axis = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1))
+    fn = getattr(np, data.draw(st.sampled_from(["argmax", "argmin"])))
+    f = ember.trace((lambda ax: lambda a: fn(a, axis=ax))(axis), (x,))
+    _same(f(x), np.asarray(fn(x, axis=axis)))
