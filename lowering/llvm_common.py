@@ -261,35 +261,30 @@ class FastAccess:
     packed matmul are made of little else."""
 
     @staticmethod
-    def load(ref: SSAValue, indices: Sequence[SSAValue]) -> SSAValue:
-        """``memref.LoadOp.get(ref, indices).res``"""
-        operands = (ref, *indices)
-        et = ref.type.element_type
-        props = _access_properties(memref.LoadOp, tuple(v.type for v in operands), False, et)
-        return memref.LoadOp.create(operands=operands, result_types=(et,), properties=dict(props),
-                                    location=UNKNOWN_LOC)
+    def _access(cls: type[Operation], operands: tuple, result: Attribute | None, value: bool) -> Operation:
+        props = _access_properties(cls, tuple(v.type for v in operands), value, result)
+        return cls.create(operands=operands, result_types=() if result is None else (result,),
+                          properties=dict(props), location=UNKNOWN_LOC)
+
+    @staticmethod
+    def load(ref: SSAValue, indices: Sequence[SSAValue]) -> Operation:
+        """``memref.LoadOp.get(ref, indices)``"""
+        return FastAccess._access(memref.LoadOp, (ref, *indices), ref.type.element_type, False)
 
     @staticmethod
     def store(value: SSAValue, ref: SSAValue, indices: Sequence[SSAValue]) -> Operation:
         """``memref.StoreOp.get(value, ref, indices)``"""
-        operands = (value, ref, *indices)
-        props = _access_properties(memref.StoreOp, tuple(v.type for v in operands), True, None)
-        return memref.StoreOp.create(operands=operands, properties=dict(props), location=UNKNOWN_LOC)
+        return FastAccess._access(memref.StoreOp, (value, ref, *indices), None, True)
 
     @staticmethod
     def vload(ref: SSAValue, indices: Sequence[SSAValue], vt: Attribute) -> Operation:
         """``vector.LoadOp(ref, indices, vt)``"""
-        operands = (ref, *indices)
-        props = _access_properties(vector.LoadOp, tuple(v.type for v in operands), False, vt)
-        return vector.LoadOp.create(operands=operands, result_types=(vt,), properties=dict(props),
-                                    location=UNKNOWN_LOC)
+        return FastAccess._access(vector.LoadOp, (ref, *indices), vt, False)
 
     @staticmethod
     def vstore(value: SSAValue, ref: SSAValue, indices: Sequence[SSAValue]) -> Operation:
         """``vector.StoreOp(value, ref, indices)``"""
-        operands = (value, ref, *indices)
-        props = _access_properties(vector.StoreOp, tuple(v.type for v in operands), True, None)
-        return vector.StoreOp.create(operands=operands, properties=dict(props), location=UNKNOWN_LOC)
+        return FastAccess._access(vector.StoreOp, (value, ref, *indices), None, True)
 
     @staticmethod
     def broadcast(x: SSAValue, vt: Attribute) -> Operation:

@@ -233,6 +233,19 @@ def _nest(b: Builder, sizes, body, zero, one, ivs=()):
     seq_loop(b, zero, sizes[0], one, lambda lb, iv: _nest(lb, sizes[1:], body, zero, one, (*ivs, iv)))
 
 
+def _reduced_element(src, in_shape, kept, red, keep: bool, ivs, zero):
+    """``element(builder, rivs)``: the input element of a reduction at output indices ``ivs``
+    (all of them with ``keepdims``) and reduced indices ``rivs``."""
+    def element(ib: Builder, rivs) -> SSAValue:
+        full = [None] * len(in_shape)
+        for k, iv in zip(kept, ivs if not keep else [ivs[k] for k in kept]):
+            full[k] = iv
+        for k, iv in zip(red, rivs):
+            full[k] = iv
+        return load(ib, src, full, zero, in_shape)
+    return element
+
+
 def reduction(fl, op):
     kind = op.KIND
     src_t, dst_t = op.input.type.element_type, op.result.type.element_type
@@ -271,13 +284,7 @@ def reduction(fl, op):
     def body(b: Builder, ivs):
         init = X.const(b, _identity(kind, acc_t), acc_t)
 
-        def element(ib: Builder, rivs) -> SSAValue:
-            full = [None] * len(in_shape)
-            for k, iv in zip(kept, ivs if not keep else [ivs[k] for k in kept]):
-                full[k] = iv
-            for k, iv in zip(red, rivs):
-                full[k] = iv
-            return load(ib, src, full, fl.index(0), in_shape)
+        element = _reduced_element(src, in_shape, kept, red, keep, ivs, fl.index(0))
 
         def step_narrow(ib: Builder, rivs, acc):
             return _reassociable(X.emit_binary(ib, "add", acc, element(ib, rivs), src_t))
@@ -343,13 +350,7 @@ def arg_reduction(fl, op):
     outer, n = red_sizes[:-1], red_sizes[-1]
 
     def body(b: Builder, ivs):
-        def element(ib: Builder, rivs) -> SSAValue:
-            full = [None] * len(in_shape)
-            for k, iv in zip(kept, ivs if not keep else [ivs[k] for k in kept]):
-                full[k] = iv
-            for k, iv in zip(red, rivs):
-                full[k] = iv
-            return load(ib, src, full, zero, in_shape)
+        element = _reduced_element(src, in_shape, kept, red, keep, ivs, zero)
 
         def better(bb: Builder, m, cur) -> SSAValue:
             """``m`` replaces ``cur``: strictly more extreme, or the first NaN."""
