@@ -288,9 +288,9 @@ class Packed:
 
     def pack_a(self, b: Builder, bivs, i, mr: int, pc, k_end):
         """``Ap[r][k - pc] = A[i + r, k]`` (rows past ``m`` read row ``m - 1``): the strip's
-        rows of the k slice, ``KC`` apart. A C-contiguous A is copied row by row, by vectors
-        (the last ``width % lanes`` by elements); any other, ``k`` by ``k``, the rows inside
-        (a transposed A holds them side by side)."""
+        rows of the k slice, ``KC`` apart. A C-contiguous A row by row, by vectors (the last
+        ``width % lanes`` by elements); any other, ``k`` by ``k``, the rows inside (a
+        transposed A holds them side by side)."""
         width = b.insert(arith.SubiOp(k_end, pc)).result
         last = b.insert(arith.SubiOp(self.m, self.i(1))).result
         zero, one = self.i(0), self.i(1)
