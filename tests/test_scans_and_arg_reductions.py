@@ -1,5 +1,5 @@
 """``np.cumsum``/``np.cumprod`` (``etensor.cumsum``/``cumprod``, lowered by
-``lowering/reductions.scan``) and ``np.argmax``/``np.argmin`` (``arg_reduction``) against
+``lowering/scans.py``) and ``np.argmax``/``np.argmin`` (``arg_reduction``) against
 NumPy, bit for bit: each running value comes from the one before, in order, as NumPy's
 ``add.accumulate`` computes it; an index reduction gives the first extreme (a NaN first).
 
