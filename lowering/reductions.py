@@ -246,27 +246,37 @@ def _reduced_element(src, in_shape, kept, red, keep: bool, ivs, zero):
     return element
 
 
+def _axes(fl, op):
+    """``(input buffer, input shape, kept axes, reduced axes, keepdims, output sizes, reduced
+    sizes)`` of a reduction."""
+    in_shape = S.shape_of(op.input.type)
+    red = sorted(op.axes_tuple)
+    keep = op.keepdims is not None
+    src = fl.peek(op.input)
+    kept = [k for k in range(len(in_shape)) if k not in red]
+    out_sizes = [fl.index(1) if k in red else src.sizes[k] for k in range(len(in_shape))] if keep \
+        else [src.sizes[k] for k in kept]
+    return src, in_shape, kept, red, keep, out_sizes, [src.sizes[k] for k in red]
+
+
+def _check_nonempty(fl, sizes, message: str):
+    """Assert that ``sizes`` hold at least one element (NumPy's error otherwise)."""
+    count = fl.index(1)
+    for size in sizes:
+        count = fl.b.insert(arith.MuliOp(count, size)).result
+    fl.check(fl.b.insert(arith.CmpiOp(count, fl.index(0), "ne")).result, message)
+
+
 def reduction(fl, op):
     kind = op.KIND
     src_t, dst_t = op.input.type.element_type, op.result.type.element_type
     acc_t = _accumulator_type(kind, src_t, dst_t)
-    in_shape = S.shape_of(op.input.type)
-    axes = set(op.axes_tuple)
-    keep = op.keepdims is not None
-    src = fl.peek(op.input)
-    kept = [k for k in range(len(in_shape)) if k not in axes]
-    red = sorted(axes)
+    src, in_shape, kept, red, keep, out_sizes, red_sizes = _axes(fl, op)
+    axes = set(red)
     out_shape = S.shape_of(op.result.type)
-    out_sizes = [fl.index(1) if k in axes else src.sizes[k] for k in range(len(in_shape))] if keep \
-        else [src.sizes[k] for k in kept]
-    red_sizes = [src.sizes[k] for k in red]
     if kind in ("max", "min"):
-        count = fl.index(1)
-        for s in red_sizes:
-            count = fl.b.insert(arith.MuliOp(count, s)).result
         name = "maximum" if kind == "max" else "minimum"
-        fl.check(fl.b.insert(arith.CmpiOp(count, fl.index(0), "ne")).result,
-                 f"zero-size array to reduction operation {name} which has no identity")
+        _check_nonempty(fl, red_sizes, f"zero-size array to reduction operation {name} which has no identity")
     out = fl.alloc(out_shape, out_sizes, dst_t)
     combine = {"sum": "add", "mean": "add", "prod": "mul", "max": "maximum", "min": "minimum"}[kind]
     if red and len(in_shape) - 1 not in axes and src.scalar is None:
@@ -327,20 +337,9 @@ def arg_reduction(fl, op):
     over any number); then the winning block is searched for the extreme's first index."""
     find_max = op.KIND == "argmax"
     t = op.input.type.element_type
-    in_shape = S.shape_of(op.input.type)
-    red = list(op.axes_tuple)
-    keep = op.keepdims is not None
-    src = fl.peek(op.input)
-    kept = [k for k in range(len(in_shape)) if k not in red]
-    out_sizes = [fl.index(1) if k in red else src.sizes[k] for k in range(len(in_shape))] if keep \
-        else [src.sizes[k] for k in kept]
-    red_sizes = [src.sizes[k] for k in red]
+    src, in_shape, kept, red, keep, out_sizes, red_sizes = _axes(fl, op)
     zero, one, block = fl.index(0), fl.index(1), fl.index(ARG_BLOCK)
-    count = one
-    for size in red_sizes:
-        count = fl.b.insert(arith.MuliOp(count, size)).result
-    fl.check(fl.b.insert(arith.CmpiOp(count, zero, "ne")).result,
-             f"attempt to get {op.KIND} of an empty sequence")
+    _check_nonempty(fl, red_sizes, f"attempt to get {op.KIND} of an empty sequence")
     out = fl.alloc(S.shape_of(op.result.type), out_sizes, i64)
     if not red:  # a 0-d array: its one element
         parallel(fl, out_sizes, lambda b, ivs: store(b, X.const(b, 0, i64), out, ivs))

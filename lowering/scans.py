@@ -11,22 +11,9 @@ from xdsl.rewriter import InsertPoint
 
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
-from ember.dialects.loop import ForOp, ParallelOp, YieldOp
+from ember.dialects.loop import ForOp, YieldOp
 from ember.lowering import scalar_ops as X
 from ember.lowering.tensor_ops import load, parallel, seq_loop, store
-
-
-def _parallel_in(b: Builder, fl, sizes, body):
-    """``loop.parallel`` over ``sizes`` at ``b`` (inside a loop: it runs as a plain nest,
-    which LLVM vectorises; ``body`` inline when there are no sizes)."""
-    if not sizes:
-        body(b, [])
-        return
-    block = Block(arg_types=[IndexType()] * len(sizes))
-    inner = Builder(InsertPoint.at_end(block))
-    body(inner, list(block.args))
-    inner.insert(YieldOp())
-    b.insert(ParallelOp([fl.index(0)] * len(sizes), list(sizes), [fl.index(1)] * len(sizes), block))
 
 
 def scan(fl, op):
@@ -70,13 +57,13 @@ def scan(fl, op):
     def lines(b: Builder, oivs):
         def step(sb: Builder, i):
             before = sb.insert(arith.SubiOp(i, one)).result
-            _parallel_in(sb, fl, inner, lambda ib, iivs: store(ib, X.emit_binary(
+            parallel(fl, inner, lambda ib, iivs: store(ib, X.emit_binary(
                 ib, combine, ib.insert(memref.LoadOp.get(out.ref, [*oivs, before, *iivs])).res,
-                element(ib, [*oivs, i, *iivs]), t), out, [*oivs, i, *iivs]))
+                element(ib, [*oivs, i, *iivs]), t), out, [*oivs, i, *iivs]), sb)
 
         def nonempty(nb: Builder):
-            _parallel_in(nb, fl, inner, lambda ib, iivs: store(
-                ib, element(ib, [*oivs, zero, *iivs]), out, [*oivs, zero, *iivs]))
+            parallel(fl, inner, lambda ib, iivs: store(
+                ib, element(ib, [*oivs, zero, *iivs]), out, [*oivs, zero, *iivs]), nb)
             seq_loop(nb, one, n, one, step)
             nb.insert(scf.YieldOp())
         block = Block()

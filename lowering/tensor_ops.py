@@ -23,17 +23,21 @@ from ember.lowering import scalar_ops as X
 from ember.lowering.llvm_common import is_strided
 
 
-def parallel(fl, sizes: Sequence[SSAValue], body: Callable[[Builder, list[SSAValue]], None]):
-    """Emit ``loop.parallel`` over ``sizes`` (inline the body when there are none)."""
+def parallel(fl, sizes: Sequence[SSAValue], body: Callable[[Builder, list[SSAValue]], None],
+             at: Builder | None = None):
+    """Emit ``loop.parallel`` over ``sizes`` (inline the body when there are none) with ``at``,
+    by default the function's builder (inside a loop it runs as a plain nest, which LLVM
+    vectorises)."""
+    b = at or fl.b
     if not sizes:
-        body(fl.b, [])
+        body(b, [])
         return
     block = Block(arg_types=[IndexType()] * len(sizes))
     inner = Builder(InsertPoint.at_end(block))
     body(inner, list(block.args))
     inner.insert(YieldOp())
     zeros, ones = [fl.index(0)] * len(sizes), [fl.index(1)] * len(sizes)
-    fl.b.insert(ParallelOp(zeros, list(sizes), ones, block))
+    b.insert(ParallelOp(zeros, list(sizes), ones, block))
 
 
 def reduce_loop(fl, b: Builder, sizes, init: SSAValue, kind: str,
