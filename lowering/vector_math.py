@@ -21,8 +21,9 @@ are patched with ``arith.select``, never branches, so the loop body stays one ba
 f32 ops compute in f32 with f32 constants, at twice the vector width of f64, except for
 three steps that need more precision: the sin/cos reduction (in f64, then the polynomials in
 f32), a general f32 ``powf`` (exp(y*log|x|) in f64, rounded once) and constant integer powers
-(products in f64, rounded once). f64 ``powf`` with a non-trivial exponent stays a libm call.
-Measured errors and domains: docs/vector-math.md.
+(products in f64, rounded once). A general f64 ``powf`` computes log|x| and y*log|x| in
+double-double (106-bit significands from ``fma`` error terms). Measured errors and domains:
+docs/vector-math.md.
 
 ``ExpandMathPass(strict=True)`` (``-p 'expand-math{strict=true}'``) keeps the original op as
 a fallback, chosen by ``select``, where the expansion is inaccurate (sin/cos beyond
@@ -114,15 +115,20 @@ class _Emitter:
         return self.select(self.cmp("olt", x, c_lo), c_lo, x)
 
 
-def _expm1_parts(e: _Emitter, y: Value) -> tuple[Value, Value]:
+def _expm1_parts(e: _Emitter, y: Value, tail: Value | None = None,
+                 q: list[float] | None = None) -> tuple[Value, Value]:
     """y = n*ln2 + r with |r| <= ln2/2 (n as an integer); returns n and p = e^r - 1 =
-    r + r^2*Q(r). ``n`` is poison for NaN ``y`` (``fptosi``); callers select NaN lanes away."""
+    r + r^2*Q(r). ``n`` is poison for NaN ``y`` (``fptosi``); callers select NaN lanes away.
+    ``tail`` is a small correction to y (the low half of a double-double), added to r; ``q``
+    replaces the type's Q (a shorter one where less precision is needed)."""
     hi, lo = (D.LN2_HI, D.LN2_LO) if e.kind == "f64" else (D.LN2_HI_F32, D.LN2_LO_F32)
     n = e.emit(math.RoundEvenOp(e.mul(y, e.const(D.LOG2E))))
     minus_n = e.emit(arith.NegfOp(n))
     r = e.fma(minus_n, e.const(hi), y)
     r = e.fma(minus_n, e.const(lo), r)
-    p = e.fma(e.mul(r, r), e.poly(r, D.EXPM1_Q[e.kind]), r)
+    if tail is not None:
+        r = e.add(r, tail)
+    p = e.fma(e.mul(r, r), e.poly(r, q or D.EXPM1_Q[e.kind]), r)
     return e.to_int(n), p
 
 
@@ -131,11 +137,12 @@ def _nan_passthrough(e: _Emitter, x: Value, result: Value) -> Value:
     return e.select(e.cmp("uno", x, x), x, result)
 
 
-def _exp(e: _Emitter, x: Value) -> Value:
+def _exp(e: _Emitter, x: Value, tail: Value | None = None,
+         q: list[float] | None = None) -> Value:
     """2^n * (1 + p); the scale is split in two halves so that 2^n never overflows, and the
-    last multiply rounds subnormal results."""
+    last multiply rounds subnormal results. ``tail``/``q``: see ``_expm1_parts``."""
     lo, hi = D.EXP_RANGE[e.kind]
-    n, p = _expm1_parts(e, e.clamp(x, lo, hi))
+    n, p = _expm1_parts(e, e.clamp(x, lo, hi), tail, q)
     if e.ldexp:  # one rounding, as below: ldexp rounds a subnormal result once
         y = e.emit(llvmx.IntrinsicOp(f"llvm.ldexp.{e.kind}.{e.itype}", [e.add(p, e.const(1.0)), n],
                                      e.ftype))
@@ -306,13 +313,92 @@ def _pow_int(e: _Emitter, x: Value, n: int) -> Value:
     return e.select(e.cmp("oeq", e.abs(naive), e.const(float("inf"))), naive, fine)
 
 
+def _two_sum(e: _Emitter, a: Value, b: Value) -> tuple[Value, Value]:
+    """a + b = s + err exactly (Knuth's TwoSum, any magnitudes)."""
+    s = e.add(a, b)
+    bb = e.sub(s, a)
+    return s, e.add(e.sub(a, e.sub(s, bb)), e.sub(b, bb))
+
+
+def _pow_log(e: _Emitter, x: Value, double_double: bool) -> tuple[Value, Value | None]:
+    """log x for x >= 0 (f64): (hi, lo) with |hi + lo - log x| <= ~2^-64 |log x| when
+    ``double_double``, else (value, None) to ~2^-45. x = 2^k * m, m in [sqrt(1/2), sqrt(2)),
+    s = (m - 1)/(m + 1) (m - 1 is exact; m + 1 and the quotient are kept to 106 bits for
+    double-double), log x = k*ln2 + 2s + (2/3)s^3 + s^5 * P(s^2). +0 gives -inf, +inf and
+    NaN themselves."""
+    tiny = e.cmp("olt", x, e.const(2.0 ** -1022))
+    xs = e.select(tiny, e.mul(x, e.const(2.0 ** 64)), x)
+    ix = e.bits(xs)
+    k = e.emit(arith.ShRSIOp(e.emit(arith.SubiOp(ix, e.int(D.LOG_OFF["f64"]))), e.int(52)))
+    m = e.from_bits(e.emit(arith.SubiOp(ix, e.emit(arith.ShLIOp(k, e.int(52))))))
+    dk = e.sub(e.emit(arith.SIToFPOp(k, f64)), e.select(tiny, e.const(64.0), e.const(0.0)))
+    one = e.const(1.0)
+    f = e.sub(m, one)
+    d = e.add(m, one)
+    if not double_double:
+        s = e.div(f, d)
+        z = e.mul(s, s)
+        inner = e.fma(z, e.poly(z, D.POW_LOG_P["f32"]), e.const(D.TWO_THIRDS_HI))
+        y = e.fma(dk, e.const(D.LN2_HI), e.fma(e.mul(s, z), inner,
+                                             e.fma(dk, e.const(D.LN2_LO), e.add(s, s))))
+        return _pow_log_specials(e, x, y), None
+    d_lo = e.sub(m, e.sub(d, one))                      # m + 1 = d + d_lo (Fast2Sum)
+    inv = e.div(one, d)
+    q = e.mul(f, inv)                                   # s = q + ql
+    minus_q = e.emit(arith.NegfOp(q))
+    rem = e.fma(minus_q, d, f)
+    rem = e.fma(minus_q, d_lo, rem)
+    ql = e.mul(rem, inv)
+    z = e.mul(q, q)                                     # s^2 = z + zl
+    zl = e.fma(e.add(q, q), ql, e.fma(q, q, e.emit(arith.NegfOp(z))))
+    s3 = e.mul(z, q)                                    # s^3 = s3 + s3l
+    s3l = e.add(e.fma(z, q, e.emit(arith.NegfOp(s3))), e.fma(z, ql, e.mul(zl, q)))
+    t3 = e.mul(s3, e.const(D.TWO_THIRDS_HI))            # (2/3)s^3 = t3 + t3l
+    t3l = e.add(e.fma(s3, e.const(D.TWO_THIRDS_HI), e.emit(arith.NegfOp(t3))),
+                e.fma(s3, e.const(D.TWO_THIRDS_LO), e.mul(s3l, e.const(D.TWO_THIRDS_HI))))
+    # s^5 with the low halves: q alone may be 2 ulp off s, 10 ulp in s^5
+    s5 = e.fma(s3, z, e.fma(s3l, z, e.mul(s3, zl)))
+    t5 = e.mul(s5, e.poly(z, D.POW_LOG_P["f64"]))
+    h1, l1 = _two_sum(e, e.mul(dk, e.const(D.LN2_HI)), e.add(q, q))   # both exact
+    h2, l2 = _two_sum(e, h1, t3)
+    small = e.add(t5, e.fma(dk, e.const(D.LN2_LO), e.add(ql, ql)))
+    lo = e.add(e.add(l1, l2), e.add(t3l, small))
+    hi = e.add(h2, lo)
+    lo = e.sub(lo, e.sub(hi, h2))
+    hi = _pow_log_specials(e, x, hi)
+    return hi, e.select(e.cmp("one", e.abs(hi), e.const(float("inf"))), lo, e.const(0.0))
+
+
+def _pow_log_specials(e: _Emitter, x: Value, y: Value) -> Value:
+    y = e.select(e.cmp("oeq", x, e.const(float("inf"))), x, y)
+    y = e.select(e.cmp("oeq", x, e.const(0.0)), e.const(float("-inf")), y)
+    return _nan_passthrough(e, x, y)
+
+
+def _pow_f64(e: _Emitter, x: Value, y: Value) -> Value:
+    """exp(y * log|x|) with log|x| and the product in double-double, the low half added to
+    exp's reduced argument: about 1 ulp (docs/vector-math.md)."""
+    hi, lo = _pow_log(e, e.abs(x), double_double=True)
+    t = e.mul(y, hi)
+    t_lo = e.fma(y, lo, e.fma(y, hi, e.emit(arith.NegfOp(t))))
+    # infinite or huge t: exp gives 0 or inf anyway, and the tail may be NaN (inf - inf)
+    t_lo = e.select(e.cmp("olt", e.abs(t), e.const(2048.0)), t_lo, e.const(0.0))
+    return _pow_specials(e, x, y, _exp(e, t, t_lo))
+
+
 def _pow_f32(e: _Emitter, x: Value, y: Value) -> Value:
-    """exp(y * log|x|) with the f64 kernels (error ~2^-43 relative), rounded once; then
-    C99/NumPy's special cases by select: the sign for x < 0 and odd y, NaN for finite x < 0
-    and non-integer y, 1 for y = 0, x = 1 and |x| = 1 with y = +-inf."""
+    """exp(y * log|x|) in f64 (log to ~2^-50, exp with f32's Q: ~2^-32 relative), rounded
+    once."""
     w = e.wide()
-    xw, yw = w.extend(x), w.extend(y)
-    mag = w.narrow(_exp(w, w.mul(yw, _log(w, w.abs(xw)))))
+    yw = w.extend(y)
+    log_x, _ = _pow_log(w, w.abs(w.extend(x)), double_double=False)
+    return _pow_specials(e, x, y, w.narrow(_exp(w, w.mul(yw, log_x), q=D.EXPM1_Q["f32"])))
+
+
+def _pow_specials(e: _Emitter, x: Value, y: Value, mag: Value) -> Value:
+    """C99/NumPy's special cases of pow(x, y) given mag = |x|^y by select: the sign for
+    x < 0 and odd y, NaN for finite x < 0 and non-integer y, 1 for y = 0, x = 1 and |x| = 1
+    with y = +-inf."""
     floor_y = e.floor(y)
     y_odd = e.emit(arith.AndIOp(e.cmp("oeq", floor_y, y), e.cmp(
         "une", e.mul(e.floor(e.mul(y, e.const(0.5))), e.const(2.0)), y)))
@@ -343,12 +429,11 @@ def _constant_integer(v: Value) -> int | None:
 
 
 def _pow(e: _Emitter, x: Value, y: Value) -> Value | None:
-    """Products for small constant integer exponents; f32 via f64 exp/log; f64 general pow
-    is left to libm (None)."""
+    """Products for small constant integer exponents, else exp(y * log|x|)."""
     n = _constant_integer(y)
     if n is not None and (-D.POW_INT_MAX if e.kind == "f32" else -1) <= n <= D.POW_INT_MAX:
         return _pow_int(e, x, n)
-    return _pow_f32(e, x, y) if e.kind == "f32" else None
+    return _pow_f32(e, x, y) if e.kind == "f32" else _pow_f64(e, x, y)
 
 
 Kernel = Callable[..., Value | None]

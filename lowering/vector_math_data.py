@@ -98,3 +98,16 @@ LOG_OFF = {"f64": 0x3FE6A09E667F3BCD, "f32": 0x3F3504F3}
 
 #: pow with a constant integer exponent |n| <= POW_INT_MAX is expanded into products.
 POW_INT_MAX = 4
+
+#: pow's log (double-double for f64, one double for f32): x = 2^k * m with m in
+#: [sqrt(1/2), sqrt(2)) (``LOG_OFF``), s = (m - 1) / (m + 1) with |s| <= 0.1716, and
+#: log m = 2s + (2/3)s^3 + s^5 * P(s^2). P fitted for ember (script in docs/vector-math.md):
+#: relative error 2^-53.8 (f64, deg 7) and 2^-28.6 (f32's, deg 3: P's share of log x is at
+#: most 2^-12.5, and f32 pow needs log x to about 2^-37).
+TWO_THIRDS_HI = 0.6666666666666666
+TWO_THIRDS_LO = 3.700743415417188e-17
+POW_LOG_P = {
+    "f64": [0.4, 0.28571428571429364, 0.22222222221657162, 0.18181818335132346,
+            0.15384594987830605, 0.13334803431389286, 0.11706267556248047, 0.11722875423517103],
+    "f32": [0.3999999990533038, 0.28571531577604165, 0.22204784322993623, 0.19119950451189202],
+}

@@ -248,36 +248,62 @@ _POW_SPECIALS = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0,
                           np.nan, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.75, 1.5, -2.5, 127.0, -128.0])
 
 
+#: a general (non-constant-integer) f64 pow: exp and log in double-double (docs/vector-math.md)
+MAX_ULP_POW_F64 = 2.0
+_POW_SPECIALS_F64 = np.array([5e-324, -5e-324, 1e-310, 1.7e308, -1.7e308, 1023.0, -1024.0,
+                              2.0**53, -(2.0**53) - 2, 2.0**53 + 1])
+
+
 @pytest.fixture(scope="module")
-def pow_f32():
+def pow_compiled():
     return ember.script(_pow)
 
 
-def test_pow_f32_max_ulp_error(pow_f32):
+def _pow_samples(dtype, rng, n):
+    """Inputs x and exponents y: random bit patterns (both signs), dense ranges, integers,
+    and (f64) bases near 1 and exponents up to 1e5, where y * log x must be accurate
+    to 2^-60 relative."""
+    ubits = np.uint32 if dtype == F32 else np.uint64
+    bits = lambda: rng.integers(0, np.iinfo(ubits).max, n, dtype=ubits, endpoint=True).view(dtype)
+    xs = [bits(), rng.uniform(0, 10, n).astype(dtype), rng.uniform(-3, 3, n).astype(dtype)]
+    ys = [rng.uniform(-40, 40, n).astype(dtype), bits(),
+          np.round(rng.uniform(-30, 30, n)).astype(dtype)]
+    if dtype == F64:
+        xs += [1 + rng.uniform(-1e-3, 1e-3, n), np.exp(rng.uniform(-700, 700, n))]
+        ys += [rng.uniform(-1e5, 1e5, n)]
+    return xs, ys
+
+
+@pytest.mark.parametrize("dtype", [F32, pytest.param(F64, marks=needs_long_double)],
+                         ids=["f32", "f64"])
+def test_pow_max_ulp_error(pow_compiled, dtype):
     rng = np.random.default_rng(7)
-    n = 1 << 18
-    bits = lambda: rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32).view(F32)
-    xs = [bits(), rng.uniform(0, 10, n).astype(F32), rng.uniform(-3, 3, n).astype(F32)]
-    ys = [rng.uniform(-40, 40, n).astype(F32), bits(),
-          np.round(rng.uniform(-30, 30, n)).astype(F32)]
+    xs, ys = _pow_samples(dtype, rng, 1 << 17)
+    wide = F64 if dtype == F32 else np.longdouble
+    limit = MAX_ULP[F32]["pow"] if dtype == F32 else MAX_ULP_POW_F64
     for x in xs:
         for y in ys:
             with np.errstate(all="ignore"):
-                err = ulp_errors(pow_f32(x, y), np.power(x.astype(F64), y.astype(F64)))
-            assert err.max() <= MAX_ULP[F32]["pow"]
+                err = ulp_errors(pow_compiled(x, y), np.power(x.astype(wide), y.astype(wide)))
+            assert err.max() <= limit
+    if dtype == F64:
+        assert not _LIBM_CALL.search(pow_compiled.ir(stage="llvm")), "f64 pow is a libm call"
 
 
-def test_pow_f32_special_values_match_numpy(pow_f32):
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["f32", "f64"])
+def test_pow_special_values_match_numpy(pow_compiled, dtype):
     """Every pair of special values: C99 pow's cases (signed zeros, infinities, NaN, 1^y,
-    x^0, negative bases with integer and non-integer exponents)."""
-    x, y = (g.ravel().astype(F32) for g in np.meshgrid(_POW_SPECIALS, _POW_SPECIALS))
+    x^0, negative bases with integer and non-integer exponents, odd and even integers
+    beyond 2^53 for f64)."""
+    values = _POW_SPECIALS if dtype == F32 else np.concatenate([_POW_SPECIALS, _POW_SPECIALS_F64])
+    x, y = (g.ravel().astype(dtype) for g in np.meshgrid(values, values))
     with np.errstate(all="ignore"):
-        got, want = pow_f32(x, y), np.power(x, y)
+        got, want = pow_compiled(x, y), np.power(x, y)
     special = ~np.isfinite(want) | (want == 0) | (want == 1)
     np.testing.assert_array_equal(got[special], want[special])
     signed = special & ~np.isnan(want)
     np.testing.assert_array_equal(np.signbit(got[signed]), np.signbit(want[signed]))
-    np.testing.assert_allclose(got[~special], want[~special], rtol=2 * np.finfo(F32).eps)
+    np.testing.assert_allclose(got[~special], want[~special], rtol=2 * np.finfo(dtype).eps)
 
 
 @pytest.mark.parametrize("dtype", [F32, pytest.param(F64, marks=needs_long_double)],

@@ -132,8 +132,9 @@ func.func @trig(%x: f32, %z: f64) -> (f32, f64) {
 // STRICT:         math.cos %z : f64
 
 // powf: a small constant integer exponent becomes products (f32: in f64, rounded once);
-// a general f32 pow is exp(y*log|x|) in f64 plus selects for C99's special cases; a
-// general f64 pow stays a libm call.
+// a general pow is exp(y*log|x|) plus selects for C99's special cases: f32 in f64, f64
+// with log|x| and the product in double-double (m + 1 split exactly, the quotient
+// (m - 1)/(m + 1) corrected by its remainder).
 func.func @pow(%x: f32, %y: f32, %w: f64) -> (f32, f32, f64) {
   %three = arith.constant 3 : i64
   %t = arith.sitofp %three : i64 to f32
@@ -150,8 +151,22 @@ func.func @pow(%x: f32, %y: f32, %w: f64) -> (f32, f32, f64) {
 // CHECK-NEXT:    %[[C:.*]] = arith.truncf %[[X3]] : f64 to f32
 // CHECK:         arith.extf %y : f32 to f64
 // CHECK:         math.floor %y : f32
-// CHECK:         %[[H:.*]] = math.powf %w, %w : f64
-// CHECK-NEXT:    func.return %[[C]], %{{.*}}, %[[H]] : f32, f32, f64
+// CHECK:         %[[A:.*]] = math.absf %w : f64
+// CHECK:         %[[M:.*]] = arith.bitcast %{{.*}} : i64 to f64
+// CHECK:         %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
+// CHECK-NEXT:    %[[F:.*]] = arith.subf %[[M]], %[[ONE]] : f64
+// CHECK-NEXT:    %[[D:.*]] = arith.addf %[[M]], %[[ONE]] : f64
+// CHECK-NEXT:    %[[D1:.*]] = arith.subf %[[D]], %[[ONE]] : f64
+// CHECK-NEXT:    %[[DLO:.*]] = arith.subf %[[M]], %[[D1]] : f64
+// CHECK-NEXT:    %[[INV:.*]] = arith.divf %[[ONE]], %[[D]] : f64
+// CHECK-NEXT:    %[[Q:.*]] = arith.mulf %[[F]], %[[INV]] : f64
+// CHECK-NEXT:    %[[NQ:.*]] = arith.negf %[[Q]] : f64
+// CHECK-NEXT:    %[[R1:.*]] = math.fma %[[NQ]], %[[D]], %[[F]] : f64
+// CHECK-NEXT:    %[[R2:.*]] = math.fma %[[NQ]], %[[DLO]], %[[R1]] : f64
+// CHECK-NEXT:    %{{.*}} = arith.mulf %[[R2]], %[[INV]] : f64
+// CHECK-NOT:     math.powf
+// CHECK:         math.floor %w : f64
+// CHECK:         func.return %[[C]], %{{.*}}, %{{.*}} : f32, f32, f64
 
 // Other math ops and other types are left alone.
 func.func @untouched(%x: f32) -> f32 {
