@@ -12,7 +12,8 @@ register tiles it need not discover (run time). Widths are generic: LLVM splits 
 
 Loads and stores keep the element's alignment (a row of a NumPy array is not 64-byte
 aligned). ``vector.broadcast`` of a scalar is ``insertelement`` + ``shufflevector``;
-``vector.fma`` is ``llvm.intr.fma`` on vectors.
+``vector.fma`` is ``llvm.intr.fma`` on vectors; ``vector.shuffle`` (the block transposes of
+``tensor_ops``) is ``shufflevector``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import vector
-from xdsl.dialects.builtin import ModuleOp, i32
+from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, i32
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriteWalker
@@ -53,13 +54,18 @@ def _fma(op: vector.FMAOp, a: list[SSAValue], e: Emitter) -> SSAValue:
     return e.fma(a[0], a[1], a[2])
 
 
+def _shuffle(op: vector.ShuffleOp, a: list[SSAValue], e: Emitter) -> SSAValue:
+    mask = DenseArrayBase.from_list(i32, list(op.mask.get_values()))  # LLVM's mask is i32
+    return e.shuffle(a[0], a[1], mask, op.result.type)
+
+
 _RULES = {vector.LoadOp: _load, vector.StoreOp: _store, vector.BroadcastOp: _broadcast,
-          vector.FMAOp: _fma}
+          vector.FMAOp: _fma, vector.ShuffleOp: _shuffle}
 
 
 @dataclass(frozen=True)
 class VectorToLLVMPass(ModulePass):
-    """Lower ``vector.load``/``store``/``broadcast``/``fma`` to the LLVM dialect."""
+    """Lower ``vector.load``/``store``/``broadcast``/``fma``/``shuffle`` to the LLVM dialect."""
 
     name = "vector-to-llvm"
 

@@ -32,3 +32,12 @@ func.func @splat64(%x: f64) -> vector<8xf64> {
 
 // CHECK-LABEL: llvm.func internal @splat64
 // CHECK:         llvm.shufflevector %{{.*}}, %{{.*}} [0, 0, 0, 0, 0, 0, 0, 0] : vector<8xf64>
+
+// A shuffle of two vectors (a block transpose's perfect-shuffle step) is LLVM's.
+func.func @interleave(%a: vector<4xf64>, %b: vector<4xf64>) -> vector<4xf64> {
+  %s = vector.shuffle %a, %b [0, 4, 1, 5] : vector<4xf64>, vector<4xf64>
+  func.return %s : vector<4xf64>
+}
+
+// CHECK-LABEL: llvm.func internal @interleave
+// CHECK:         %{{.*}} = llvm.shufflevector %{{.*}}, %{{.*}} [0, 4, 1, 5] : vector<4xf64>
