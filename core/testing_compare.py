@@ -39,7 +39,8 @@ ILL_CONDITIONED = 1e-3
 #: Ops whose float results are rounded (nudged); the others (neg, abs, where, maximum,
 #: compares, transposes...) are exact.
 _ROUNDING = {*(T.ELEMENTWISE[k] for k in ("add", "sub", "mul", "div", "floordiv", "mod", "pow",
-                                          "exp", "log", "sqrt", "tanh", "sin", "cos")),
+                                          "exp", "log", "sqrt", "tanh", "sin", "cos", "atan2",
+                                          *T.TRANSCENDENTAL)),
              T.CastOp}
 #: Ops that accumulate many roundings: their operands are nudged too.
 _ACCUMULATING = {T.REDUCE["sum"], T.REDUCE["prod"], T.REDUCE["mean"], T.MatmulOp}

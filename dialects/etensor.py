@@ -54,13 +54,26 @@ BINARY = {
     "floordiv": "a // b (NumPy floor division)", "mod": "a % b (sign of the divisor)",
     "pow": "a ** b", "maximum": "np.maximum(a, b)", "minimum": "np.minimum(a, b)",
     "and": "a & b (bools and ints)", "or": "a | b", "xor": "a ^ b",
+    "atan2": "np.arctan2(a, b) (floats only)",
 }
 COMPARE = {"eq": "a == b", "ne": "a != b", "lt": "a < b", "le": "a <= b", "gt": "a > b", "ge": "a >= b"}
 UNARY = {
     "neg": "-a", "exp": "np.exp(a)", "log": "np.log(a)", "sqrt": "np.sqrt(a)", "tanh": "np.tanh(a)",
     "sin": "np.sin(a)", "cos": "np.cos(a)", "abs": "np.abs(a)", "not": "~a (bools and ints)",
+    "floor": "np.floor(a) (floats only)", "ceil": "np.ceil(a) (floats only)",
+    "trunc": "np.trunc(a) (floats only)", "rint": "np.rint(a), halves to even (floats only)",
+    "exp2": "np.exp2(a)", "expm1": "np.expm1(a)", "log2": "np.log2(a)", "log10": "np.log10(a)",
+    "log1p": "np.log1p(a)", "tan": "np.tan(a)", "arcsin": "np.arcsin(a)",
+    "arccos": "np.arccos(a)", "arctan": "np.arctan(a)", "sinh": "np.sinh(a)",
+    "cosh": "np.cosh(a)", "arcsinh": "np.arcsinh(a)", "arccosh": "np.arccosh(a)",
+    "arctanh": "np.arctanh(a)", "erf": "math.erf(a) (the error function)",
 }
-FLOAT_ONLY = {"div", "exp", "log", "sqrt", "tanh", "sin", "cos"}
+#: unary kinds that are NumPy ufuncs with a libm function of the same meaning (the float
+#: ops of the ``math`` dialect, lowered to LLVM intrinsics or libm calls)
+TRANSCENDENTAL = ("exp2", "expm1", "log2", "log10", "log1p", "tan", "arcsin", "arccos", "arctan",
+                  "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "erf")
+FLOAT_ONLY = {"div", "exp", "log", "sqrt", "tanh", "sin", "cos", "floor", "ceil", "trunc", "rint",
+              "atan2", *TRANSCENDENTAL}
 INT_OR_BOOL_ONLY = {"and", "or", "xor", "not"}
 REDUCTIONS = ("sum", "prod", "max", "min", "mean")
 ARG_REDUCTIONS = ("argmax", "argmin")

@@ -11,6 +11,7 @@ executable without compiling: the oracle for property tests of tensor-level rewr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -39,10 +40,17 @@ _BINARY = {
     "floordiv": np.floor_divide, "mod": np.remainder, "pow": np.power, "maximum": np.maximum,
     "minimum": np.minimum, "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
     "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-    "gt": np.greater, "ge": np.greater_equal,
+    "gt": np.greater, "ge": np.greater_equal, "atan2": np.arctan2,
 }
 _UNARY = {"neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
-          "sin": np.sin, "cos": np.cos, "abs": np.abs, "not": np.invert}
+          "sin": np.sin, "cos": np.cos, "abs": np.abs, "not": np.invert,
+          "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint,
+          "exp2": np.exp2, "expm1": np.expm1, "log2": np.log2, "log10": np.log10,
+          "log1p": np.log1p, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos,
+          "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "arcsinh": np.arcsinh,
+          "arccosh": np.arccosh, "arctanh": np.arctanh,
+          # NumPy has no erf: Python's, element by element (double precision)
+          "erf": np.frompyfunc(math.erf, 1, 1)}
 
 
 def _binary(kind: str) -> Impl:

@@ -166,7 +166,9 @@ class TensorBuilder:
     def binary(self, kind: str, a: TValue, b: TValue) -> TValue:
         element = self.result_element(a, b)
         weak = self.joint_weak(a, b)
-        if kind == "div" and not S.is_float(element):
+        if kind in ("div", "atan2") and not S.is_float(element):
+            if kind == "atan2" and S.is_bool(element):
+                raise BuildError("np.arctan2 of bool arrays gives float16, which ember does not support")
             element, weak = f64, (float if weak else None)
         if S.is_bool(element):
             kind = {"add": "or", "mul": "and"}.get(kind, kind)

@@ -30,6 +30,7 @@ BINARY_UFUNCS = {
     np.greater: "gt", np.greater_equal: "ge",
     np.bitwise_and: "and", np.bitwise_or: "or", np.bitwise_xor: "xor",
     np.logical_and: "and", np.logical_or: "or", np.logical_xor: "xor",
+    np.arctan2: "atan2", math.atan2: "atan2",
 }
 PY_BINARY = {
     operator.add: "add", operator.sub: "sub", operator.mul: "mul", operator.truediv: "div",
@@ -44,7 +45,17 @@ UNARY_UFUNCS = {
     operator.neg: "neg", operator.invert: "not", builtins.abs: "abs",
     math.exp: "exp", math.log: "log", math.sqrt: "sqrt", math.tanh: "tanh", math.sin: "sin",
     math.cos: "cos",
+    np.rint: "rint", np.exp2: "exp2", np.expm1: "expm1", np.log2: "log2", np.log10: "log10",
+    np.log1p: "log1p", np.tan: "tan", np.arcsin: "arcsin", np.arccos: "arccos",
+    np.arctan: "arctan", np.sinh: "sinh", np.cosh: "cosh", np.arcsinh: "arcsinh",
+    np.arccosh: "arccosh", np.arctanh: "arctanh",
+    math.expm1: "expm1", math.log2: "log2", math.log10: "log10", math.log1p: "log1p",
+    math.tan: "tan", math.asin: "arcsin", math.acos: "arccos", math.atan: "arctan",
+    math.sinh: "sinh", math.cosh: "cosh", math.asinh: "arcsinh", math.acosh: "arccosh",
+    math.atanh: "arctanh", math.erf: "erf",
 }
+#: floor, ceil and trunc keep integer and bool arrays as they are (NumPy 2)
+ROUNDING_UFUNCS = {np.floor: "floor", np.ceil: "ceil", np.trunc: "trunc"}
 REDUCTIONS = {np.sum: "sum", np.prod: "prod", np.max: "max", np.amax: "max", np.min: "min",
               np.amin: "min", np.mean: "mean"}
 
@@ -120,6 +131,71 @@ def _unary(kind: str) -> Handler:
     def h(tb: TensorBuilder, a, **kw):
         _no_extra(kind, kw)
         return tb.unary(kind, _tensor(tb, a))
+    return h
+
+
+def _rounding(kind: str) -> Handler:
+    def h(tb: TensorBuilder, a, **kw):
+        _no_extra(kind, kw)
+        x = _tensor(tb, a)
+        return tb.unary(kind, x) if S.is_float(x.element) else x
+    return h
+
+
+def _no_bool(name: str, x: TValue, gives: str):
+    if S.is_bool(x.element):
+        raise BuildError(f"np.{name} of a bool array gives {gives}, which ember does not support")
+
+
+def _fabs(tb: TensorBuilder, a, **kw):
+    """``np.fabs``: ``abs`` of a float (integers become float64 first)."""
+    _no_extra("fabs", kw)
+    x = _tensor(tb, a)
+    _no_bool("fabs", x, "float16")
+    return tb.unary("abs", x if S.is_float(x.element) else tb.cast(x, S.f64))
+
+
+def _square(tb: TensorBuilder, a, **kw):
+    _no_extra("square", kw)
+    x = _tensor(tb, a)
+    _no_bool("square", x, "int8")
+    return tb.binary("mul", x, x)
+
+
+def _reciprocal(tb: TensorBuilder, a, **kw):
+    _no_extra("reciprocal", kw)
+    x = _tensor(tb, a)
+    if not S.is_float(x.element):
+        raise BuildError("np.reciprocal of integers is not supported (NumPy's truncates to 0 "
+                         "for |x| > 1); write 1 / x for a float result")
+    return tb.binary("div", TValue(tb.cast(tb.literal(1.0), x.element).ssa), x)
+
+
+def _sign(tb: TensorBuilder, a, **kw):
+    """``np.sign``: -1, 0 or 1 in the array's type; NaN stays NaN, and -0.0 gives +0.0."""
+    _no_extra("sign", kw)
+    x = _tensor(tb, a)
+    _no_bool("sign", x, "an error in NumPy")
+    def const(v: int) -> TValue:  # of x's type, not a weak Python number
+        return TValue(tb.cast(tb.literal(float(v) if S.is_float(x.element) else v), x.element).ssa)
+
+    zero = const(0)
+    inner = tb.where(tb.binary("eq", x, x), zero, x) if S.is_float(x.element) else zero
+    negative = tb.where(tb.binary("lt", x, zero), const(-1), inner)
+    return tb.where(tb.binary("gt", x, zero), const(1), negative)
+
+
+def _float_test(name: str) -> Handler:
+    """``np.isnan``/``isinf``/``isfinite``: compares on floats; a constant for the others."""
+    def h(tb: TensorBuilder, a, **kw):
+        _no_extra(name, kw)
+        x = _tensor(tb, a)
+        if not S.is_float(x.element):
+            return tb.binary("eq" if name == "isfinite" else "ne", x, x)
+        if name == "isnan":
+            return tb.binary("ne", x, x)
+        inf = TValue(tb.cast(tb.literal(float("inf")), x.element).ssa)
+        return tb.binary("eq" if name == "isinf" else "lt", tb.unary("abs", x), inf)
     return h
 
 
@@ -288,6 +364,10 @@ FUNCTIONS: dict[object, Handler] = {
     **{f: _binary(k) for f, k in {**BINARY_UFUNCS, **PY_BINARY}.items()},
     operator.pow: _array_power, np.power: _array_power,
     **{f: _unary(k) for f, k in UNARY_UFUNCS.items()},
+    **{f: _rounding(k) for f, k in ROUNDING_UFUNCS.items()},
+    np.fabs: _fabs, np.square: _square, np.reciprocal: _reciprocal, np.sign: _sign,
+    np.isnan: _float_test("isnan"), np.isinf: _float_test("isinf"),
+    np.isfinite: _float_test("isfinite"),
     **{f: _reduction(k) for f, k in REDUCTIONS.items()},
     np.matmul: _matmul, operator.matmul: _matmul, np.dot: _matmul,
     np.transpose: _transpose, np.reshape: _reshape, np.where: _where,

@@ -60,7 +60,7 @@ EXPRESSIONS = [
     Construct(ast.IfExp, "conditional expression", True, "`a if c else b` on a scalar `c`"),
     Construct(ast.Call, "call", True,
               "NumPy functions from the op table, tensor methods, `len abs min max float int bool`, "
-              "`math.*`, and other Python functions (scripted on demand and inlined)"),
+              "the `math` functions listed below, and other Python functions (scripted on demand and inlined)"),
     Construct(ast.Attribute, "attribute", True, "`x.shape`, `x.T`, `x.ndim`, `x.dtype`, methods, modules"),
     Construct(ast.Subscript, "subscript", True, "element reads `x[i, j]` (negative indices too), "
                                                "basic slices `x[i]`, `x[a:b]`, `x[:, j]`, `x[::-1]` "
@@ -133,8 +133,12 @@ def numpy_functions() -> list[str]:
 
     from ember.frontends import optable
 
+    import math
+
     names = sorted({f.__name__ for f in optable.FUNCTIONS
                     if isinstance(f, np.ufunc) or getattr(f, "__module__", None) == "numpy"})
+    math_names = sorted(f.__name__ for f in optable.FUNCTIONS if getattr(math, getattr(
+        f, "__name__", ""), None) is f)
     return [
         "## NumPy functions",
         "",
@@ -144,6 +148,13 @@ def numpy_functions() -> list[str]:
         "",
         "- functions: " + ", ".join(f"`np.{n}`" for n in names),
         "- methods: " + ", ".join(f"`.{n}`" for n in sorted(optable.METHODS)),
+        "- `math` functions (on scalars, and element by element in loops): "
+        + ", ".join(f"`math.{n}`" for n in math_names),
+        "- `np.floor`/`ceil`/`trunc` keep integer and bool arrays as they are (NumPy 2);",
+        "  `np.reciprocal` of integers is refused (NumPy's truncates: `1 / x` is the float).",
+        "  `exp`, `log`, `tanh`, `sin`, `cos` and `**` are vectorised ember kernels",
+        "  ([vector-math.md](vector-math.md)); the other transcendental functions are libm's,",
+        "  one call per element.",
         "- reductions take `axis=` and `keepdims=` (`var`/`std`: `ddof=0` only; `argmax`/`argmin`:",
         "  one axis, or none for the index in the flattened array; the first extreme, a NaN",
         "  first of all); `cumsum`/`cumprod` take `axis=` (none: along the array flattened) and",

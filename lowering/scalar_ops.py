@@ -170,12 +170,19 @@ BINARY: dict[str, Callable] = {
     "le": _compare("ole", "sle", "ule"),
     "gt": _compare("ogt", "sgt", "ugt"),
     "ge": _compare("oge", "sge", "uge"),
+    "atan2": lambda b, x, y, t: _op(b, xmath.Atan2Op(x, y)),
 }
 
 # -- unary ----------------------------------------------------------------------------
 
 _MATH = {"exp": xmath.ExpOp, "log": xmath.LogOp, "sqrt": xmath.SqrtOp, "tanh": xmath.TanhOp,
-         "sin": xmath.SinOp, "cos": xmath.CosOp}
+         "sin": xmath.SinOp, "cos": xmath.CosOp, "floor": xmath.FloorOp, "ceil": xmath.CeilOp,
+         "trunc": xmath.TruncOp, "rint": xmath.RoundEvenOp, "exp2": xmath.Exp2Op,
+         "expm1": xmath.ExpM1Op, "log2": xmath.Log2Op, "log10": xmath.Log10Op,
+         "log1p": xmath.Log1pOp, "tan": xmath.TanOp, "arcsin": xmath.AsinOp,
+         "arccos": xmath.AcosOp, "arctan": xmath.AtanOp, "sinh": xmath.SinhOp,
+         "cosh": xmath.CoshOp, "arcsinh": xmath.AsinhOp, "arccosh": xmath.AcoshOp,
+         "arctanh": xmath.AtanhOp, "erf": xmath.ErfOp}
 
 
 def _neg(b, x, t):
