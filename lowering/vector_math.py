@@ -1,4 +1,5 @@
-"""``expand-math``: ``math.exp/log/tanh/sin/cos/powf`` on f32/f64 scalars to branch-free ``arith``.
+"""``expand-math``: ``math.exp/log/tanh/sin/cos/powf/log2/log10/exp2/expm1/log1p`` on f32/f64
+scalars to branch-free ``arith``.
 
 LLVM's x86 backend turns ``llvm.tanh.f32`` and friends into scalar libm calls (``tanhf``,
 ~20 ns each), and a loop that calls libm does not vectorise. This pass replaces each op by
@@ -416,6 +417,80 @@ def _pow_specials(e: _Emitter, x: Value, y: Value, mag: Value) -> Value:
     return e.select(trivial, one, r)
 
 
+def _log_base(ln_inverse: tuple[float, float]) -> Kernel:
+    """log2 or log10: log x times 1/ln(base), rounded once. f64: the double-double log
+    times the double-double constant (hi*C_hi + (hi*C_lo + lo*C_hi), the product's
+    rounding inside the fma); f32: widened, the single-double log. Exact at powers of the
+    base; -0 gives -inf, negatives NaN."""
+    hi_c, lo_c = ln_inverse
+
+    def kernel(e: _Emitter, x: Value) -> Value:
+        w = e.wide()
+        v = x if e.kind == "f64" else w.extend(x)
+        hi, lo = _pow_log(w, v, double_double=e.kind == "f64")
+        if lo is None:
+            y = w.mul(hi, w.const(hi_c))
+        else:
+            y = w.fma(hi, w.const(hi_c), w.fma(hi, w.const(lo_c), w.mul(lo, w.const(hi_c))))
+        y = w.select(w.cmp("olt", v, w.const(0.0)), w.const(float("nan")), y)
+        return y if e.kind == "f64" else w.narrow(y)
+    return kernel
+
+
+def _exp2(e: _Emitter, x: Value) -> Value:
+    """e^(x ln2) with x*ln2 in double-double, its low half added to exp's reduced argument
+    (exact at integers); f32 widened, with f32's Q."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    hi_c, lo_c = D.LN2_DD
+    t = w.mul(v, w.const(hi_c))
+    t_lo = w.fma(v, w.const(lo_c), w.fma(v, w.const(hi_c), w.emit(arith.NegfOp(t))))
+    t_lo = w.select(w.cmp("olt", w.abs(t), w.const(2048.0)), t_lo, w.const(0.0))
+    if e.kind == "f64":
+        return _exp(w, t, t_lo)
+    return w.narrow(_exp(w, t, t_lo, q=D.EXPM1_Q["f32"]))
+
+
+def _expm1(e: _Emitter, x: Value) -> Value:
+    """e^x - 1 = 2^n (1 + p) - 1 with x = n ln2 + r and p = e^r - 1 (exp's reduction):
+    fma(2^n, p, 2^n - 1), which keeps p's relative accuracy near 0; for n > 60 the -1 is
+    below the last bit, and 2^(n-1) (2 + 2p) cannot overflow before the result does. f32
+    widened, with f32's Q."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    n, p = _expm1_parts(w, w.clamp(v, D.EXPM1_LO, D.EXPM1_HI),
+                        q=None if e.kind == "f64" else D.EXPM1_Q["f32"])
+    near_n = w.emit(arith.CmpiOp(n, w.int(60), "sle"))
+    scale = w.pow2(w.emit(arith.SelectOp(near_n, n, w.emit(arith.SubiOp(n, w.int(1))))))
+    near = w.fma(scale, p, w.sub(scale, w.const(1.0)))
+    far = w.fma(scale, w.add(w.add(p, p), w.const(2.0)), w.const(-1.0))
+    y = w.select(near_n, near, far)
+    y = w.select(w.cmp("ogt", v, w.const(D.EXPM1_HI)), w.const(float("inf")), y)
+    y = w.select(w.cmp("oeq", v, w.const(0.0)), v, y)  # expm1(-0) = -0
+    y = _nan_passthrough(w, v, y)
+    return y if e.kind == "f64" else w.narrow(y)
+
+
+def _log1p(e: _Emitter, x: Value) -> Value:
+    """log(u) + (x - (u - 1)) / u with u = 1 + x rounded: the quotient is what rounding u
+    lost (to first order), added to the low half of the double-double log (f64) or to the
+    single-double log (f32, widened). -0 stays -0; x = -1 gives -inf, x < -1 NaN."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    one = w.const(1.0)
+    u = w.add(one, v)
+    lost = w.div(w.sub(v, w.sub(u, one)), u)
+    # u = 0 or inf: nothing was lost that matters (and the quotient is NaN)
+    finite = w.emit(arith.AndIOp(w.cmp("one", w.abs(u), w.const(float("inf"))),
+                                 w.cmp("one", u, w.const(0.0))))
+    lost = w.select(finite, lost, w.const(0.0))
+    hi, lo = _pow_log(w, u, double_double=e.kind == "f64")
+    y = w.add(hi, w.add(lo, lost) if lo is not None else lost)
+    y = w.select(w.cmp("oeq", v, w.const(0.0)), v, y)  # log1p(-0) = -0
+    y = w.select(w.cmp("olt", u, w.const(0.0)), w.const(float("nan")), y)
+    return y if e.kind == "f64" else w.narrow(y)
+
+
 def _constant_integer(v: Value) -> int | None:
     """The value of ``v`` if it is an integral constant (or ``sitofp``/``extf``/``truncf`` of
     one, as the frontend casts Python numbers)."""
@@ -446,6 +521,11 @@ KERNELS: dict[type[Operation], Kernel] = {
     math.SinOp: lambda e, x: _sincos(e, x, 0),
     math.CosOp: lambda e, x: _sincos(e, x, 1),
     math.PowFOp: _pow,
+    math.Log2Op: _log_base(D.LOG2E_DD),
+    math.Log10Op: _log_base(D.LOG10E_DD),
+    math.Exp2Op: _exp2,
+    math.ExpM1Op: _expm1,
+    math.Log1pOp: _log1p,
 }
 
 #: Ops whose expansion is inaccurate for |x| > bound; strict mode selects the original there.

@@ -104,6 +104,14 @@ POW_INT_MAX = 4
 #: log m = 2s + (2/3)s^3 + s^5 * P(s^2). P fitted for ember (script in docs/vector-math.md):
 #: relative error 2^-53.8 (f64, deg 7) and 2^-28.6 (f32's, deg 3: P's share of log x is at
 #: most 2^-12.5, and f32 pow needs log x to about 2^-37).
+#: double-double constants (the double nearest, and the double nearest the rest) for the
+#: f64 log2, log10 and exp2 built on the double-double log and exp
+LOG2E_DD = (1.4426950408889634, 2.0355273740931033e-17)
+LOG10E_DD = (0.4342944819032518, 1.098319650216765e-17)
+LN2_DD = (0.6931471805599453, 2.3190468138462996e-17)
+#: expm1: below EXPM1_LO the result is -1 in f64 (and f32); above EXPM1_HI it is +inf in f64
+EXPM1_LO = -45.0
+EXPM1_HI = 709.782712893384
 TWO_THIRDS_HI = 0.6666666666666666
 TWO_THIRDS_LO = 3.700743415417188e-17
 POW_LOG_P = {

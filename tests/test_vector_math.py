@@ -338,3 +338,54 @@ def test_f32_exhaustive(compiled, name):
             err = ulp_errors(compiled[name](x), reference(name, x))
         worst = max(worst, float(err.max()) if err.size else 0.0)
     assert worst <= MAX_ULP[F32][name]
+
+
+# -- log2, log10, exp2, expm1, log1p -------------------------------------------------------------
+
+#: ulp bounds of the kernels built on the double-double log and exp (f32: computed in f64)
+MORE = {"log2": (0, 1e6), "log10": (0, 1e6), "exp2": (-1100, 1100), "expm1": (-50, 50),
+        "log1p": (-1, 10)}
+MORE_MAX_ULP = {F32: 1.0, F64: 2.0}
+MORE_SPECIALS = [0.0, -0.0, 1.0, -1.0, 2.0, 8.0, 0.5, 1000.0, 10.0, 1e-300, 5e-324, 1e-45, 1e-40,
+                 1e308, 3e38, np.inf, -np.inf, np.nan, -0.5, -2.0, -1e-20, 1e-20, 1e-8, -1e-8,
+                 700.0, 709.78, 709.8, 710.0, -745.0, -750.0, 88.7, 88.8, -103.0, -104.0, 127.9,
+                 128.0, -149.0, -150.0, 1023.5, 1024.0, -1074.0, -1075.0, 40.0, -40.0, 60.0, 0.3465]
+
+
+@pytest.mark.parametrize("dtype", [F32, pytest.param(F64, marks=needs_long_double)], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_kernels_max_ulp_error_and_specials(name, dtype):
+    """Random bit patterns, the function's range, [-1, 1] and [-1e-6, 1e-6] (where expm1 and
+    log1p must keep their relative accuracy), and special values exactly as NumPy's
+    (signed zeros, infinities, NaN, overflow and underflow). No libm call is left."""
+    fn = getattr(np, name)
+    rng = np.random.default_rng(len(name))
+    ubits = np.uint32 if dtype == F32 else np.uint64
+    with np.errstate(over="ignore"):
+        specials = np.array(MORE_SPECIALS).astype(dtype)
+    x = np.concatenate([specials,
+                        rng.integers(0, np.iinfo(ubits).max, 1 << 18, dtype=ubits, endpoint=True).view(dtype),
+                        rng.uniform(*MORE[name], 1 << 18).astype(dtype),
+                        rng.uniform(-1, 1, 1 << 17).astype(dtype),
+                        rng.uniform(-1e-6, 1e-6, 1 << 14).astype(dtype)])
+    f = ember.trace(lambda a: fn(a), (x,))
+    with np.errstate(all="ignore"):
+        got = f(x)
+        wide = fn(x.astype(F64 if dtype == F32 else np.longdouble))
+    assert ulp_errors(got, wide).max() <= MORE_MAX_ULP[dtype]
+    with np.errstate(over="ignore"):
+        zero = wide.astype(dtype) == 0
+    np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(wide[zero]))
+    assert not re.search(rf"@(llvm\.)?{name}f?(\.|\()", f.ir(stage="llvm"))
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_log2_log10_exp2_exact_at_powers(dtype):
+    """Exact where the result is an integer: log2(2^k), log10(10^k), exp2(k)."""
+    k = np.arange(-20, 21)
+    x2, x10 = (2.0 ** k).astype(dtype), (10.0 ** np.arange(-7, 8)).astype(dtype)
+    np.testing.assert_array_equal(ember.trace(lambda a: np.log2(a), (x2,))(x2), k.astype(dtype))
+    np.testing.assert_array_equal(ember.trace(lambda a: np.log10(a), (x10,))(x10),
+                                  np.arange(-7, 8).astype(dtype))
+    kf = k.astype(dtype)
+    np.testing.assert_array_equal(ember.trace(lambda a: np.exp2(a), (kf,))(kf), x2)

@@ -177,3 +177,36 @@ func.func @untouched(%x: f32) -> f32 {
 // CHECK-LABEL: func.func @untouched
 // CHECK-NEXT:    %y = math.sqrt %x : f32
 // CHECK-NEXT:    func.return %y : f32
+
+// log2, log10, exp2, expm1 and log1p are built on the same kernels (f32 widened to f64 and
+// rounded once): log2 and log10 multiply the double-double log by 1/ln(base) in
+// double-double; exp2 adds the low half of x*ln2 to exp's reduced argument; expm1 is
+// fma(2^n, p, 2^n - 1); log1p adds what rounding 1 + x lost to the log's low half.
+func.func @more(%x: f32, %y: f64) -> (f32, f64, f64, f32, f64) {
+  %a = math.log2 %x : f32
+  %b = math.log10 %y : f64
+  %c = math.exp2 %y : f64
+  %d = math.expm1 %x : f32
+  %e = math.log1p %y : f64
+  func.return %a, %b, %c, %d, %e : f32, f64, f64, f32, f64
+}
+
+// CHECK-LABEL: func.func @more
+// CHECK-NOT:     math.log2
+// CHECK:         arith.extf %x : f32 to f64
+// CHECK:         arith.divf
+// CHECK:         arith.constant 1.4426950408889634 : f64
+// CHECK:         arith.truncf %{{.*}} : f64 to f32
+// CHECK:         arith.constant 0.43429448190325182 : f64
+// CHECK:         arith.constant 1.0983196502167651e-17 : f64
+// CHECK-NOT:     math.log10
+// CHECK:         arith.constant 0.69314718055994529 : f64
+// CHECK:         math.roundeven
+// CHECK-NOT:     math.exp2
+// CHECK:         arith.extf %x : f32 to f64
+// CHECK:         math.fma
+// CHECK-NOT:     math.expm1
+// CHECK:         arith.truncf %{{.*}} : f64 to f32
+// CHECK:         arith.addf %{{.*}}, %y : f64
+// CHECK-NOT:     math.log1p
+// CHECK:         func.return
