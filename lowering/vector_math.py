@@ -1,5 +1,5 @@
-"""``expand-math``: ``math.exp/log/tanh/sin/cos/powf/log2/log10/exp2/expm1/log1p`` on f32/f64
-scalars to branch-free ``arith``.
+"""``expand-math``: ``math.exp/log/tanh/sin/cos/powf/log2/log10/exp2/expm1/log1p/erf`` on
+f32/f64 scalars to branch-free ``arith``.
 
 LLVM's x86 backend turns ``llvm.tanh.f32`` and friends into scalar libm calls (``tanhf``,
 ~20 ns each), and a loop that calls libm does not vectorise. This pass replaces each op by
@@ -491,6 +491,43 @@ def _log1p(e: _Emitter, x: Value) -> Value:
     return y if e.kind == "f64" else w.narrow(y)
 
 
+def _erf(e: _Emitter, x: Value) -> Value:
+    """fdlibm's erf (``D.ERF_P``/``ERF_Q``) without branches: the region of |x| picks, per
+    lane, the variable (x^2, |x| - 1 or 1/x^2) and each coefficient of one rational
+    approximation; then x + x*R, ERX + R, or 1 - exp(-z^2 - 0.5625 + (z - |x|)(z + |x|) + R)/|x|
+    with z = |x| cut to 21 significant bits (so -z^2 - 0.5625 is exact), and 1 from 6 on;
+    the sign of x is copied back. f32 in f64."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    a = w.abs(v)
+    b1, b2, b3, b4 = (w.cmp("olt", a, w.const(bound)) for bound in D.ERF_BOUNDS)
+    inv = w.div(w.const(1.0), a)  # one division for 1/x^2 and for erfc's / |x|
+    var = w.select(b1, w.mul(a, a), w.select(b2, w.sub(a, w.const(1.0)), w.mul(inv, inv)))
+
+    def rational_coeff(table: list[list[float]], k: int) -> Value:
+        c = [w.const(row[k]) for row in table]
+        return w.select(b1, c[0], w.select(b2, c[1], w.select(b3, c[2], c[3])))
+
+    def poly(table):
+        acc = rational_coeff(table, len(table[0]) - 1)
+        for k in range(len(table[0]) - 2, -1, -1):
+            acc = w.fma(acc, var, rational_coeff(table, k))
+        return acc
+
+    r = w.div(poly(D.ERF_P), poly(D.ERF_Q))
+    small = w.fma(a, r, a)
+    middle = w.add(w.const(D.ERX), r)
+    z = w.from_bits(w.emit(arith.AndIOp(w.bits(a), w.int(0xFFFFFFFF00000000))))
+    # -z^2 - 0.5625 is exact; R (up to 0.7) goes into exp's argument by TwoSum, so that
+    # only the rounding of that sum and (z - |x|)(z + |x|) (< 2^-13) ride in the tail
+    t, t_err = _two_sum(w, w.sub(w.mul(w.emit(arith.NegfOp(z)), z), w.const(0.5625)), r)
+    tail = w.fma(w.sub(z, a), w.add(z, a), t_err)
+    large = w.sub(w.const(1.0), w.mul(_exp(w, t, tail), inv))
+    y = w.select(b1, small, w.select(b2, middle, w.select(b4, large, w.const(1.0))))
+    y = _nan_passthrough(w, v, w.emit(math.CopySignOp(y, v)))
+    return y if e.kind == "f64" else w.narrow(y)
+
+
 def _constant_integer(v: Value) -> int | None:
     """The value of ``v`` if it is an integral constant (or ``sitofp``/``extf``/``truncf`` of
     one, as the frontend casts Python numbers)."""
@@ -526,6 +563,7 @@ KERNELS: dict[type[Operation], Kernel] = {
     math.Exp2Op: _exp2,
     math.ExpM1Op: _expm1,
     math.Log1pOp: _log1p,
+    math.ErfOp: _erf,
 }
 
 #: Ops whose expansion is inaccurate for |x| > bound; strict mode selects the original there.

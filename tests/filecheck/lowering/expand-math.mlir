@@ -210,3 +210,21 @@ func.func @more(%x: f32, %y: f64) -> (f32, f64, f64, f32, f64) {
 // CHECK:         arith.addf %{{.*}}, %y : f64
 // CHECK-NOT:     math.log1p
 // CHECK:         func.return
+
+// erf: one rational whose variable and coefficients the region of |x| selects per lane,
+// then one exp for |x| >= 1.25; f32 through f64.
+func.func @erf(%x: f64) -> f64 {
+  %y = math.erf %x : f64
+  func.return %y : f64
+}
+
+// CHECK-LABEL: func.func @erf
+// CHECK:         %[[A:.*]] = math.absf %x : f64
+// CHECK-NEXT:    %[[B:.*]] = arith.constant 8.437500e-01 : f64
+// CHECK-NEXT:    arith.cmpf olt, %[[A]], %[[B]] : f64
+// CHECK:         arith.divf
+// CHECK:         arith.constant 0.12837916709551256 : f64
+// CHECK:         math.roundeven
+// CHECK:         math.copysign %{{.*}}, %x : f64
+// CHECK-NOT:     math.erf
+// CHECK:         func.return
