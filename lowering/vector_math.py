@@ -1,5 +1,6 @@
-"""``expand-math``: ``math.exp/log/tanh/sin/cos/powf/log2/log10/exp2/expm1/log1p/erf`` on
-f32/f64 scalars to branch-free ``arith``.
+"""``expand-math``: the ``math`` dialect's transcendental ops on f32/f64 scalars (exp, log,
+tanh, sin, cos, powf, log2, log10, exp2, expm1, log1p, erf, atan, atan2, asin, acos, sinh,
+cosh, tan) to branch-free ``arith``.
 
 LLVM's x86 backend turns ``llvm.tanh.f32`` and friends into scalar libm calls (``tanhf``,
 ~20 ns each), and a loop that calls libm does not vectorise. This pass replaces each op by
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import pi as math_pi
 
 from xdsl.context import Context
 from xdsl.dialects import arith, math
@@ -528,6 +530,128 @@ def _erf(e: _Emitter, x: Value) -> Value:
     return y if e.kind == "f64" else w.narrow(y)
 
 
+def _atan_abs(w: _Emitter, a: Value) -> Value:
+    """atan a for a = |x| >= 0 (or NaN), f64, by fdlibm's reduction (``D.ATAN_BOUNDS``)
+    without branches: the region selects the numerator and denominator of t (one division)
+    and the double-double base angle; atan a = base_hi - ((t*z*A(z) - base_lo) - t)."""
+    regions = [w.cmp("olt", a, w.const(b)) for b in D.ATAN_BOUNDS]
+    one = w.const(1.0)
+
+    def pick(values: list[Value]) -> Value:  # the value of a's region, the last beyond
+        v = values[-1]
+        for cond, value in reversed(list(zip(regions, values[:-1]))):
+            v = w.select(cond, value, v)
+        return v
+
+    num = pick([a, w.sub(w.add(a, a), one), w.sub(a, one), w.sub(a, w.const(1.5)),
+                w.const(-1.0)])
+    den = pick([one, w.add(a, w.const(2.0)), w.add(a, one), w.fma(a, w.const(1.5), one), a])
+    t = w.div(num, den)
+    z = w.mul(t, t)
+    s = w.mul(z, w.poly(z, D.ATAN_A))
+    base_hi = pick([w.const(c) for c in D.ATAN_HI])
+    base_lo = pick([w.const(c) for c in D.ATAN_LO])
+    return w.sub(base_hi, w.sub(w.fma(t, s, w.emit(arith.NegfOp(base_lo))), t))
+
+
+def _atan(e: _Emitter, x: Value) -> Value:
+    """copysign(atan |x|, x); f32 through f64."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    y = w.emit(math.CopySignOp(_atan_abs(w, w.abs(v)), v))
+    return y if e.kind == "f64" else w.narrow(y)
+
+
+def _atan2(e: _Emitter, y: Value, x: Value) -> Value:
+    """atan2(y, x) = copysign(z or pi - z, y) with z = atan(|y| / |x|), pi - z for x with
+    its sign bit set; |y| = |x| = 0 gives z = 0 and both infinite z = pi/4 (C99's special
+    cases), NaN stays NaN. f32 through f64."""
+    w = e.wide()
+    yv, xv = (y, x) if e.kind == "f64" else (w.extend(y), w.extend(x))
+    ay, ax = w.abs(yv), w.abs(xv)
+    z = _atan_abs(w, w.div(ay, ax))
+    inf = w.const(float("inf"))
+    zero = w.const(0.0)
+    both = lambda pred, c: w.emit(arith.AndIOp(w.cmp(pred, ay, c), w.cmp(pred, ax, c)))
+    z = w.select(both("oeq", zero), zero, z)
+    z = w.select(both("oeq", inf), w.const(math_pi / 4), z)
+    x_neg = w.emit(arith.CmpiOp(w.bits(xv), w.int(0), "slt"))
+    pi_hi, pi_lo = D.PI_DD
+    r = w.select(x_neg, w.sub(w.const(pi_hi), w.sub(z, w.const(pi_lo))), z)
+    r = w.emit(math.CopySignOp(r, yv))
+    return r if e.kind == "f64" else w.narrow(r)
+
+
+def _asin(e: _Emitter, x: Value) -> Value:
+    """atan(x / sqrt(1 - x^2)) with 1 - x^2 rounded once (``fma``); |x| > 1 gives NaN.
+    f32 through f64."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    a = w.abs(v)
+    root = w.emit(math.SqrtOp(w.fma(w.emit(arith.NegfOp(a)), a, w.const(1.0))))
+    y = w.emit(math.CopySignOp(_atan_abs(w, w.div(a, root)), v))
+    y = w.select(w.cmp("ogt", a, w.const(1.0)), w.const(float("nan")), y)
+    return y if e.kind == "f64" else w.narrow(y)
+
+
+def _acos(e: _Emitter, x: Value) -> Value:
+    """2 atan(sqrt((1 - x)/(1 + x))): no cancellation near 1 or -1; |x| > 1 gives NaN.
+    f32 through f64."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    one = w.const(1.0)
+    ratio = w.div(w.sub(one, v), w.add(one, v))
+    y = _atan_abs(w, w.emit(math.SqrtOp(ratio)))
+    y = w.select(w.cmp("ogt", w.abs(v), one), w.const(float("nan")), w.add(y, y))
+    return y if e.kind == "f64" else w.narrow(y)
+
+
+def _half_exp(w: _Emitter, a: Value) -> Value:
+    """e^a / 2 = e^(a - ln2) with a - ln2 as a double-double (TwoSum of a and -ln2_hi, the
+    rest and -ln2_lo in exp's tail): finite where e^a / 2 is, up to a = 710.47. f64."""
+    hi_c, lo_c = D.LN2_DD
+    t, err = _two_sum(w, a, w.const(-hi_c))
+    tail = w.sub(err, w.const(lo_c))
+    tail = w.select(w.cmp("olt", w.abs(t), w.const(2048.0)), tail, w.const(0.0))
+    return _exp(w, t, tail)
+
+
+def _cosh(e: _Emitter, x: Value) -> Value:
+    """h + 1/(4h) with h = e^|x| / 2 (``_half_exp``); f32 through f64."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    h = _half_exp(w, w.abs(v))
+    y = w.add(h, w.div(w.const(0.25), h))
+    return y if e.kind == "f64" else w.narrow(y)
+
+
+def _sinh(e: _Emitter, x: Value) -> Value:
+    """copysign of (t + t/(t + 1))/2 with t = expm1|x| (no cancellation near 0) below 22,
+    e^|x| / 2 from there (``_half_exp``, finite up to 710.47); f32 through f64."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    a = w.abs(v)
+    below = w.cmp("olt", a, w.const(D.SINH_EXPM1_BELOW))
+    t = _expm1(w, w.select(below, a, w.const(0.0)))
+    near = w.mul(w.const(0.5), w.add(t, w.div(t, w.add(t, w.const(1.0)))))
+    y = w.select(below, near, _half_exp(w, a))
+    y = _nan_passthrough(w, v, w.emit(math.CopySignOp(y, v)))
+    return y if e.kind == "f64" else w.narrow(y)
+
+
+def _tan(e: _Emitter, x: Value) -> Value:
+    """sin r / cos r, or -cos r / sin r for odd k, with sin/cos's f64 reduction and kernels
+    (f32 widened); tan(-0) = -0; NaN beyond ``D.TAN_BOUND`` (as sin/cos)."""
+    w = e.wide()
+    v = x if e.kind == "f64" else w.extend(x)
+    sin_r, cos_r, k_mod4 = _sin_cos_f64(w, v)
+    odd = w.emit(arith.CmpiOp(w.emit(arith.AndIOp(k_mod4, w.int(1))), w.int(0), "ne"))
+    y = w.div(w.select(odd, w.emit(arith.NegfOp(cos_r)), sin_r), w.select(odd, sin_r, cos_r))
+    y = w.select(w.cmp("oeq", v, w.const(0.0)), v, y)
+    y = w.select(w.cmp("ugt", w.abs(v), w.const(D.TAN_BOUND["f64"])), w.const(float("nan")), y)
+    return y if e.kind == "f64" else w.narrow(y)
+
+
 def _constant_integer(v: Value) -> int | None:
     """The value of ``v`` if it is an integral constant (or ``sitofp``/``extf``/``truncf`` of
     one, as the frontend casts Python numbers)."""
@@ -564,11 +688,18 @@ KERNELS: dict[type[Operation], Kernel] = {
     math.ExpM1Op: _expm1,
     math.Log1pOp: _log1p,
     math.ErfOp: _erf,
+    math.AtanOp: _atan,
+    math.Atan2Op: _atan2,
+    math.AsinOp: _asin,
+    math.AcosOp: _acos,
+    math.SinhOp: _sinh,
+    math.CoshOp: _cosh,
+    math.TanOp: _tan,
 }
 
 #: Ops whose expansion is inaccurate for |x| > bound; strict mode selects the original there.
 _STRICT_BOUND: dict[type[Operation], dict[str, float]] = {
-    math.SinOp: D.TRIG_BOUND, math.CosOp: D.TRIG_BOUND}
+    math.SinOp: D.TRIG_BOUND, math.CosOp: D.TRIG_BOUND, math.TanOp: D.TAN_BOUND}
 
 
 @dataclass

@@ -139,6 +139,27 @@ ERF_Q = [
      -2.24409524465858183362e+01, 0.0],
 ]
 
+#: atan: fdlibm's s_atan.c (musl's atan.c): |x| reduced by the bounds ATAN_BOUNDS to
+#: t = x, (2x - 1)/(2 + x), (x - 1)/(x + 1), (x - 1.5)/(1 + 1.5x) or -1/x, added to atan(0),
+#: atan(1/2), atan(1), atan(3/2) or pi/2 (double-double: ATAN_HI + ATAN_LO); atan t =
+#: t - t*z*A(z), z = t^2, with fdlibm's aT on |t| <= 7/16.
+ATAN_BOUNDS = (7 / 16, 11 / 16, 19 / 16, 39 / 16)
+ATAN_HI = [0.0, 4.63647609000806093515e-01, 7.85398163397448278999e-01,
+           9.82793723247329054082e-01, 1.57079632679489655800e+00]
+ATAN_LO = [0.0, 2.26987774529616870924e-17, 3.06161699786838301793e-17,
+           1.39033110312309984516e-17, 6.12323399573676603587e-17]
+ATAN_A = [3.33333333333329318027e-01, -1.99999999998764832476e-01, 1.42857142725034663711e-01,
+          -1.11111104054623557880e-01, 9.09088713343650656196e-02, -7.69187620504482999495e-02,
+          6.66107313738753120669e-02, -5.83357013379057348645e-02, 4.97687799461593236017e-02,
+          -3.65315727442169155270e-02, 1.62858201153657823623e-02]
+#: pi as a double-double (pi - atan(q) for atan2 with x < 0)
+PI_DD = (3.14159265358979311600e+00, 1.2246467991473532e-16)
+
+#: tan: f32 computes in f64, so both use f64's reduction and its bound
+TAN_BOUND = {"f32": TRIG_BOUND["f64"], "f64": TRIG_BOUND["f64"]}
+#: sinh: below this |x|, (t + t/(t + 1))/2 with t = expm1|x|; from it on e^|x|/2
+SINH_EXPM1_BELOW = 22.0
+
 #: double-double constants (the double nearest, and the double nearest the rest) for the
 #: f64 log2, log10 and exp2 built on the double-double log and exp
 LOG2E_DD = (1.4426950408889634, 2.0355273740931033e-17)
