@@ -1,6 +1,6 @@
 """``expand-math``: the ``math`` dialect's transcendental ops on f32/f64 scalars (exp, log,
 tanh, sin, cos, powf, log2, log10, exp2, expm1, log1p, erf, atan, atan2, asin, acos, sinh,
-cosh, tan) to branch-free ``arith``.
+cosh, tan, asinh, acosh, atanh) to branch-free ``arith``.
 
 LLVM's x86 backend turns ``llvm.tanh.f32`` and friends into scalar libm calls (``tanhf``,
 ~20 ns each), and a loop that calls libm does not vectorise. This pass replaces each op by
@@ -652,6 +652,40 @@ def _tan(e: _Emitter, x: Value) -> Value:
     return y if e.kind == "f64" else w.narrow(y)
 
 
+def _inverse_hyperbolic(kind: str) -> Kernel:
+    """asinh, acosh, atanh through log1p (``_log1p``, f64; f32 widened): for |x| (or x - 1)
+    below 2^28, asinh = log1p(a + a^2/(1 + sqrt(1 + a^2))), acosh = log1p(t + sqrt(t(t + 2)))
+    with t = x - 1, beyond it log1p(|x| - 1) + ln 2 (= log 2|x| to the last bit); atanh =
+    log1p(2a/(1 - a))/2. The sign of x is copied back (asinh, atanh); acosh of x < 1 and
+    atanh of |x| > 1 are NaN (log1p's, of an argument below -1)."""
+    def kernel(e: _Emitter, x: Value) -> Value:
+        w = e.wide()
+        v = x if e.kind == "f64" else w.extend(x)
+        one = w.const(1.0)
+        if kind == "atanh":
+            a = w.abs(v)
+            y = w.mul(w.const(0.5), _log1p(w, w.div(w.add(a, a), w.sub(one, a))))
+            y = w.emit(math.CopySignOp(y, v))
+        else:
+            a = w.abs(v) if kind == "asinh" else w.sub(v, one)
+            big = w.cmp("ogt", a, w.const(2.0 ** 28))
+            if kind == "asinh":
+                a2 = w.mul(a, a)
+                near = w.add(a, w.div(a2, w.add(one, w.emit(math.SqrtOp(w.add(one, a2))))))
+            else:
+                near = w.add(a, w.emit(math.SqrtOp(w.mul(a, w.add(a, w.const(2.0))))))
+            # log1p(|x| - 1) = log|x| (log1p(|x|) would be 1/|x| too large)
+            arg = w.select(big, w.sub(w.abs(v), one), near)
+            y = w.add(_log1p(w, arg), w.select(big, w.const(D.LN2_DD[0]), w.const(0.0)))
+            if kind == "asinh":
+                y = w.emit(math.CopySignOp(y, v))
+            else:
+                y = w.select(w.cmp("olt", v, one), w.const(float("nan")), y)
+        y = _nan_passthrough(w, v, y)
+        return y if e.kind == "f64" else w.narrow(y)
+    return kernel
+
+
 def _constant_integer(v: Value) -> int | None:
     """The value of ``v`` if it is an integral constant (or ``sitofp``/``extf``/``truncf`` of
     one, as the frontend casts Python numbers)."""
@@ -695,6 +729,9 @@ KERNELS: dict[type[Operation], Kernel] = {
     math.SinhOp: _sinh,
     math.CoshOp: _cosh,
     math.TanOp: _tan,
+    math.AsinhOp: _inverse_hyperbolic("asinh"),
+    math.AcoshOp: _inverse_hyperbolic("acosh"),
+    math.AtanhOp: _inverse_hyperbolic("atanh"),
 }
 
 #: Ops whose expansion is inaccurate for |x| > bound; strict mode selects the original there.

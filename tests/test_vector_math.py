@@ -346,7 +346,8 @@ def test_f32_exhaustive(compiled, name):
 #: the kernels computed in f64 for f32 (and their dense sampling ranges), and their ulp bounds
 MORE = {"log2": (0, 1e6), "log10": (0, 1e6), "exp2": (-1100, 1100), "expm1": (-50, 50),
         "log1p": (-1, 10), "arctan": (-10, 10), "arcsin": (-1, 1), "arccos": (-1, 1),
-        "sinh": (-720, 720), "cosh": (-720, 720), "tan": (-1e5, 1e5)}
+        "sinh": (-720, 720), "cosh": (-720, 720), "tan": (-1e5, 1e5), "arcsinh": (-1e10, 1e10),
+        "arccosh": (1, 1e10), "arctanh": (-1, 1)}
 MORE_MAX_ULP = {F32: 1.0, F64: 3.0}
 MORE_SPECIALS = [0.0, -0.0, 1.0, -1.0, 2.0, 8.0, 0.5, 1000.0, 10.0, 1e-300, 5e-324, 1e-45, 1e-40,
                  1e308, 3e38, np.inf, -np.inf, np.nan, -0.5, -2.0, -1e-20, 1e-20, 1e-8, -1e-8,
@@ -380,7 +381,8 @@ def test_more_kernels_max_ulp_error_and_specials(name, dtype):
     with np.errstate(over="ignore"):
         zero = wide.astype(dtype) == 0
     np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(wide[zero]))
-    libm = {"arctan": "atan", "arcsin": "asin", "arccos": "acos"}.get(name, name)
+    libm = {"arctan": "atan", "arcsin": "asin", "arccos": "acos", "arcsinh": "asinh",
+            "arccosh": "acosh", "arctanh": "atanh"}.get(name, name)
     assert not re.search(rf"@(llvm\.)?{libm}f?(\.|\()", f.ir(stage="llvm"))
 
 
