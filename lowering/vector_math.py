@@ -146,14 +146,17 @@ def _exp(e: _Emitter, x: Value, tail: Value | None = None,
     last multiply rounds subnormal results. ``tail``/``q``: see ``_expm1_parts``."""
     lo, hi = D.EXP_RANGE[e.kind]
     n, p = _expm1_parts(e, e.clamp(x, lo, hi), tail, q)
-    if e.ldexp:  # one rounding, as below: ldexp rounds a subnormal result once
-        y = e.emit(llvmx.IntrinsicOp(f"llvm.ldexp.{e.kind}.{e.itype}", [e.add(p, e.const(1.0)), n],
-                                     e.ftype))
-        return _nan_passthrough(e, x, y)
+    return _nan_passthrough(e, x, _scale2n(e, e.add(p, e.const(1.0)), n))
+
+
+def _scale2n(e: _Emitter, y: Value, n: Value) -> Value:
+    """y * 2^n for an integer n up to twice the exponent range, rounded once: ``llvm.ldexp``
+    (one ``vscalef`` on AVX-512), or two halves 2^(n>>1) * 2^(n - (n>>1)) from integer
+    bits so that no factor overflows, the last multiply rounding a subnormal result."""
+    if e.ldexp:
+        return e.emit(llvmx.IntrinsicOp(f"llvm.ldexp.{e.kind}.{e.itype}", [y, n], e.ftype))
     n1 = e.emit(arith.ShRSIOp(n, e.int(1)))
-    n2 = e.emit(arith.SubiOp(n, n1))
-    y = e.mul(e.mul(e.add(p, e.const(1.0)), e.pow2(n1)), e.pow2(n2))
-    return _nan_passthrough(e, x, y)
+    return e.mul(e.mul(y, e.pow2(n1)), e.pow2(e.emit(arith.SubiOp(n, n1))))
 
 
 def _tanh_expm1(e: _Emitter, a: Value, clamp: float) -> Value:
@@ -204,6 +207,49 @@ def _tanh(e: _Emitter, x: Value) -> Value:
 def _log(e: _Emitter, x: Value) -> Value:
     """x = 2^k * m, m in [sqrt(1/2), sqrt(2)) by bit arithmetic (musl log.c), f = m - 1;
     f64: fdlibm's form with s = f / (2 + f); f32: f + f^2*(-1/2 + f*P(f)), no division."""
+    dk, f = _log_reduce(e, x)
+    if e.kind == "f32":
+        c = _log1p_rest_f32(e, f)
+        y = e.fma(dk, e.const(D.LN2_HI_F32), e.add(f, e.fma(dk, e.const(D.LN2_LO_F32), c)))
+    else:
+        s = e.div(f, e.add(f, e.const(2.0)))
+        z = e.mul(s, s)
+        r = e.mul(z, e.poly(z, D.LOG_LG))
+        hfsq = e.mul(e.const(0.5), e.mul(f, f))
+        inner = e.fma(s, e.add(hfsq, r), e.mul(dk, e.const(D.LN2_LO)))
+        y = e.fma(dk, e.const(D.LN2_HI), e.sub(f, e.sub(hfsq, inner)))
+    return _log_specials(e, x, y)
+
+
+def _log1p_rest_f32(e: _Emitter, f: Value) -> Value:
+    """log(1 + f) - f = f^2*(-1/2 + f*P(f)) for f in [sqrt(1/2) - 1, sqrt(2) - 1], in f32."""
+    return e.mul(e.mul(f, f), e.fma(f, e.poly(f, D.LOG1P_P_F32), e.const(-0.5)))
+
+
+def _log_specials(e: _Emitter, x: Value, y: Value) -> Value:
+    """log(+inf) = +inf, log(+-0) = -inf, log of a negative number or NaN is NaN."""
+    y = e.select(e.cmp("oeq", x, e.const(float("inf"))), x, y)
+    y = e.select(e.cmp("oeq", x, e.const(0.0)), e.const(float("-inf")), y)
+    return e.select(e.cmp("ult", x, e.const(0.0)), e.const(float("nan")), y)
+
+
+def _log2_f32(e: _Emitter, x: Value) -> Value:
+    """log2 in f32: k + log(1 + f)*log2(e), the product f*log2(e) with its exact error
+    (``fma``) and k + that by Fast2Sum, so that the last rounding is the only large one;
+    exact at powers of 2."""
+    dk, f = _log_reduce(e, x)
+    c = _log1p_rest_f32(e, f)
+    l_hi = e.const(D.LOG2E_F32)
+    t = e.mul(f, l_hi)
+    rest = e.fma(c, l_hi, e.fma(f, e.const(D.LOG2E_F32_LO), e.fma(f, l_hi, e.emit(arith.NegfOp(t)))))
+    s = e.add(dk, t)
+    err = e.add(e.sub(dk, s), t)  # exact: |dk| >= |t| unless dk = 0, and then s = t
+    return _log_specials(e, x, e.add(s, e.add(err, rest)))
+
+
+def _log_reduce(e: _Emitter, x: Value) -> tuple[Value, Value]:
+    """(k, f) as floats with x = 2^k * (1 + f), 1 + f in [sqrt(1/2), sqrt(2)); subnormal x
+    scaled first. f = m - 1 is exact."""
     min_normal, sub_scale = (2.0 ** -1022, 54) if e.kind == "f64" else (2.0 ** -126, 23)
     tiny = e.cmp("olt", x, e.const(min_normal))
     xs = e.select(tiny, e.mul(x, e.const(2.0 ** sub_scale)), x)
@@ -213,20 +259,7 @@ def _log(e: _Emitter, x: Value) -> Value:
     m = e.from_bits(e.emit(arith.SubiOp(ix, e.emit(arith.ShLIOp(k, e.int(e.mant))))))
     dk = e.sub(e.emit(arith.SIToFPOp(k, e.ftype)),
                e.select(tiny, e.const(float(sub_scale)), e.const(0.0)))
-    f = e.sub(m, e.const(1.0))
-    if e.kind == "f32":
-        c = e.mul(e.mul(f, f), e.fma(f, e.poly(f, D.LOG1P_P_F32), e.const(-0.5)))
-        y = e.fma(dk, e.const(D.LN2_HI_F32), e.add(f, e.fma(dk, e.const(D.LN2_LO_F32), c)))
-    else:
-        s = e.div(f, e.add(f, e.const(2.0)))
-        z = e.mul(s, s)
-        r = e.mul(z, e.poly(z, D.LOG_LG))
-        hfsq = e.mul(e.const(0.5), e.mul(f, f))
-        inner = e.fma(s, e.add(hfsq, r), e.mul(dk, e.const(D.LN2_LO)))
-        y = e.fma(dk, e.const(D.LN2_HI), e.sub(f, e.sub(hfsq, inner)))
-    y = e.select(e.cmp("oeq", x, e.const(float("inf"))), x, y)
-    y = e.select(e.cmp("oeq", x, e.const(0.0)), e.const(float("-inf")), y)
-    return e.select(e.cmp("ult", x, e.const(0.0)), e.const(float("nan")), y)
+    return dk, e.sub(m, e.const(1.0))
 
 
 def _reduce_pio2(w: _Emitter, x: Value, parts: int = 3) -> tuple[Value, Value]:
@@ -440,8 +473,15 @@ def _log_base(ln_inverse: tuple[float, float]) -> Kernel:
 
 
 def _exp2(e: _Emitter, x: Value) -> Value:
-    """e^(x ln2) with x*ln2 in double-double, its low half added to exp's reduced argument
-    (exact at integers); f32 widened, with f32's Q."""
+    """f64: e^(x ln2) with x*ln2 in double-double, its low half added to exp's reduced
+    argument (exact at integers). f32, in f32: 2^n * (1 + r*P(r)) with n = round(x) and
+    r = x - n exact (``D.EXP2_P_F32``)."""
+    if e.kind == "f32":
+        c = e.clamp(x, -152.0, 129.0)  # 0 and +inf beyond
+        n = e.emit(math.RoundEvenOp(c))
+        r = e.sub(c, n)
+        y = e.fma(r, e.poly(r, D.EXP2_P_F32), e.const(1.0))
+        return _nan_passthrough(e, x, _scale2n(e, y, e.to_int(n)))
     w = e.wide()
     v = x if e.kind == "f64" else w.extend(x)
     hi_c, lo_c = D.LN2_DD
@@ -716,7 +756,7 @@ KERNELS: dict[type[Operation], Kernel] = {
     math.SinOp: lambda e, x: _sincos(e, x, 0),
     math.CosOp: lambda e, x: _sincos(e, x, 1),
     math.PowFOp: _pow,
-    math.Log2Op: _log_base(D.LOG2E_DD),
+    math.Log2Op: lambda e, x: (_log2_f32 if e.kind == "f32" else _log_base(D.LOG2E_DD))(e, x),
     math.Log10Op: _log_base(D.LOG10E_DD),
     math.Exp2Op: _exp2,
     math.ExpM1Op: _expm1,

@@ -160,6 +160,15 @@ TAN_BOUND = {"f32": TRIG_BOUND["f64"], "f64": TRIG_BOUND["f64"]}
 #: sinh: below this |x|, (t + t/(t + 1))/2 with t = expm1|x|; from it on e^|x|/2
 SINH_EXPM1_BELOW = 22.0
 
+#: f32 exp2 in f32: 2^r = 1 + r*P(r) on |r| <= 1/2, fitted for ember (the script in
+#: docs/vector-math.md), relative error 2^-27.7 in (2^r - 1)/r with the coefficients in f32
+EXP2_P_F32 = [0.6931471824645996, 0.24022650718688965, 0.05550410598516464,
+              0.009618056938052177, 0.0013333692913874984, 0.00015461313887499273,
+              1.5246357179421466e-05]
+#: f32 log2 in f32: log2(e) = LOG2E_F32 + LOG2E_F32_LO
+LOG2E_F32 = 1.4426950216293335
+LOG2E_F32_LO = 1.925963033500011e-08
+
 #: double-double constants (the double nearest, and the double nearest the rest) for the
 #: f64 log2, log10 and exp2 built on the double-double log and exp
 LOG2E_DD = (1.4426950408889634, 2.0355273740931033e-17)
