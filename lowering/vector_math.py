@@ -515,22 +515,24 @@ def _expm1(e: _Emitter, x: Value) -> Value:
 
 def _log1p(e: _Emitter, x: Value) -> Value:
     """log(u) + (x - (u - 1)) / u with u = 1 + x rounded: the quotient is what rounding u
-    lost (to first order), added to the low half of the double-double log (f64) or to the
-    single-double log (f32, widened). -0 stays -0; x = -1 gives -inf, x < -1 NaN."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
-    one = w.const(1.0)
-    u = w.add(one, v)
-    lost = w.div(w.sub(v, w.sub(u, one)), u)
+    lost (to first order), added to the low half of the double-double log (f64), or to the
+    small terms of the f32 log (f32, in f32). -0 stays -0; x = -1 gives -inf, x < -1 NaN."""
+    one = e.const(1.0)
+    u = e.add(one, x)
+    lost = e.div(e.sub(x, e.sub(u, one)), u)
     # u = 0 or inf: nothing was lost that matters (and the quotient is NaN)
-    finite = w.emit(arith.AndIOp(w.cmp("one", w.abs(u), w.const(float("inf"))),
-                                 w.cmp("one", u, w.const(0.0))))
-    lost = w.select(finite, lost, w.const(0.0))
-    hi, lo = _pow_log(w, u, double_double=e.kind == "f64")
-    y = w.add(hi, w.add(lo, lost) if lo is not None else lost)
-    y = w.select(w.cmp("oeq", v, w.const(0.0)), v, y)  # log1p(-0) = -0
-    y = w.select(w.cmp("olt", u, w.const(0.0)), w.const(float("nan")), y)
-    return y if e.kind == "f64" else w.narrow(y)
+    finite = e.emit(arith.AndIOp(e.cmp("one", e.abs(u), e.const(float("inf"))),
+                                 e.cmp("one", u, e.const(0.0))))
+    lost = e.select(finite, lost, e.const(0.0))
+    if e.kind == "f32":
+        dk, f = _log_reduce(e, u)
+        small = e.fma(dk, e.const(D.LN2_LO_F32), e.add(_log1p_rest_f32(e, f), lost))
+        y = _log_specials(e, u, e.fma(dk, e.const(D.LN2_HI_F32), e.add(f, small)))
+    else:
+        hi, lo = _pow_log(e, u, double_double=True)
+        y = e.add(hi, e.add(lo, lost))
+    y = e.select(e.cmp("oeq", x, e.const(0.0)), x, y)  # log1p(-0) = -0
+    return e.select(e.cmp("olt", u, e.const(0.0)), e.const(float("nan")), y)
 
 
 def _erf(e: _Emitter, x: Value) -> Value:
