@@ -495,22 +495,19 @@ def _exp2(e: _Emitter, x: Value) -> Value:
 
 def _expm1(e: _Emitter, x: Value) -> Value:
     """e^x - 1 = 2^n (1 + p) - 1 with x = n ln2 + r and p = e^r - 1 (exp's reduction):
-    fma(2^n, p, 2^n - 1), which keeps p's relative accuracy near 0; for n > 60 the -1 is
-    below the last bit, and 2^(n-1) (2 + 2p) cannot overflow before the result does. f32
-    widened, with f32's Q."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
-    n, p = _expm1_parts(w, w.clamp(v, D.EXPM1_LO, D.EXPM1_HI),
-                        q=None if e.kind == "f64" else D.EXPM1_Q["f32"])
-    near_n = w.emit(arith.CmpiOp(n, w.int(60), "sle"))
-    scale = w.pow2(w.emit(arith.SelectOp(near_n, n, w.emit(arith.SubiOp(n, w.int(1))))))
-    near = w.fma(scale, p, w.sub(scale, w.const(1.0)))
-    far = w.fma(scale, w.add(w.add(p, p), w.const(2.0)), w.const(-1.0))
-    y = w.select(near_n, near, far)
-    y = w.select(w.cmp("ogt", v, w.const(D.EXPM1_HI)), w.const(float("inf")), y)
-    y = w.select(w.cmp("oeq", v, w.const(0.0)), v, y)  # expm1(-0) = -0
-    y = _nan_passthrough(w, v, y)
-    return y if e.kind == "f64" else w.narrow(y)
+    fma(2^n, p, 2^n - 1), which keeps p's relative accuracy near 0; once the -1 is below the
+    last bit (n > 60, f32: n > 24), 2^(n-1) (2 + 2p) - 1, which cannot overflow before the
+    result does. f32 computes in f32 with f32's Q."""
+    lo, hi = (D.EXPM1_LO, D.EXPM1_HI) if e.kind == "f64" else D.EXPM1_RANGE_F32
+    n, p = _expm1_parts(e, e.clamp(x, lo, hi))
+    near_n = e.emit(arith.CmpiOp(n, e.int(60 if e.kind == "f64" else 24), "sle"))
+    scale = e.pow2(e.emit(arith.SelectOp(near_n, n, e.emit(arith.SubiOp(n, e.int(1))))))
+    near = e.fma(scale, p, e.sub(scale, e.const(1.0)))
+    far = e.fma(scale, e.add(e.add(p, p), e.const(2.0)), e.const(-1.0))
+    y = e.select(near_n, near, far)
+    y = e.select(e.cmp("ogt", x, e.const(hi)), e.const(float("inf")), y)
+    y = e.select(e.cmp("oeq", x, e.const(0.0)), x, y)  # expm1(-0) = -0
+    return _nan_passthrough(e, x, y)
 
 
 def _log1p(e: _Emitter, x: Value) -> Value:

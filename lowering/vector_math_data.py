@@ -177,6 +177,8 @@ LN2_DD = (0.6931471805599453, 2.3190468138462996e-17)
 #: expm1: below EXPM1_LO the result is -1 in f64 (and f32); above EXPM1_HI it is +inf in f64
 EXPM1_LO = -45.0
 EXPM1_HI = 709.782712893384
+#: the same for f32 expm1 (computed in f32): -1 below, +inf above
+EXPM1_RANGE_F32 = (-18.0, 88.72284)
 TWO_THIRDS_HI = 0.6666666666666666
 TWO_THIRDS_LO = 3.700743415417188e-17
 POW_LOG_P = {
