@@ -570,9 +570,12 @@ def _erf(e: _Emitter, x: Value) -> Value:
 
 
 def _atan_abs(w: _Emitter, a: Value) -> Value:
-    """atan a for a = |x| >= 0 (or NaN), f64, by fdlibm's reduction (``D.ATAN_BOUNDS``)
-    without branches: the region selects the numerator and denominator of t (one division)
-    and the double-double base angle; atan a = base_hi - ((t*z*A(z) - base_lo) - t)."""
+    """atan a for a = |x| >= 0 (or NaN) by fdlibm's reduction (``D.ATAN_BOUNDS``) without
+    branches: the region selects the numerator and denominator of t (one division) and the
+    base angle as a sum of two; atan a = base_hi - ((t*z*A(z) - base_lo) - t). f64, or f32
+    with fdlibm's f32 tables (``s_atanf.c``)."""
+    hi_table, lo_table, coeffs = ((D.ATAN_HI, D.ATAN_LO, D.ATAN_A) if w.kind == "f64"
+                                  else (D.ATAN_HI_F32, D.ATAN_LO_F32, D.ATAN_A_F32))
     regions = [w.cmp("olt", a, w.const(b)) for b in D.ATAN_BOUNDS]
     one = w.const(1.0)
 
@@ -587,26 +590,22 @@ def _atan_abs(w: _Emitter, a: Value) -> Value:
     den = pick([one, w.add(a, w.const(2.0)), w.add(a, one), w.fma(a, w.const(1.5), one), a])
     t = w.div(num, den)
     z = w.mul(t, t)
-    s = w.mul(z, w.poly(z, D.ATAN_A))
-    base_hi = pick([w.const(c) for c in D.ATAN_HI])
-    base_lo = pick([w.const(c) for c in D.ATAN_LO])
+    s = w.mul(z, w.poly(z, coeffs))
+    base_hi = pick([w.const(c) for c in hi_table])
+    base_lo = pick([w.const(c) for c in lo_table])
     return w.sub(base_hi, w.sub(w.fma(t, s, w.emit(arith.NegfOp(base_lo))), t))
 
 
 def _atan(e: _Emitter, x: Value) -> Value:
-    """copysign(atan |x|, x); f32 through f64."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
-    y = w.emit(math.CopySignOp(_atan_abs(w, w.abs(v)), v))
-    return y if e.kind == "f64" else w.narrow(y)
+    """copysign(atan |x|, x), in x's type."""
+    return e.emit(math.CopySignOp(_atan_abs(e, e.abs(x)), x))
 
 
 def _atan2(e: _Emitter, y: Value, x: Value) -> Value:
     """atan2(y, x) = copysign(z or pi - z, y) with z = atan(|y| / |x|), pi - z for x with
     its sign bit set; |y| = |x| = 0 gives z = 0 and both infinite z = pi/4 (C99's special
-    cases), NaN stays NaN. f32 through f64."""
-    w = e.wide()
-    yv, xv = (y, x) if e.kind == "f64" else (w.extend(y), w.extend(x))
+    cases), NaN stays NaN. In the operands' type."""
+    w, yv, xv = e, y, x
     ay, ax = w.abs(yv), w.abs(xv)
     z = _atan_abs(w, w.div(ay, ax))
     inf = w.const(float("inf"))
@@ -615,10 +614,9 @@ def _atan2(e: _Emitter, y: Value, x: Value) -> Value:
     z = w.select(both("oeq", zero), zero, z)
     z = w.select(both("oeq", inf), w.const(math_pi / 4), z)
     x_neg = w.emit(arith.CmpiOp(w.bits(xv), w.int(0), "slt"))
-    pi_hi, pi_lo = D.PI_DD
+    pi_hi, pi_lo = D.PI_DD if e.kind == "f64" else D.PI_F32
     r = w.select(x_neg, w.sub(w.const(pi_hi), w.sub(z, w.const(pi_lo))), z)
-    r = w.emit(math.CopySignOp(r, yv))
-    return r if e.kind == "f64" else w.narrow(r)
+    return w.emit(math.CopySignOp(r, yv))
 
 
 def _asin(e: _Emitter, x: Value) -> Value:

@@ -227,7 +227,7 @@ func.func @erf(%x: f64) -> f64 {
 // CHECK-NOT:     math.erf
 // CHECK:         func.return
 
-// atan2, tan and cosh (f32 through f64): one division for atan's reduced argument, the
+// atan2 (f32, in f32), tan and cosh: one division for atan's reduced argument, the
 // quadrant's select for tan, exp of |x| - ln2 for cosh. No libm op is left.
 func.func @trig_more(%y: f32, %x: f32, %z: f64) -> (f32, f64, f64) {
   %a = math.atan2 %y, %x : f32
@@ -237,12 +237,11 @@ func.func @trig_more(%y: f32, %x: f32, %z: f64) -> (f32, f64, f64) {
 }
 
 // CHECK-LABEL: func.func @trig_more
-// CHECK:         arith.extf %y : f32 to f64
-// CHECK:         arith.extf %x : f32 to f64
-// CHECK:         arith.divf
-// CHECK:         arith.constant 4.375000e-01 : f64
-// CHECK:         math.copysign
-// CHECK:         arith.truncf %{{.*}} : f64 to f32
+// CHECK:         %[[AY:.*]] = math.absf %y : f32
+// CHECK-NEXT:    %[[AX:.*]] = math.absf %x : f32
+// CHECK-NEXT:    arith.divf %[[AY]], %[[AX]] : f32
+// CHECK-NEXT:    arith.constant 4.375000e-01 : f32
+// CHECK:         math.copysign %{{.*}}, %y : f32
 // CHECK:         arith.constant 0.63661977236758138 : f64
 // CHECK:         arith.divf
 // CHECK:         arith.constant -0.69314718055994529 : f64
