@@ -46,10 +46,11 @@ from ember.dialects import etensor as T
 from ember.dialects import shapes as S
 from ember.errors import CompilerError, ScriptError
 from ember.lowering import (arg_writes, bufferize_scf, custom_lowering, element_ops, reductions,
-                            scans, tensor_ops)
+                            scans, tensor_ops, transposes)
 
-_EMITTERS = {**tensor_ops.EMITTERS, **reductions.EMITTERS, **scans.EMITTERS,
-             **element_ops.EMITTERS, **bufferize_scf.EMITTERS, **custom_lowering.EMITTERS}
+_EMITTERS = {**tensor_ops.EMITTERS, **transposes.EMITTERS, **reductions.EMITTERS,
+             **scans.EMITTERS, **element_ops.EMITTERS, **bufferize_scf.EMITTERS,
+             **custom_lowering.EMITTERS}
 #: ops that may write into existing buffers: fused values must be computed before them
 WRITES_MEMORY = {T.InsertOp, *bufferize_scf.EMITTERS}
 

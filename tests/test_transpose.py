@@ -1,5 +1,5 @@
-"""Transposing copies: by blocks in registers (``tensor_ops._block_transpose``) for arrays
-with contiguous rows, in tiles element by element (``tensor_ops._tiled``) for the others;
+"""Transposing copies: by blocks in registers (``transposes._block_transpose``) for arrays
+with contiguous rows, in tiles element by element (``transposes._tiled``) for the others;
 every permutation that moves the innermost axis, on sizes that are and are not multiples of
 a block (16 elements of 4 bytes, 8 of 8) or a tile (32)."""
 
