@@ -147,6 +147,26 @@ def _no_bool(name: str, x: TValue, gives: str):
         raise BuildError(f"np.{name} of a bool array gives {gives}, which ember does not support")
 
 
+def _round(tb: TensorBuilder, a, decimals=0, **kw):
+    """``np.round(a, decimals)`` as NumPy computes it: ``rint(a * 10**d) / 10**d`` (for
+    d < 0, ``rint(a / 10**-d) * 10**-d``) in the array's float type, halves to even; integer
+    arrays stay as they are for d >= 0."""
+    _no_extra("round", kw)
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise BuildError(f"round: decimals must be an integer constant, got {decimals!r}")
+    x = _tensor(tb, a)
+    _no_bool("round", x, "float16")
+    if not S.is_float(x.element):
+        if decimals >= 0:
+            return x
+        raise BuildError("np.round of integers with decimals < 0 is not supported")
+    if decimals == 0:
+        return tb.unary("rint", x)
+    scale = TValue(tb.cast(tb.literal(10.0 ** abs(decimals)), x.element).ssa)
+    inner, outer = ("mul", "div") if decimals > 0 else ("div", "mul")
+    return tb.binary(outer, tb.unary("rint", tb.binary(inner, x, scale)), scale)
+
+
 def _fabs(tb: TensorBuilder, a, **kw):
     """``np.fabs``: ``abs`` of a float (integers become float64 first)."""
     _no_extra("fabs", kw)
@@ -366,6 +386,7 @@ FUNCTIONS: dict[object, Handler] = {
     **{f: _unary(k) for f, k in UNARY_UFUNCS.items()},
     **{f: _rounding(k) for f, k in ROUNDING_UFUNCS.items()},
     np.fabs: _fabs, np.square: _square, np.reciprocal: _reciprocal, np.sign: _sign,
+    np.round: _round, np.around: _round,
     np.isnan: _float_test("isnan"), np.isinf: _float_test("isinf"),
     np.isfinite: _float_test("isfinite"),
     **{f: _reduction(k) for f, k in REDUCTIONS.items()},
@@ -393,6 +414,7 @@ METHODS: dict[str, Handler] = {
     "clip": _clip, "var": _moment(False), "std": _moment(True),
     "cumsum": _scan("cumsum"), "cumprod": _scan("cumprod"),
     "argmax": _reduction("argmax"), "argmin": _reduction("argmin"),
+    "round": _round,
 }
 
 

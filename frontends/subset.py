@@ -152,6 +152,8 @@ def numpy_functions() -> list[str]:
         + ", ".join(f"`math.{n}`" for n in math_names),
         "- `np.floor`/`ceil`/`trunc` keep integer and bool arrays as they are (NumPy 2);",
         "  `np.reciprocal` of integers is refused (NumPy's truncates: `1 / x` is the float).",
+        "  `np.round(x, decimals)` / `.round` compute `rint(x * 10**d) / 10**d` as NumPy does",
+        "  (integers with `decimals < 0` are refused).",
         "  The transcendental functions are ember's own vectorised kernels",
         "  ([vector-math.md](vector-math.md)), not libm calls.",
         "- reductions take `axis=` and `keepdims=` (`var`/`std`: `ddof=0` only; `argmax`/`argmin`:",

@@ -114,3 +114,25 @@ def test_erf_in_an_element_loop():
 
     x = np.linspace(-4, 4, 101)
     np.testing.assert_allclose(ember.script(erf_all)(x), [math.erf(v) for v in x], rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("decimals", [0, 1, 2, 3, -1, -2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_is_numpys_to_the_bit(decimals, dtype):
+    """np.round / .round: rint(x * 10**d) / 10**d in the array's type, halves to even, as
+    NumPy computes it (2.675 -> 2.67 or 2.68 as NumPy says, signed zeros, NaN, inf)."""
+    rng = np.random.default_rng(decimals + 10)
+    x = np.concatenate([np.array([1.2345, -2.5, 0.125, 2.675, -0.0, 0.5, 1.5, -0.5, 1e30, 1e-300,
+                                  np.inf, np.nan]), rng.uniform(-1000, 1000, 500)]).astype(dtype)
+    for fn in (lambda a: np.round(a, decimals), lambda a: a.round(decimals)):
+        _same(ember.trace(fn, (x,))(x), np.round(x, decimals))
+
+
+def test_round_of_integers_and_refusals():
+    i = np.arange(-50, 50, 7)
+    _same(ember.trace(lambda a: np.round(a), (i,))(i), np.round(i))
+    _same(ember.trace(lambda a: np.round(a, 2), (i,))(i), np.round(i, 2))
+    with pytest.raises(ember.ScriptError, match="decimals < 0"):
+        ember.script(lambda a: np.round(a, -1))(i)
+    with pytest.raises(ember.ScriptError, match="integer constant"):
+        ember.script(lambda a: np.round(a, 1.5))(i.astype(np.float64))
