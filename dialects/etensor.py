@@ -68,8 +68,8 @@ UNARY = {
     "cosh": "np.cosh(a)", "arcsinh": "np.arcsinh(a)", "arccosh": "np.arccosh(a)",
     "arctanh": "np.arctanh(a)", "erf": "math.erf(a) (the error function)",
 }
-#: unary kinds that are NumPy ufuncs with a libm function of the same meaning (the float
-#: ops of the ``math`` dialect, lowered to LLVM intrinsics or libm calls)
+#: unary kinds that are NumPy ufuncs with a libm function of the same meaning: the float
+#: ops of the ``math`` dialect, which ``expand-math`` replaces by ember's own kernels
 TRANSCENDENTAL = ("exp2", "expm1", "log2", "log10", "log1p", "tan", "arcsin", "arccos", "arctan",
                   "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "erf")
 FLOAT_ONLY = {"div", "exp", "log", "sqrt", "tanh", "sin", "cos", "floor", "ceil", "trunc", "rint",

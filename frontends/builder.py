@@ -127,6 +127,10 @@ class TensorBuilder:
             raise BuildError(f"integer {v} does not fit in int64")
         return self.from_scalar(self.scalar_const(v, PY_ELEMENT[kind]), weak=kind)
 
+    def constant(self, v: bool | int | float, element: Attribute) -> TValue:
+        """A 0-d tensor of ``element`` holding ``v``: typed, not a weak Python number."""
+        return self.from_scalar(self.scalar_const(v, element))
+
     def from_scalar(self, s: SSAValue, weak: type | None = None) -> TValue:
         return TValue(self.emit(T.FillOp(s, [], [])).results[0], weak)
 

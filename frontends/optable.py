@@ -162,7 +162,7 @@ def _round(tb: TensorBuilder, a, decimals=0, **kw):
         raise BuildError("np.round of integers with decimals < 0 is not supported")
     if decimals == 0:
         return tb.unary("rint", x)
-    scale = TValue(tb.cast(tb.literal(10.0 ** abs(decimals)), x.element).ssa)
+    scale = tb.constant(10.0 ** abs(decimals), x.element)
     inner, outer = ("mul", "div") if decimals > 0 else ("div", "mul")
     return tb.binary(outer, tb.unary("rint", tb.binary(inner, x, scale)), scale)
 
@@ -188,7 +188,7 @@ def _reciprocal(tb: TensorBuilder, a, **kw):
     if not S.is_float(x.element):
         raise BuildError("np.reciprocal of integers is not supported (NumPy's truncates to 0 "
                          "for |x| > 1); write 1 / x for a float result")
-    return tb.binary("div", TValue(tb.cast(tb.literal(1.0), x.element).ssa), x)
+    return tb.binary("div", tb.constant(1.0, x.element), x)
 
 
 def _sign(tb: TensorBuilder, a, **kw):
@@ -196,13 +196,10 @@ def _sign(tb: TensorBuilder, a, **kw):
     _no_extra("sign", kw)
     x = _tensor(tb, a)
     _no_bool("sign", x, "an error in NumPy")
-    def const(v: int) -> TValue:  # of x's type, not a weak Python number
-        return TValue(tb.cast(tb.literal(float(v) if S.is_float(x.element) else v), x.element).ssa)
-
-    zero = const(0)
+    zero = tb.constant(0, x.element)
     inner = tb.where(tb.binary("eq", x, x), zero, x) if S.is_float(x.element) else zero
-    negative = tb.where(tb.binary("lt", x, zero), const(-1), inner)
-    return tb.where(tb.binary("gt", x, zero), const(1), negative)
+    negative = tb.where(tb.binary("lt", x, zero), tb.constant(-1, x.element), inner)
+    return tb.where(tb.binary("gt", x, zero), tb.constant(1, x.element), negative)
 
 
 def _float_test(name: str) -> Handler:
@@ -214,7 +211,7 @@ def _float_test(name: str) -> Handler:
             return tb.binary("eq" if name == "isfinite" else "ne", x, x)
         if name == "isnan":
             return tb.binary("ne", x, x)
-        inf = TValue(tb.cast(tb.literal(float("inf")), x.element).ssa)
+        inf = tb.constant(float("inf"), x.element)
         return tb.binary("eq" if name == "isinf" else "lt", tb.unary("abs", x), inf)
     return h
 

@@ -90,6 +90,18 @@ class _Emitter:
         return self.select(self.cmp("olt", x, c_lo), c_lo, x)
 
 
+def _through_f64(f64_kernel: Callable[..., Value]) -> Kernel:
+    """A kernel for both types from an f64 one, ``f64_kernel(w, *operands)``: f32 operands
+    are widened, the f64 result rounded once to f32 (for functions whose f32 methods would
+    lose more than the rounding)."""
+    def kernel(e: _Emitter, *xs: Value) -> Value:
+        if e.kind == "f64":
+            return f64_kernel(e, *xs)
+        w = e.wide()
+        return w.narrow(f64_kernel(w, *(w.extend(x) for x in xs)))
+    return kernel
+
+
 def _two_sum(e: _Emitter, a: Value, b: Value) -> tuple[Value, Value]:
     """a + b = s + err exactly (Knuth's TwoSum, any magnitudes)."""
     s = e.add(a, b)

@@ -202,15 +202,11 @@ def _exp2(e: _Emitter, x: Value) -> Value:
         r = e.sub(c, n)
         y = e.fma(r, e.poly(r, D.EXP2_P_F32), e.const(1.0))
         return _nan_passthrough(e, x, _scale2n(e, y, e.to_int(n)))
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     hi_c, lo_c = D.LN2_DD
-    t = w.mul(v, w.const(hi_c))
-    t_lo = w.fma(v, w.const(lo_c), w.fma(v, w.const(hi_c), w.emit(arith.NegfOp(t))))
-    t_lo = w.select(w.cmp("olt", w.abs(t), w.const(2048.0)), t_lo, w.const(0.0))
-    if e.kind == "f64":
-        return _exp(w, t, t_lo)
-    return w.narrow(_exp(w, t, t_lo, q=D.EXPM1_Q["f32"]))
+    t = e.mul(x, e.const(hi_c))
+    t_lo = e.fma(x, e.const(lo_c), e.fma(x, e.const(hi_c), e.emit(arith.NegfOp(t))))
+    t_lo = e.select(e.cmp("olt", e.abs(t), e.const(2048.0)), t_lo, e.const(0.0))
+    return _exp(e, t, t_lo)
 
 
 def _expm1(e: _Emitter, x: Value) -> Value:

@@ -12,18 +12,17 @@ from xdsl.dialects import arith, math
 
 from ember.lowering import vector_math_data as D
 from ember.lowering.vector_math_elementary import (Kernel, Value, _Emitter, _exp, _nan_passthrough,
-                                                   _sin_cos_f64, _two_sum)
+                                                   _sin_cos_f64, _through_f64, _two_sum)
 from ember.lowering.vector_math_pow import _expm1, _log1p
 
 
-def _erf(e: _Emitter, x: Value) -> Value:
+@_through_f64
+def _erf(w: _Emitter, v: Value) -> Value:
     """fdlibm's erf (``D.ERF_P``/``ERF_Q``) without branches: the region of |x| picks, per
     lane, the variable (x^2, |x| - 1 or 1/x^2) and each coefficient of one rational
     approximation; then x + x*R, ERX + R, or 1 - exp(-z^2 - 0.5625 + (z - |x|)(z + |x|) + R)/|x|
     with z = |x| cut to 21 significant bits (so -z^2 - 0.5625 is exact), and 1 from 6 on;
     the sign of x is copied back. f32 in f64."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     a = w.abs(v)
     b1, b2, b3, b4 = (w.cmp("olt", a, w.const(bound)) for bound in D.ERF_BOUNDS)
     inv = w.div(w.const(1.0), a)  # one division for 1/x^2 and for erfc's / |x|
@@ -50,7 +49,7 @@ def _erf(e: _Emitter, x: Value) -> Value:
     large = w.sub(w.const(1.0), w.mul(_exp(w, t, tail), inv))
     y = w.select(b1, small, w.select(b2, middle, w.select(b4, large, w.const(1.0))))
     y = _nan_passthrough(w, v, w.emit(math.CopySignOp(y, v)))
-    return y if e.kind == "f64" else w.narrow(y)
+    return y
 
 
 def _atan_abs(w: _Emitter, a: Value) -> Value:
@@ -103,28 +102,26 @@ def _atan2(e: _Emitter, y: Value, x: Value) -> Value:
     return w.emit(math.CopySignOp(r, yv))
 
 
-def _asin(e: _Emitter, x: Value) -> Value:
+@_through_f64
+def _asin(w: _Emitter, v: Value) -> Value:
     """atan(x / sqrt(1 - x^2)) with 1 - x^2 rounded once (``fma``); |x| > 1 gives NaN.
     f32 through f64."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     a = w.abs(v)
     root = w.emit(math.SqrtOp(w.fma(w.emit(arith.NegfOp(a)), a, w.const(1.0))))
     y = w.emit(math.CopySignOp(_atan_abs(w, w.div(a, root)), v))
     y = w.select(w.cmp("ogt", a, w.const(1.0)), w.const(float("nan")), y)
-    return y if e.kind == "f64" else w.narrow(y)
+    return y
 
 
-def _acos(e: _Emitter, x: Value) -> Value:
+@_through_f64
+def _acos(w: _Emitter, v: Value) -> Value:
     """2 atan(sqrt((1 - x)/(1 + x))): no cancellation near 1 or -1; |x| > 1 gives NaN.
     f32 through f64."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     one = w.const(1.0)
     ratio = w.div(w.sub(one, v), w.add(one, v))
     y = _atan_abs(w, w.emit(math.SqrtOp(ratio)))
     y = w.select(w.cmp("ogt", w.abs(v), one), w.const(float("nan")), w.add(y, y))
-    return y if e.kind == "f64" else w.narrow(y)
+    return y
 
 
 def _half_exp(w: _Emitter, a: Value) -> Value:
@@ -137,40 +134,37 @@ def _half_exp(w: _Emitter, a: Value) -> Value:
     return _exp(w, t, tail)
 
 
-def _cosh(e: _Emitter, x: Value) -> Value:
+@_through_f64
+def _cosh(w: _Emitter, v: Value) -> Value:
     """h + 1/(4h) with h = e^|x| / 2 (``_half_exp``); f32 through f64."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     h = _half_exp(w, w.abs(v))
     y = w.add(h, w.div(w.const(0.25), h))
-    return y if e.kind == "f64" else w.narrow(y)
+    return y
 
 
-def _sinh(e: _Emitter, x: Value) -> Value:
+@_through_f64
+def _sinh(w: _Emitter, v: Value) -> Value:
     """copysign of (t + t/(t + 1))/2 with t = expm1|x| (no cancellation near 0) below 22,
     e^|x| / 2 from there (``_half_exp``, finite up to 710.47); f32 through f64."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     a = w.abs(v)
     below = w.cmp("olt", a, w.const(D.SINH_EXPM1_BELOW))
     t = _expm1(w, w.select(below, a, w.const(0.0)))
     near = w.mul(w.const(0.5), w.add(t, w.div(t, w.add(t, w.const(1.0)))))
     y = w.select(below, near, _half_exp(w, a))
     y = _nan_passthrough(w, v, w.emit(math.CopySignOp(y, v)))
-    return y if e.kind == "f64" else w.narrow(y)
+    return y
 
 
-def _tan(e: _Emitter, x: Value) -> Value:
+@_through_f64
+def _tan(w: _Emitter, v: Value) -> Value:
     """sin r / cos r, or -cos r / sin r for odd k, with sin/cos's f64 reduction and kernels
     (f32 widened); tan(-0) = -0; NaN beyond ``D.TAN_BOUND`` (as sin/cos)."""
-    w = e.wide()
-    v = x if e.kind == "f64" else w.extend(x)
     sin_r, cos_r, k_mod4 = _sin_cos_f64(w, v)
     odd = w.emit(arith.CmpiOp(w.emit(arith.AndIOp(k_mod4, w.int(1))), w.int(0), "ne"))
     y = w.div(w.select(odd, w.emit(arith.NegfOp(cos_r)), sin_r), w.select(odd, sin_r, cos_r))
     y = w.select(w.cmp("oeq", v, w.const(0.0)), v, y)
     y = w.select(w.cmp("ugt", w.abs(v), w.const(D.TAN_BOUND["f64"])), w.const(float("nan")), y)
-    return y if e.kind == "f64" else w.narrow(y)
+    return y
 
 
 def _inverse_hyperbolic(kind: str) -> Kernel:
@@ -179,9 +173,8 @@ def _inverse_hyperbolic(kind: str) -> Kernel:
     with t = x - 1, beyond it log1p(|x| - 1) + ln 2 (= log 2|x| to the last bit); atanh =
     log1p(2a/(1 - a))/2. The sign of x is copied back (asinh, atanh); acosh of x < 1 and
     atanh of |x| > 1 are NaN (log1p's, of an argument below -1)."""
-    def kernel(e: _Emitter, x: Value) -> Value:
-        w = e.wide()
-        v = x if e.kind == "f64" else w.extend(x)
+    @_through_f64
+    def kernel(w: _Emitter, v: Value) -> Value:
         one = w.const(1.0)
         if kind == "atanh":
             a = w.abs(v)
@@ -202,6 +195,5 @@ def _inverse_hyperbolic(kind: str) -> Kernel:
                 y = w.emit(math.CopySignOp(y, v))
             else:
                 y = w.select(w.cmp("olt", v, one), w.const(float("nan")), y)
-        y = _nan_passthrough(w, v, y)
-        return y if e.kind == "f64" else w.narrow(y)
+        return _nan_passthrough(w, v, y)
     return kernel
