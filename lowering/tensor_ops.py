@@ -25,10 +25,10 @@ from ember.lowering.llvm_common import is_strided
 
 
 def parallel(fl, sizes: Sequence[SSAValue], body: Callable[[Builder, list[SSAValue]], None],
-             at: Builder | None = None):
+             at: Builder | None = None, lower: Sequence[SSAValue] | None = None):
     """Emit ``loop.parallel`` over ``sizes`` (inline the body when there are none) with ``at``,
     by default the function's builder (inside a loop it runs as a plain nest, which LLVM
-    vectorises)."""
+    vectorises); from ``lower`` instead of zeros if given."""
     b = at or fl.b
     if not sizes:
         body(b, [])
@@ -37,8 +37,8 @@ def parallel(fl, sizes: Sequence[SSAValue], body: Callable[[Builder, list[SSAVal
     inner = Builder(InsertPoint.at_end(block))
     body(inner, list(block.args))
     inner.insert(YieldOp())
-    zeros, ones = [fl.index(0)] * len(sizes), [fl.index(1)] * len(sizes)
-    b.insert(ParallelOp(zeros, list(sizes), ones, block))
+    starts = list(lower) if lower is not None else [fl.index(0)] * len(sizes)
+    b.insert(ParallelOp(starts, list(sizes), [fl.index(1)] * len(sizes), block))
 
 
 def reduce_loop(fl, b: Builder, sizes, init: SSAValue, kind: str,

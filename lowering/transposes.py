@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, memref, vector
-from xdsl.dialects.builtin import DenseArrayBase, IndexType, VectorType, i64
-from xdsl.ir import Block
-from xdsl.rewriter import InsertPoint
+from xdsl.dialects.builtin import DenseArrayBase, VectorType, i64
 
 from ember.dialects import etensor as T
 from ember.dialects import shapes as S
-from ember.dialects.loop import ParallelOp, YieldOp
 from ember.lowering.llvm_common import is_strided
 from ember.lowering.tensor_ops import parallel, seq_loop, store
 
@@ -28,10 +25,7 @@ def transpose(fl, op: T.TransposeOp):
     zero = fl.index(0)
 
     def copy(b, ivs):
-        idx = [None] * len(perm)
-        for k, p in enumerate(perm):
-            idx[p] = ivs[k]
-        idx = [zero if in_shape[j] == 1 else idx[j] for j in range(len(idx))]
+        idx = [zero if in_shape[j] == 1 else i for j, i in enumerate(_permuted(ivs, perm))]
         store(b, b.insert(memref.LoadOp.get(src.ref, idx)).res, out, ivs)
 
     if src.scalar is not None:
@@ -93,8 +87,9 @@ def _block_transpose(fl, src, out, sizes, perm, a: int, copy):
         *rest, bi, bj = ivs
         i0, j0 = (b.insert(arith.MuliOp(t, width)).result for t in (bi, bj))
         js = [j0, *(b.insert(arith.AddiOp(j0, fl.index(k))).result for k in range(1, n))]
-        rows = [b.insert(vector.LoadOp(src.ref, _permuted(_ordered([*rest, i0, j], others, a, last), perm),
-                                       vt)).result for j in js]
+        rows = [b.insert(vector.LoadOp(
+            src.ref, _permuted(_ordered([*rest, i0, j], others, a, last), perm), vt)).result
+            for j in js]
         for _ in range(n.bit_length() - 1):
             rows = [b.insert(vector.ShuffleOp(rows[k // 2], rows[k // 2 + n // 2],
                                               lo if k % 2 == 0 else hi, result_type=vt)).result
@@ -109,8 +104,9 @@ def _block_transpose(fl, src, out, sizes, perm, a: int, copy):
     zero = fl.index(0)
     for lbs, ubs in (((ends[0], zero), (sizes[a], sizes[last])),
                      ((zero, ends[1]), (ends[0], sizes[last]))):
-        _parallel_range(fl, [*(zero for _ in others), *lbs], [*(sizes[k] for k in others), *ubs],
-                        lambda b, ivs: copy(b, _ordered(ivs, others, a, last)))
+        parallel(fl, [*(sizes[k] for k in others), *ubs],
+                 lambda b, ivs: copy(b, _ordered(ivs, others, a, last)),
+                 lower=[*(zero for _ in others), *lbs])
 
 
 def _permuted(full, perm):
@@ -128,15 +124,6 @@ def _ordered(ivs, others, a, last):
         full[k] = iv
     full[a], full[last] = ivs[-2], ivs[-1]
     return full
-
-
-def _parallel_range(fl, lbs, ubs, body):
-    """``loop.parallel`` from ``lbs`` to ``ubs`` (step 1)."""
-    block = Block(arg_types=[IndexType()] * len(lbs))
-    inner = Builder(InsertPoint.at_end(block))
-    body(inner, list(block.args))
-    inner.insert(YieldOp())
-    fl.b.insert(ParallelOp(list(lbs), list(ubs), [fl.index(1)] * len(lbs), block))
 
 
 #: the side of the square tiles a transposing copy moves (32 x 32 f32: 4 KiB read, 4 KiB
